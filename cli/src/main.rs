@@ -1,0 +1,3 @@
+//! The klaxon command.
+
+fn main() {}

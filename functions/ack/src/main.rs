@@ -1,0 +1,3 @@
+//! The ack Lambda function.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The api Lambda function.
+
+fn main() {}

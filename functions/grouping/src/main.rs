@@ -1,0 +1,3 @@
+//! The grouping Lambda function.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The ingest Lambda function.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The notify Lambda function.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The routing Lambda function.
+
+fn main() {}

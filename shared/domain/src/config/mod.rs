@@ -1,0 +1,3 @@
+//! Configuration as code.
+//!
+//! TODO(issue 2, part 7).

@@ -1,0 +1,3 @@
+//! Grouping rules.
+//!
+//! TODO(issue 2, part 2).

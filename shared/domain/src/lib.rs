@@ -1,0 +1,38 @@
+//! Klaxon's domain: every rule of on-call paging, with no I/O.
+//!
+//! Nothing in this crate reads a clock, a file, the network or a random number generator:
+//! the current time, generated identifiers and configuration are passed in. That keeps every
+//! rule deterministic and testable with fixed inputs, and lets the same code run inside a
+//! Lambda function, inside `klaxon serve`, and inside a dry-run (`klaxon route test`).
+//!
+//! Map of the crate:
+//! - [`alert`]: the normalised [`alert::Alert`] every ingest format produces.
+//! - [`ingest`]: parsers for the native, PagerDuty, Opsgenie, Alertmanager, Grafana and
+//!   CloudWatch/SNS formats.
+//! - [`matcher`]: label/field matchers shared by grouping, routing and maintenance windows.
+//! - [`grouping`], [`routing`]: priority-ordered rules.
+//! - [`escalation`]: the pure escalation state machine.
+//! - [`schedule`]: rotations, layers, restrictions, overrides and on-call resolution.
+//! - [`incident`], [`timeline`]: incident lifecycle and CloudEvents timeline entries.
+//! - [`user`]: responders and their contact methods.
+//! - [`config`]: configuration as code, validated with exact error paths.
+
+pub mod alert;
+pub mod config;
+pub mod duration;
+pub mod escalation;
+pub mod grouping;
+pub mod ids;
+pub mod incident;
+pub mod ingest;
+pub mod matcher;
+pub mod routing;
+pub mod schedule;
+pub mod timeline;
+pub mod user;
+
+pub use chrono;
+pub use chrono_tz;
+
+/// A UTC instant. Every instant in the domain is UTC; local times only appear inside schedules.
+pub type Instant = chrono::DateTime<chrono::Utc>;

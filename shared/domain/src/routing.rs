@@ -1,0 +1,3 @@
+//! Routing rules and maintenance windows.
+//!
+//! TODO(issue 2, part 3).
