@@ -6,7 +6,7 @@
 //! windows, in the schedule's zone). [`Override`]s win over every layer. [`Unavailability`]
 //! makes a layer skip to the next participant of that layer who is available.
 //!
-//! Time rules (see `docs/config.md`, "Schedules and time"):
+//! Time rules (`docs/schedules.md` explains them with worked examples):
 //! - `hourly` and `custom` shifts are elapsed durations: a 12 h custom shift is always 12 real
 //!   hours, even across a DST change.
 //! - `daily` and `weekly` shifts hand off at the local wall-clock time of the rotation start
@@ -14,6 +14,25 @@
 //! - A local time that does not exist (inside a spring-forward gap) is moved forward by the gap
 //!   length: 02:30 on the New York spring-forward day is 03:30 EDT.
 //! - A local time that occurs twice (in a fall-back overlap) is the earlier occurrence.
+//! - Restriction window edges are local times too and follow the same two rules.
+//! - Before its rotation start, a layer has nobody on call.
+//!
+//! Resolution: [`Schedule::on_call_at`] answers for one instant, [`Schedule::final_schedule`]
+//! for a range (it backs the ICS feed).
+
+mod on_call;
+mod restriction;
+mod rotation;
+mod time;
+mod weekdays;
+
+#[cfg(test)]
+mod tests;
+
+pub use on_call::OnCall;
+pub use restriction::Window;
+pub use rotation::Shift;
+pub use time::{local_time, resolve_local};
 
 use crate::Instant;
 use crate::duration::HumanDuration;
@@ -150,52 +169,4 @@ pub struct OnCallInterval {
     pub user: Option<UserId>,
     /// Why.
     pub source: Option<OnCallSource>,
-}
-
-/// Serde for weekday lists as `mon`..`sun`.
-mod weekdays {
-    use chrono::Weekday;
-    use serde::{Deserialize, Deserializer, Serializer, ser::SerializeSeq};
-
-    const NAMES: [(&str, Weekday); 7] = [
-        ("mon", Weekday::Mon),
-        ("tue", Weekday::Tue),
-        ("wed", Weekday::Wed),
-        ("thu", Weekday::Thu),
-        ("fri", Weekday::Fri),
-        ("sat", Weekday::Sat),
-        ("sun", Weekday::Sun),
-    ];
-
-    pub fn serialize<S: Serializer>(days: &[Weekday], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(days.len()))?;
-        for day in days {
-            let name = NAMES
-                .iter()
-                .find(|(_, d)| d == day)
-                .map(|(n, _)| *n)
-                .unwrap_or("mon");
-            seq.serialize_element(name)?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
-        let names = Vec::<String>::deserialize(d)?;
-        names
-            .iter()
-            .map(|name| {
-                let lower = name.to_ascii_lowercase();
-                NAMES
-                    .iter()
-                    .find(|(n, _)| lower.starts_with(n) && lower.len() >= 3)
-                    .map(|(_, d)| *d)
-                    .ok_or_else(|| {
-                        serde::de::Error::custom(format!(
-                            "unknown weekday {name:?} (use mon, tue, wed, thu, fri, sat, sun)"
-                        ))
-                    })
-            })
-            .collect()
-    }
 }
