@@ -1,8 +1,22 @@
 //! Responders and how to reach them.
+//!
+//! In the configuration file a user looks like this (only `id` and `name` are required):
+//!
+//! ```yaml
+//! - id: alice
+//!   name: Alice Example
+//!   email: alice@example.com
+//!   phone: "+4915112345678"      # E.164, quoted (YAML would read +49... as a number)
+//!   slack_id: U012ABCDEF
+//!   time_zone: Europe/Berlin     # default UTC
+//!   contact:                     # default: see ContactMethods::defaults_for
+//!     high: [sms, email, slack]
+//!     low: [email]
+//! ```
 
 use crate::ids::UserId;
 use crate::incident::Urgency;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A channel a page can go out on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,36 +62,286 @@ impl std::fmt::Display for Channel {
     }
 }
 
+/// The channels a user is paged on, per urgency, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactMethods {
+    /// Channels for high-urgency pages.
+    pub high: Vec<Channel>,
+    /// Channels for low-urgency pages (may be empty: such pages then reach this user nowhere).
+    pub low: Vec<Channel>,
+}
+
+impl ContactMethods {
+    /// The contact methods used when a user's file entry leaves them out:
+    /// high urgency on SMS (if a phone is set) then email (if an email is set); low urgency on
+    /// email if set, otherwise SMS if a phone is set. Slack, Teams and webhooks are never
+    /// defaulted because they need a shared webhook in `notifications`.
+    pub fn defaults_for(has_email: bool, has_phone: bool) -> Self {
+        let mut high = Vec::new();
+        if has_phone {
+            high.push(Channel::Sms);
+        }
+        if has_email {
+            high.push(Channel::Email);
+        }
+        let low = if has_email {
+            vec![Channel::Email]
+        } else if has_phone {
+            vec![Channel::Sms]
+        } else {
+            Vec::new()
+        };
+        Self { high, low }
+    }
+}
+
 /// A person who can be paged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "UserEntry")]
 pub struct User {
     /// Identifier used in schedules and policies.
     pub id: UserId,
     /// Display name.
     pub name: String,
     /// Email address (required for the email channel).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Phone number in E.164 form (`+15551234567`), required for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Slack member id (`U012ABCDEF`), mentioned in Slack pages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_id: Option<String>,
     /// The user's own time zone (for display; schedules have their own zone).
     pub time_zone: chrono_tz::Tz,
-    /// Channels to use for high-urgency pages, in order.
-    pub high_urgency: Vec<Channel>,
-    /// Channels to use for low-urgency pages, in order.
-    pub low_urgency: Vec<Channel>,
+    /// Channels per urgency.
+    pub contact: ContactMethods,
 }
 
 impl User {
     /// The channels to page this user on for `urgency`.
     pub fn channels_for(&self, urgency: Urgency) -> &[Channel] {
         match urgency {
-            Urgency::High => &self.high_urgency,
-            Urgency::Low => &self.low_urgency,
+            Urgency::High => &self.contact.high,
+            Urgency::Low => &self.contact.low,
         }
+    }
+
+    /// The user's own address on `channel`: email address, phone number or Slack member id.
+    /// Teams and generic webhooks have no per-user address (they post to the shared endpoints
+    /// in `notifications` and name the user), so they return `None`.
+    pub fn address(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Email => self.email.as_deref(),
+            Channel::Sms => self.phone.as_deref(),
+            Channel::Slack => self.slack_id.as_deref(),
+            Channel::Teams | Channel::Webhook => None,
+        }
+    }
+}
+
+/// The file shape of a user: `contact` and `time_zone` may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    id: UserId,
+    name: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "phone_text")]
+    phone: Option<String>,
+    #[serde(default)]
+    slack_id: Option<String>,
+    #[serde(default = "utc")]
+    time_zone: chrono_tz::Tz,
+    #[serde(default)]
+    contact: ContactEntry,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ContactEntry {
+    #[serde(default)]
+    high: Option<Vec<Channel>>,
+    #[serde(default)]
+    low: Option<Vec<Channel>>,
+}
+
+fn utc() -> chrono_tz::Tz {
+    chrono_tz::UTC
+}
+
+impl From<UserEntry> for User {
+    fn from(entry: UserEntry) -> Self {
+        let defaults = ContactMethods::defaults_for(entry.email.is_some(), entry.phone.is_some());
+        User {
+            id: entry.id,
+            name: entry.name,
+            email: entry.email,
+            phone: entry.phone,
+            slack_id: entry.slack_id,
+            time_zone: entry.time_zone,
+            contact: ContactMethods {
+                high: entry.contact.high.unwrap_or(defaults.high),
+                low: entry.contact.low.unwrap_or(defaults.low),
+            },
+        }
+    }
+}
+
+/// Accepts a phone number only as text, with a hint when YAML turned `+4915...` into a number.
+fn phone_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text)),
+        Some(serde_json::Value::Number(number)) => Err(serde::de::Error::custom(format!(
+            "write the phone number as a quoted string in E.164 form, e.g. \"+{number}\" \
+             (unquoted, YAML reads it as a number)"
+        ))),
+        Some(_) => Err(serde::de::Error::custom(
+            "expected a phone number in E.164 form as a quoted string (\"+15551234567\")",
+        )),
+    }
+}
+
+/// Checks an E.164 phone number: `+`, a country code not starting with 0, 7 to 15 digits in all.
+pub fn check_e164(phone: &str) -> Result<(), String> {
+    let Some(digits) = phone.strip_prefix('+') else {
+        return Err(format!(
+            "{phone:?} is not in E.164 form: it must start with '+' and the country code (+15551234567)"
+        ));
+    };
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{phone:?} is not in E.164 form: only digits may follow '+' (no spaces or dashes)"
+        ));
+    }
+    if digits.starts_with('0') {
+        return Err(format!(
+            "{phone:?} is not in E.164 form: the country code cannot start with 0"
+        ));
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return Err(format!(
+            "{phone:?} is not in E.164 form: it must have 7 to 15 digits (has {})",
+            digits.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the shape of an email address: `local@domain.tld`, no spaces. Deliverability is the
+/// mail system's business; this only catches typos such as a missing `@` or domain.
+pub fn check_email(email: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{email:?} is not an email address: {why}"));
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("it contains whitespace");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad("it has no '@'");
+    };
+    if local.is_empty() {
+        return bad("nothing before '@'");
+    }
+    if domain.contains('@') {
+        return bad("it has more than one '@'");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|label| label.is_empty()) {
+        return bad("the domain must look like example.com");
+    }
+    Ok(())
+}
+
+/// Checks a Slack member id: starts with `U` or `W`, then uppercase letters and digits.
+pub fn check_slack_id(slack_id: &str) -> Result<(), String> {
+    let mut chars = slack_id.chars();
+    let first_ok = matches!(chars.next(), Some('U' | 'W'));
+    let rest_ok =
+        slack_id.len() >= 3 && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{slack_id:?} is not a Slack member id (like U012ABCDEF; find it in the user's Slack profile)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_defaults_follow_the_addresses_present() {
+        let both = ContactMethods::defaults_for(true, true);
+        assert_eq!(both.high, vec![Channel::Sms, Channel::Email]);
+        assert_eq!(both.low, vec![Channel::Email]);
+        let phone_only = ContactMethods::defaults_for(false, true);
+        assert_eq!(phone_only.high, vec![Channel::Sms]);
+        assert_eq!(phone_only.low, vec![Channel::Sms]);
+        assert_eq!(
+            ContactMethods::defaults_for(false, false),
+            ContactMethods::default()
+        );
+    }
+
+    #[test]
+    fn user_entry_fills_defaults_and_keeps_explicit_lists() {
+        let user: User = serde_json::from_str(
+            r#"{"id":"alice","name":"Alice","email":"a@example.com","contact":{"low":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(user.time_zone, chrono_tz::UTC);
+        assert_eq!(user.channels_for(Urgency::High), &[Channel::Email]);
+        assert!(user.channels_for(Urgency::Low).is_empty());
+        assert_eq!(user.address(Channel::Email), Some("a@example.com"));
+        assert_eq!(user.address(Channel::Sms), None);
+
+        // Canonical form writes contact out in full and reads back to the same user.
+        let text = serde_json::to_string(&user).unwrap();
+        assert!(text.contains(r#""contact":{"high":["email"],"low":[]}"#));
+        assert_eq!(serde_json::from_str::<User>(&text).unwrap(), user);
+    }
+
+    #[test]
+    fn unquoted_phone_numbers_get_a_quoting_hint() {
+        let err = serde_json::from_str::<User>(r#"{"id":"a","name":"A","phone":15551234567}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("\"+15551234567\""), "{err}");
+        assert!(serde_json::from_str::<User>(r#"{"id":"a","name":"A","phon":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn e164_accepts_international_numbers_only() {
+        assert!(check_e164("+15551234567").is_ok());
+        assert!(check_e164("+4915112345678").is_ok());
+        assert!(check_e164("15551234567").is_err());
+        assert!(check_e164("+1 555 123 4567").is_err());
+        assert!(check_e164("+0123456789").is_err());
+        assert!(check_e164("+12345").is_err());
+        assert!(check_e164("+1234567890123456").is_err());
+    }
+
+    #[test]
+    fn email_shape_catches_typos() {
+        assert!(check_email("alice@example.com").is_ok());
+        assert!(check_email("a.b+tag@mail.example.co.uk").is_ok());
+        assert!(check_email("alice.example.com").is_err());
+        assert!(check_email("@example.com").is_err());
+        assert!(check_email("alice@localhost").is_err());
+        assert!(check_email("alice@example..com").is_err());
+        assert!(check_email("al ice@example.com").is_err());
+        assert!(check_email("a@b@example.com").is_err());
+    }
+
+    #[test]
+    fn slack_ids_look_like_member_ids() {
+        assert!(check_slack_id("U012ABCDEF").is_ok());
+        assert!(check_slack_id("W0ABC").is_ok());
+        assert!(check_slack_id("@alice").is_err());
+        assert!(check_slack_id("u012abc").is_err());
+        assert!(check_slack_id("C012ABCDEF").is_err());
     }
 }
