@@ -310,9 +310,10 @@ pub(crate) mod tests {
         })
     }
 
-    /// Extra fields whose names cannot collide with any format's known fields.
+    /// Extra fields with distinct names that cannot collide with any format's known fields.
     pub(crate) fn extra_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
-        prop::collection::vec(("x_[a-z]{1,8}", any_json()), 1..4)
+        prop::collection::btree_map("x_[a-z]{1,8}", any_json(), 1..4)
+            .prop_map(|fields| fields.into_iter().collect())
     }
 
     pub(crate) fn without_raw(events: Vec<AlertEvent>) -> Vec<AlertEvent> {
