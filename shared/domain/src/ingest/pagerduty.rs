@@ -1,0 +1,758 @@
+//! PagerDuty Events API v2, served on `POST /v2/enqueue` so a sender switches to Klaxon by
+//! changing the URL alone.
+//!
+//! The body carries its own credential, `routing_key`, so parsing is split in two:
+//! [`parse_request`] validates the whole body without knowing the integration and exposes
+//! [`PagerDutyRequest::routing_key`] for the edge to authenticate with; then
+//! [`PagerDutyRequest::into_event`] normalises it for the integration that key belongs to.
+//! [`PagerDutySuccess`] and [`PagerDutyErrorResponse`] are PagerDuty's own 202 and 400 bodies.
+//!
+//! **Dedup key:** `dedup_key` (≤ 255 characters). A `trigger` without one gets the caller's
+//! generated key ([`ParseContext::generated_dedup_key`]), returned in the 202 body exactly as
+//! PagerDuty does; `acknowledge` and `resolve` require it.
+//!
+//! Mapping for `trigger`: `payload.summary` (required, ≤ 1024 characters) → summary,
+//! `payload.source` (required) → source, `payload.severity` (required: `critical`, `error`,
+//! `warning`, `info`) → severity, `payload.timestamp` → started at, `payload.component`,
+//! `payload.group`, `payload.class` → labels of the same names, `payload.custom_details` →
+//! annotations (nested objects flattened to dotted keys; a non-object value becomes the
+//! annotation `custom_details`), `links[]` → links, `images[]` → image links (`src`, with `alt`
+//! as text), `client_url` → a link titled by `client` (a `client` without URL becomes an
+//! annotation). The stored raw payload omits `routing_key`: it is a credential.
+
+use super::error::IngestErrorKind;
+use super::json::{Errors, Located, Obj, item, parse_body};
+use super::normalize::{
+    check_max_chars, dedup_key, flatten_into, is_web_url, merge_labels, value_text,
+};
+use super::{IngestError, MAX_SUMMARY_CHARS, ParseContext};
+use crate::Instant;
+use crate::alert::{Alert, AlertEvent, AlertKey, AlertStatus, Link, LinkKind, Severity};
+use crate::ids::DedupKey;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// PagerDuty's limit on `dedup_key`.
+pub const MAX_DEDUP_KEY_CHARS: usize = 255;
+
+/// The `event_action` of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PagerDutyAction {
+    /// Open (or re-trigger) an alert.
+    Trigger,
+    /// Acknowledge the incident the alert belongs to.
+    Acknowledge,
+    /// Resolve the alert.
+    Resolve,
+}
+
+/// A validated Events API v2 request, not yet tied to an integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagerDutyRequest {
+    routing_key: String,
+    kind: RequestKind,
+    /// The body without `routing_key`.
+    raw: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum RequestKind {
+    Trigger {
+        dedup_key: Option<DedupKey>,
+        trigger: Box<Trigger>,
+    },
+    Acknowledge(DedupKey),
+    Resolve(DedupKey),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Trigger {
+    summary: String,
+    source: String,
+    severity: Severity,
+    timestamp: Option<Instant>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    links: Vec<Link>,
+}
+
+impl PagerDutyRequest {
+    /// The `routing_key` from the body: the integration key to authenticate.
+    pub fn routing_key(&self) -> &str {
+        &self.routing_key
+    }
+
+    /// The `event_action`.
+    pub fn action(&self) -> PagerDutyAction {
+        match self.kind {
+            RequestKind::Trigger { .. } => PagerDutyAction::Trigger,
+            RequestKind::Acknowledge(_) => PagerDutyAction::Acknowledge,
+            RequestKind::Resolve(_) => PagerDutyAction::Resolve,
+        }
+    }
+
+    /// The `dedup_key` the sender gave, if any (always present for acknowledge and resolve).
+    pub fn dedup_key(&self) -> Option<&DedupKey> {
+        match &self.kind {
+            RequestKind::Trigger { dedup_key, .. } => dedup_key.as_ref(),
+            RequestKind::Acknowledge(key) | RequestKind::Resolve(key) => Some(key),
+        }
+    }
+
+    /// Normalises the request for the integration its routing key authenticated as. Returns
+    /// the event and the dedup key to answer with in [`PagerDutySuccess`].
+    pub fn into_event(self, ctx: &ParseContext<'_>) -> (AlertEvent, DedupKey) {
+        let key_for = |dedup_key: DedupKey| AlertKey {
+            integration: ctx.integration.clone(),
+            dedup_key,
+        };
+        match self.kind {
+            RequestKind::Acknowledge(dedup_key) => (
+                AlertEvent::Acknowledge {
+                    key: key_for(dedup_key.clone()),
+                    at: ctx.received_at,
+                },
+                dedup_key,
+            ),
+            RequestKind::Resolve(dedup_key) => (
+                AlertEvent::Resolve {
+                    key: key_for(dedup_key.clone()),
+                    at: ctx.received_at,
+                },
+                dedup_key,
+            ),
+            RequestKind::Trigger { dedup_key, trigger } => {
+                let dedup_key = dedup_key.unwrap_or_else(|| ctx.generated_dedup_key.clone());
+                let trigger = *trigger;
+                let alert = Alert {
+                    integration: ctx.integration.clone(),
+                    dedup_key: dedup_key.clone(),
+                    status: AlertStatus::Firing,
+                    severity: trigger.severity,
+                    summary: trigger.summary,
+                    source: Some(trigger.source),
+                    labels: merge_labels(ctx.defaults, trigger.labels),
+                    annotations: trigger.annotations,
+                    links: trigger.links,
+                    received_at: ctx.received_at,
+                    started_at: trigger.timestamp,
+                    ended_at: None,
+                    group_hint: None,
+                    raw: self.raw,
+                };
+                (AlertEvent::Alert(Box::new(alert)), dedup_key)
+            }
+        }
+    }
+}
+
+/// Validates an Events API v2 body. Every problem is reported at once, each naming its path
+/// (`payload.summary`, `links[1].href`).
+pub fn parse_request(body: &[u8]) -> Result<PagerDutyRequest, IngestError> {
+    let value = parse_body(body)?;
+    let mut errors = Errors::default();
+    let Some(root) = Located::new(&value, String::new(), &mut errors) else {
+        return Err(errors.into_error());
+    };
+    let obj = root.obj();
+
+    let routing_key = obj.required_str("routing_key", &mut errors);
+    let action = match obj.required_str("event_action", &mut errors) {
+        Some("trigger") => Some(PagerDutyAction::Trigger),
+        Some("acknowledge") => Some(PagerDutyAction::Acknowledge),
+        Some("resolve") => Some(PagerDutyAction::Resolve),
+        Some(_) => {
+            errors.push(
+                "event_action",
+                "must be one of: trigger, acknowledge, resolve",
+            );
+            None
+        }
+        None => None,
+    };
+    let dedup = obj
+        .non_empty_str("dedup_key", &mut errors)
+        .and_then(|text| {
+            if check_max_chars(text, MAX_DEDUP_KEY_CHARS, "dedup_key", &mut errors) {
+                dedup_key(text, "dedup_key", &mut errors)
+            } else {
+                None
+            }
+        });
+
+    let kind = match action {
+        Some(PagerDutyAction::Trigger) => {
+            parse_trigger(obj, &mut errors).map(|trigger| RequestKind::Trigger {
+                dedup_key: dedup,
+                trigger: Box::new(trigger),
+            })
+        }
+        Some(action) => {
+            if dedup.is_none() && obj.get("dedup_key").is_none_or(is_blank) {
+                errors.push(
+                    "dedup_key",
+                    "is required when event_action is acknowledge or resolve",
+                );
+            }
+            dedup.map(|key| match action {
+                PagerDutyAction::Acknowledge => RequestKind::Acknowledge(key),
+                _ => RequestKind::Resolve(key),
+            })
+        }
+        None => None,
+    };
+
+    let mut raw = value.clone();
+    if let Some(map) = raw.as_object_mut() {
+        map.remove("routing_key");
+    }
+    match (routing_key, kind) {
+        (Some(routing_key), Some(kind)) if errors.is_empty() => Ok(PagerDutyRequest {
+            routing_key: routing_key.to_string(),
+            kind,
+            raw,
+        }),
+        _ => Err(errors.into_error()),
+    }
+}
+
+fn is_blank(value: &Value) -> bool {
+    value.as_str().is_some_and(|text| text.trim().is_empty())
+}
+
+fn parse_trigger(obj: Obj<'_>, errors: &mut Errors) -> Option<Trigger> {
+    let errors_before = errors.len();
+    let links = parse_links(obj, errors);
+    let client = obj.non_empty_str("client", errors);
+    let client_url = obj.non_empty_str("client_url", errors);
+
+    let payload = obj.required_object("payload", errors)?;
+    let payload = payload.obj();
+    let summary = payload.required_str("summary", errors);
+    if let Some(summary) = summary {
+        check_max_chars(summary, MAX_SUMMARY_CHARS, &payload.at("summary"), errors);
+    }
+    let source = payload.required_str("source", errors);
+    let severity = match payload.required_str("severity", errors) {
+        None => None,
+        Some(word) => {
+            let parsed = Severity::parse(word);
+            if parsed.is_none() {
+                errors.push(
+                    &payload.at("severity"),
+                    "must be one of: critical, error, warning, info",
+                );
+            }
+            parsed
+        }
+    };
+    let timestamp = payload.timestamp("timestamp", errors);
+    let mut labels = BTreeMap::new();
+    for name in ["component", "group", "class"] {
+        if let Some(value) = payload.non_empty_str(name, errors) {
+            labels.insert(name.to_string(), value.to_string());
+        }
+    }
+    let mut annotations = BTreeMap::new();
+    match payload.get("custom_details") {
+        Some(details @ Value::Object(_)) => flatten_into("", details, &mut annotations),
+        Some(other) => {
+            annotations.insert("custom_details".to_string(), value_text(other));
+        }
+        None => {}
+    }
+
+    let mut links = links;
+    match (client, client_url) {
+        (text, Some(url)) if is_web_url(url) => links.push(Link {
+            href: url.to_string(),
+            text: Some(text.unwrap_or("Client").to_string()),
+            kind: LinkKind::Link,
+        }),
+        (Some(text), _) => {
+            annotations.insert("client".to_string(), text.to_string());
+        }
+        _ => {}
+    }
+
+    if errors.len() > errors_before {
+        return None;
+    }
+    Some(Trigger {
+        summary: summary?.trim().to_string(),
+        source: source?.to_string(),
+        severity: severity?,
+        timestamp,
+        labels,
+        annotations,
+        links,
+    })
+}
+
+/// `links[]` (`href`, `text`) and `images[]` (`src`, `href`, `alt`). Entries whose URL is not
+/// http(s) are dropped rather than rejected, as PagerDuty accepts them.
+fn parse_links(obj: Obj<'_>, errors: &mut Errors) -> Vec<Link> {
+    let mut links = Vec::new();
+    for (array, url_key, text_key, kind) in [
+        ("links", "href", "text", LinkKind::Link),
+        ("images", "src", "alt", LinkKind::Image),
+    ] {
+        let Some(items) = obj.array(array, errors) else {
+            continue;
+        };
+        for (index, value) in items.iter().enumerate() {
+            let Some(entry) = Located::new(value, item(array, index), errors) else {
+                continue;
+            };
+            let entry = entry.obj();
+            let url = entry.required_str(url_key, errors);
+            let text = entry.str(text_key, errors);
+            if kind == LinkKind::Image {
+                entry.str("href", errors);
+            }
+            if let Some(url) = url.filter(|url| is_web_url(url)) {
+                links.push(Link {
+                    href: url.to_string(),
+                    text: text.map(str::to_string),
+                    kind,
+                });
+            }
+        }
+    }
+    links
+}
+
+/// PagerDuty's 202 body: `{"status":"success","message":"Event processed","dedup_key":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagerDutySuccess {
+    /// Always `success`.
+    pub status: String,
+    /// Always `Event processed`.
+    pub message: String,
+    /// The dedup key the event was applied to (generated when the trigger had none).
+    pub dedup_key: String,
+}
+
+impl PagerDutySuccess {
+    /// The 202 body for an accepted event.
+    pub fn new(dedup_key: &DedupKey) -> Self {
+        PagerDutySuccess {
+            status: "success".to_string(),
+            message: "Event processed".to_string(),
+            dedup_key: dedup_key.as_str().to_string(),
+        }
+    }
+}
+
+/// PagerDuty's 400 body: `{"status":"invalid event","message":"Event object is invalid",
+/// "errors":["'payload.summary' is required"]}`, or, for a body that is not JSON,
+/// `{"status":"Unrecognized object","message":"Event object format is unrecognized",
+/// "errors":["JSON parse error"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagerDutyErrorResponse {
+    /// `invalid event` or `Unrecognized object`.
+    pub status: String,
+    /// `Event object is invalid` or `Event object format is unrecognized`.
+    pub message: String,
+    /// One message per problem, each quoting the field path.
+    pub errors: Vec<String>,
+}
+
+impl PagerDutyErrorResponse {
+    /// The 400 body for a rejected request.
+    pub fn from_error(error: &IngestError) -> Self {
+        match error.kind {
+            IngestErrorKind::EmptyBody | IngestErrorKind::NotJson => PagerDutyErrorResponse {
+                status: "Unrecognized object".to_string(),
+                message: "Event object format is unrecognized".to_string(),
+                errors: vec!["JSON parse error".to_string()],
+            },
+            IngestErrorKind::TooLarge | IngestErrorKind::Invalid | IngestErrorKind::Unsupported => {
+                PagerDutyErrorResponse {
+                    status: "invalid event".to_string(),
+                    message: "Event object is invalid".to_string(),
+                    errors: error
+                        .errors
+                        .iter()
+                        .map(|field| format!("'{}' {}", field.field, field.message))
+                        .collect(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::alertmanager::tests::{extra_fields, without_raw};
+    use crate::ingest::test_support::{Fixture, error_fields};
+    use crate::ingest::{IngestErrorKind, MAX_BODY_BYTES};
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const TRIGGER: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/pagerduty-trigger.json"
+    ));
+    const ACKNOWLEDGE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/pagerduty-acknowledge.json"
+    ));
+    const RESOLVE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/pagerduty-resolve.json"
+    ));
+    const TRIGGER_NO_KEY: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/pagerduty-trigger-no-dedup-key.json"
+    ));
+    const ROUTING_KEY: &str = "8c2f1e5a9b7d4c3e6f0a1b2c3d4e5f60";
+
+    fn trigger() -> Value {
+        serde_json::from_str(TRIGGER).unwrap()
+    }
+
+    fn parse_value(value: &Value) -> Result<PagerDutyRequest, IngestError> {
+        parse_request(value.to_string().as_bytes())
+    }
+
+    fn alert_of(event: AlertEvent) -> Alert {
+        match event {
+            AlertEvent::Alert(alert) => *alert,
+            other => panic!("expected an alert, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trigger_exposes_the_routing_key_then_normalises() {
+        let request = parse_request(TRIGGER.as_bytes()).unwrap();
+        assert_eq!(request.routing_key(), ROUTING_KEY);
+        assert_eq!(request.action(), PagerDutyAction::Trigger);
+        assert_eq!(
+            request.dedup_key().map(DedupKey::as_str),
+            Some("db-primary/replication-lag")
+        );
+
+        let fixture = Fixture::new();
+        let (event, key) = request.into_event(&fixture.ctx());
+        assert_eq!(key.as_str(), "db-primary/replication-lag");
+        let alert = alert_of(event);
+        assert_eq!(alert.integration, fixture.integration);
+        assert_eq!(alert.dedup_key, key);
+        assert_eq!(alert.status, AlertStatus::Firing);
+        assert_eq!(alert.severity, Severity::Error);
+        assert_eq!(
+            alert.summary,
+            "Replication lag 340s on db-primary-2 (threshold 60s)"
+        );
+        assert_eq!(
+            alert.source.as_deref(),
+            Some("db-primary-2.prod.example.com")
+        );
+        assert_eq!(alert.labels["component"], "postgresql");
+        assert_eq!(alert.labels["group"], "orders-db");
+        assert_eq!(alert.labels["class"], "replication lag");
+        assert_eq!(
+            alert.labels["team"], "platform",
+            "integration default label"
+        );
+        assert_eq!(alert.annotations["lag seconds"], "340");
+        assert_eq!(alert.annotations["replica.zone"], "eu-west-1b");
+        let links: Vec<_> = alert
+            .links
+            .iter()
+            .map(|l| (l.text.as_deref().unwrap(), l.kind))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("Runbook: replication lag", LinkKind::Link),
+                ("Replication lag, last hour", LinkKind::Image),
+                ("Zabbix", LinkKind::Link),
+            ]
+        );
+        assert!(
+            alert.links[1]
+                .href
+                .starts_with("https://grafana.example.com/render/")
+        );
+        assert_eq!(
+            alert.started_at,
+            Some(
+                Utc.with_ymd_and_hms(2025, 3, 14, 9, 12, 44).unwrap()
+                    + chrono::Duration::milliseconds(517)
+            )
+        );
+        assert_eq!(alert.received_at, fixture.received_at);
+        assert!(
+            alert.raw.get("routing_key").is_none(),
+            "credential not stored"
+        );
+        assert_eq!(alert.raw["payload"]["component"], "postgresql");
+    }
+
+    #[test]
+    fn trigger_without_dedup_key_uses_the_generated_one() {
+        let request = parse_request(TRIGGER_NO_KEY.as_bytes()).unwrap();
+        assert_eq!(request.dedup_key(), None);
+        let fixture = Fixture::new();
+        let (event, key) = request.into_event(&fixture.ctx());
+        assert_eq!(key, fixture.generated);
+        let alert = alert_of(event);
+        assert_eq!(alert.dedup_key, fixture.generated);
+        assert_eq!(alert.severity, Severity::Critical);
+        assert_eq!(alert.annotations["exit code"], "3");
+        assert_eq!(alert.started_at, None);
+        assert_eq!(
+            serde_json::to_value(PagerDutySuccess::new(&key)).unwrap(),
+            json!({"status": "success", "message": "Event processed", "dedup_key": fixture.generated.as_str()})
+        );
+    }
+
+    #[test]
+    fn acknowledge_and_resolve_concern_the_triggered_key() {
+        let fixture = Fixture::new();
+        let (triggered, _) = parse_request(TRIGGER.as_bytes())
+            .unwrap()
+            .into_event(&fixture.ctx());
+        let ack = parse_request(ACKNOWLEDGE.as_bytes()).unwrap();
+        assert_eq!(ack.routing_key(), ROUTING_KEY);
+        assert_eq!(ack.action(), PagerDutyAction::Acknowledge);
+        let (event, key) = ack.into_event(&fixture.ctx());
+        assert_eq!(
+            event,
+            AlertEvent::Acknowledge {
+                key: triggered.key(),
+                at: fixture.received_at
+            }
+        );
+        assert_eq!(key.as_str(), "db-primary/replication-lag");
+
+        let resolve = parse_request(RESOLVE.as_bytes()).unwrap();
+        assert_eq!(resolve.action(), PagerDutyAction::Resolve);
+        let (event, _) = resolve.into_event(&fixture.ctx());
+        assert_eq!(
+            event,
+            AlertEvent::Resolve {
+                key: triggered.key(),
+                at: fixture.received_at
+            }
+        );
+    }
+
+    fn without(path: &[&str]) -> Value {
+        let mut body = trigger();
+        let (last, parents) = path.split_last().unwrap();
+        let mut target = &mut body;
+        for parent in parents {
+            target = &mut target[*parent];
+        }
+        target.as_object_mut().unwrap().remove(*last);
+        body
+    }
+
+    #[test]
+    fn missing_routing_key_is_named() {
+        let error = parse_value(&without(&["routing_key"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["routing_key"]);
+        assert_eq!(
+            PagerDutyErrorResponse::from_error(&error).errors,
+            ["'routing_key' is required"]
+        );
+    }
+
+    #[test]
+    fn missing_event_action_is_named() {
+        let error = parse_value(&without(&["event_action"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["event_action"]);
+    }
+
+    #[test]
+    fn missing_payload_is_named() {
+        let error = parse_value(&without(&["payload"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["payload"]);
+    }
+
+    #[test]
+    fn missing_payload_summary_is_named() {
+        let error = parse_value(&without(&["payload", "summary"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["payload.summary"]);
+    }
+
+    #[test]
+    fn missing_payload_source_is_named() {
+        let error = parse_value(&without(&["payload", "source"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["payload.source"]);
+    }
+
+    #[test]
+    fn missing_payload_severity_is_named() {
+        let error = parse_value(&without(&["payload", "severity"])).unwrap_err();
+        assert_eq!(error_fields(&error), ["payload.severity"]);
+    }
+
+    #[test]
+    fn missing_dedup_key_on_acknowledge_is_named() {
+        let error =
+            parse_request(br#"{"routing_key":"k","event_action":"acknowledge"}"#).unwrap_err();
+        assert_eq!(error_fields(&error), ["dedup_key"]);
+        assert_eq!(
+            error.errors[0].message,
+            "is required when event_action is acknowledge or resolve"
+        );
+    }
+
+    #[test]
+    fn missing_dedup_key_on_resolve_is_named() {
+        let error =
+            parse_request(br#"{"routing_key":"k","event_action":"resolve","dedup_key":" "}"#)
+                .unwrap_err();
+        assert_eq!(error_fields(&error), ["dedup_key"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_pagerduty_shape() {
+        let body = json!({
+            "routing_key": 12,
+            "event_action": "trigger",
+            "dedup_key": "k".repeat(256),
+            "payload": {"summary": "x".repeat(1025), "severity": "high", "timestamp": "soon", "component": 3},
+            "links": [{"text": "no href"}],
+            "images": "not an array"
+        });
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(
+            error_fields(&error),
+            [
+                "routing_key",
+                "dedup_key",
+                "links[0].href",
+                "images",
+                "payload.summary",
+                "payload.source",
+                "payload.severity",
+                "payload.timestamp",
+                "payload.component",
+            ]
+        );
+        let response = serde_json::to_value(PagerDutyErrorResponse::from_error(&error)).unwrap();
+        assert_eq!(response["status"], "invalid event");
+        assert_eq!(response["message"], "Event object is invalid");
+        assert_eq!(
+            response["errors"][0],
+            "'routing_key' must be a string (got number)"
+        );
+        assert_eq!(
+            response["errors"][1],
+            "'dedup_key' must be at most 255 characters (got 256)"
+        );
+        assert_eq!(
+            response["errors"][4],
+            "'payload.summary' must be at most 1024 characters (got 1025)"
+        );
+        assert_eq!(
+            response["errors"][6],
+            "'payload.severity' must be one of: critical, error, warning, info"
+        );
+    }
+
+    #[test]
+    fn unknown_event_action_is_named() {
+        let mut body = trigger();
+        body["event_action"] = json!("snooze");
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error_fields(&error), ["event_action"]);
+    }
+
+    #[test]
+    fn non_web_links_are_dropped_like_pagerduty_accepts_them() {
+        let mut body = trigger();
+        body["links"] =
+            json!([{"href": "javascript:alert(1)"}, {"href": "https://ok.example.com"}]);
+        let (event, _) = parse_value(&body)
+            .unwrap()
+            .into_event(&Fixture::new().ctx());
+        let alert = alert_of(event);
+        assert!(alert.links.iter().all(|l| l.href.starts_with("https://")));
+        assert!(
+            alert
+                .links
+                .iter()
+                .any(|l| l.href == "https://ok.example.com")
+        );
+    }
+
+    #[test]
+    fn scalar_custom_details_become_one_annotation() {
+        let mut body = trigger();
+        body["payload"]["custom_details"] = json!("disk is full");
+        let (event, _) = parse_value(&body)
+            .unwrap()
+            .into_event(&Fixture::new().ctx());
+        assert_eq!(
+            alert_of(event).annotations["custom_details"],
+            "disk is full"
+        );
+    }
+
+    #[test]
+    fn unparseable_bodies_answer_like_pagerduty() {
+        for body in [&b""[..], b"routing_key=abc"] {
+            let error = parse_request(body).unwrap_err();
+            assert!(matches!(
+                error.kind,
+                IngestErrorKind::EmptyBody | IngestErrorKind::NotJson
+            ));
+            assert_eq!(
+                serde_json::to_value(PagerDutyErrorResponse::from_error(&error)).unwrap(),
+                json!({"status": "Unrecognized object", "message": "Event object format is unrecognized", "errors": ["JSON parse error"]})
+            );
+        }
+        let error = parse_request(b"[]").unwrap_err();
+        assert_eq!(error_fields(&error), ["$"]);
+    }
+
+    #[test]
+    fn two_megabyte_body_is_too_large() {
+        let mut body = trigger();
+        body["payload"]["custom_details"] = json!({"blob": "x".repeat(2 * 1024 * 1024)});
+        let bytes = body.to_string().into_bytes();
+        assert!(bytes.len() > MAX_BODY_BYTES);
+        let error = parse_request(&bytes).unwrap_err();
+        assert_eq!(error.kind, IngestErrorKind::TooLarge);
+        assert_eq!(error.code(), "too_large");
+    }
+
+    proptest! {
+        #[test]
+        fn unknown_fields_anywhere_parse_identically(
+            root_extra in extra_fields(),
+            payload_extra in extra_fields(),
+            link_extra in extra_fields(),
+        ) {
+            let original = trigger();
+            let mut extended = original.clone();
+            for (key, value) in &root_extra {
+                extended[key.as_str()] = value.clone();
+            }
+            for (key, value) in &payload_extra {
+                extended["payload"][key.as_str()] = value.clone();
+            }
+            for (key, value) in &link_extra {
+                extended["links"][0][key.as_str()] = value.clone();
+                extended["images"][0][key.as_str()] = value.clone();
+            }
+            let fixture = Fixture::new();
+            let expected = parse_value(&original).unwrap();
+            let actual = parse_value(&extended).unwrap();
+            prop_assert_eq!(actual.routing_key(), expected.routing_key());
+            let (expected, expected_key) = expected.into_event(&fixture.ctx());
+            let (actual, actual_key) = actual.into_event(&fixture.ctx());
+            prop_assert_eq!(actual_key, expected_key);
+            prop_assert_eq!(without_raw(vec![actual]), without_raw(vec![expected]));
+        }
+    }
+}
