@@ -18,10 +18,10 @@ use crate::escalation::{
     self, Effect, EscalationError, EscalationEvent, EscalationPolicy, EscalationState,
     EscalationStatus, Ignored, OnCallResolver, Outcome, StopReason, TimerPayload,
 };
-use crate::ids::{AlertId, GroupKey, IncidentId, IntegrationName, RuleId, UserId};
+use crate::ids::{AlertId, GroupKey, IncidentId, RuleId, UserId};
 use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
+pub use crate::routing::RoutingContext;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How urgently to page: high urgency uses every tier and the users' high-urgency channels;
 /// low urgency pages tier 0 only, on the users' low-urgency channels.
@@ -118,23 +118,6 @@ pub struct AlertCounts {
     pub linked: u32,
     /// Of those, still firing.
     pub open: u32,
-}
-
-/// What routing matches on, taken from the incident's first alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoutingContext {
-    /// The first alert's integration.
-    pub integration: IntegrationName,
-    /// The first alert's source, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// The first alert's labels.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// The first alert's summary.
-    pub summary: String,
-    /// The first alert's severity.
-    pub severity: Severity,
 }
 
 /// The result of an escalation step run through the incident.
@@ -267,13 +250,7 @@ impl Incident {
             assignees: Vec::new(),
             escalation: None,
             suppressed: None,
-            context: RoutingContext {
-                integration: first_alert.integration.clone(),
-                source: first_alert.source.clone(),
-                labels: first_alert.labels.clone(),
-                summary: first_alert.summary.clone(),
-                severity: first_alert.severity,
-            },
+            context: RoutingContext::from_alert(first_alert),
         };
         let triggered = TimelineDraft::new(
             incident.id.clone(),

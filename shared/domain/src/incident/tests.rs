@@ -3,7 +3,8 @@
 use super::*;
 use crate::duration::HumanDuration;
 use crate::escalation::{EscalationStatus, Target, Tier};
-use crate::ids::DedupKey;
+use crate::ids::{DedupKey, IntegrationName};
+use std::collections::BTreeMap;
 use chrono::TimeZone;
 
 fn at(h: u32, m: u32) -> Instant {
