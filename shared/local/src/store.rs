@@ -576,7 +576,11 @@ mod tests {
         let key = Key::new("ALERT#i#d", "DEDUP");
         let tasks: Vec<_> = (0..100)
             .map(|i| {
-                let store = if i % 2 == 0 { first.clone() } else { second.clone() };
+                let store = if i % 2 == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                };
                 let key = key.clone();
                 tokio::spawn(async move {
                     store
