@@ -19,8 +19,8 @@ use crate::escalation::{
     EscalationStatus, Ignored, OnCallResolver, Outcome, StopReason, TimerPayload,
 };
 use crate::ids::{AlertId, GroupKey, IncidentId, RuleId, UserId};
-use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
 pub use crate::routing::RoutingContext;
+use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
 use serde::{Deserialize, Serialize};
 
 /// How urgently to page: high urgency uses every tier and the users' high-urgency channels;

@@ -4,8 +4,8 @@ use super::*;
 use crate::duration::HumanDuration;
 use crate::escalation::{EscalationStatus, Target, Tier};
 use crate::ids::{DedupKey, IntegrationName};
-use std::collections::BTreeMap;
 use chrono::TimeZone;
+use std::collections::BTreeMap;
 
 fn at(h: u32, m: u32) -> Instant {
     chrono::Utc.with_ymd_and_hms(2026, 1, 5, h, m, 0).unwrap()
