@@ -1,6 +1,9 @@
 //! Klaxon's application layer: use cases written once and generic over ports, and the HTTP
 //! router shared by the Lambda functions and `klaxon serve`.
 
+pub mod http;
 pub mod messages;
+pub mod oncall;
 pub mod ports;
+pub mod render;
 pub mod security;
