@@ -1,6 +1,7 @@
 //! The HTTP surface shared by the Lambda functions (through `lambda_http`) and `klaxon serve`
 //! (through `axum::serve`): one router, not a copy.
 
+pub mod auth;
 pub mod error;
 
 pub use error::ApiError;
