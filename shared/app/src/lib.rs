@@ -4,3 +4,4 @@
 pub mod messages;
 pub mod ports;
 pub mod security;
+pub mod webhook;
