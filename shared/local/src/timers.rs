@@ -289,7 +289,7 @@ mod tests {
             timers.next_due().await.unwrap(),
             Some(start() + chrono::Duration::seconds(30))
         );
-        let mut armed = timers.subscribe_armed();
+        let armed = timers.subscribe_armed();
         let mut queued = timers.queue().subscribe(QueueName::Timers);
 
         assert_eq!(
