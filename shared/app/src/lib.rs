@@ -7,3 +7,4 @@ pub mod oncall;
 pub mod ports;
 pub mod render;
 pub mod security;
+pub mod webhook;
