@@ -19,10 +19,11 @@ pub const KEY_HEADER: &str = "x-klaxon-key";
 pub fn key_from_headers(headers: &HeaderMap, schemes: &[&str]) -> Option<String> {
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let value = value.trim();
-        if let Some((scheme, key)) = value.split_once(char::is_whitespace) {
-            if schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) && !key.trim().is_empty() {
-                return Some(key.trim().to_string());
-            }
+        if let Some((scheme, key)) = value.split_once(char::is_whitespace)
+            && schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+            && !key.trim().is_empty()
+        {
+            return Some(key.trim().to_string());
         }
     }
     headers
