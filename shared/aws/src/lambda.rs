@@ -17,14 +17,17 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use klaxon_app::messages::QueueMessage;
-use lambda_runtime::{Diagnostic, LambdaEvent, Service};
+use lambda_runtime::Diagnostic;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context as TaskContext, Poll};
 
 pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+/// Re-exported so function binaries and tests build events and call services without naming
+/// the runtime crate themselves.
+pub use lambda_runtime::{Context, LambdaEvent, Service};
 
 /// How many message groups (or, on a standard queue, messages) are handled at once.
 pub const MAX_CONCURRENT_GROUPS: usize = 10;
@@ -268,7 +271,7 @@ where
     type Error = FunctionError;
     type Future = BoxFuture<'static, Result<SqsBatchResponse, FunctionError>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
