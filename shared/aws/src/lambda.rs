@@ -1,12 +1,21 @@
 //! Shared plumbing for the Lambda function binaries: the SQS batch driver, the function error
 //! type, and logging set-up.
 //!
-//! An SQS-triggered `main` is three lines:
+//! An SQS-triggered `main` builds everything once and hands the use case to the driver:
 //!
-//! ```ignore
-//! klaxon_aws::lambda::init_tracing();
-//! let use_case = /* build clients and adapters once, from CloudSettings */;
-//! lambda_runtime::run(SqsBatchService::new(move |message, meta| { /* use_case.handle(...) */ })).await
+//! ```text
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     klaxon_aws::init_tracing();
+//!     let settings = CloudSettings::for_function(Function::Routing)?;
+//!     let aws = klaxon_aws::load_aws_config(&settings).await;
+//!     let use_case = Arc::new(/* adapters from settings and SDK clients built from `aws` */);
+//!     klaxon_aws::lambda::run_sqs_function(move |message, meta| {
+//!         let use_case = Arc::clone(&use_case);
+//!         async move { use_case.handle(message, meta.receive_count).await }
+//!     })
+//!     .await
+//! }
 //! ```
 //!
 //! The event source mappings must set `FunctionResponseTypes: [ReportBatchItemFailures]`
@@ -75,20 +84,43 @@ impl From<FunctionError> for Diagnostic {
 /// from `RUST_LOG` (e.g. `info,klaxon_app=debug`), else from Lambda's `AWS_LAMBDA_LOG_LEVEL`,
 /// else `info`. Safe to call more than once: later calls do nothing.
 pub fn init_tracing() {
+    let directives = log_directives(
+        std::env::var("RUST_LOG").ok(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok(),
+    );
+    let _ = json_subscriber(&directives, std::io::stdout).try_init();
+}
+
+/// The filter directives: `RUST_LOG` when set, else Lambda's log level, else `info`.
+pub fn log_directives(rust_log: Option<String>, lambda_log_level: Option<String>) -> String {
+    let set = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+    set(rust_log)
+        .or_else(|| set(lambda_log_level).map(|level| level.to_lowercase()))
+        .unwrap_or_else(|| "info".to_owned())
+}
+
+/// A JSON-lines subscriber writing to `writer`, filtered by `directives` (invalid directives
+/// fall back to `info`).
+pub fn json_subscriber<W>(
+    directives: &str,
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    tracing_subscriber::EnvFilter,
+    W,
+>
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
     use tracing_subscriber::EnvFilter;
-    let directives = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
-        .map(|value| value.to_lowercase())
-        .unwrap_or_else(|| "info".to_owned());
-    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
         .with_target(true)
-        .try_init();
+        .with_writer(writer)
 }
 
 /// One record's outcome.
@@ -289,4 +321,78 @@ where
     E: Display,
 {
     lambda_runtime::run(SqsBatchService::new(handler)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_lambda_level_which_wins_over_info() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            log_directives(some("debug,hyper=warn"), some("ERROR")),
+            "debug,hyper=warn"
+        );
+        assert_eq!(log_directives(some(" "), some("WARN")), "warn");
+        assert_eq!(log_directives(None, None), "info");
+    }
+
+    #[test]
+    fn logs_are_json_lines_filtered_by_level() {
+        let buffer = Buffer::default();
+        let subscriber = json_subscriber("info", buffer.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!("hidden");
+            tracing::warn!(message_id = "m-1", "handler failed");
+        });
+        let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = output
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{output}");
+        assert_eq!(lines[0]["level"], "WARN");
+        assert_eq!(lines[0]["fields"]["message"], "handler failed");
+        assert_eq!(lines[0]["fields"]["message_id"], "m-1");
+    }
+
+    #[test]
+    fn function_errors_become_typed_diagnostics() {
+        let config = FunctionError::Config(crate::env::EnvError::Missing {
+            names: vec!["TABLE_NAME"],
+            function: Some("api"),
+        });
+        let diagnostic = Diagnostic::from(config);
+        assert_eq!(diagnostic.error_type, "Klaxon.ConfigurationError");
+        assert_eq!(
+            diagnostic.error_message,
+            "missing environment variable TABLE_NAME (required by the api function)"
+        );
+        let failed = Diagnostic::from(FunctionError::Failed("store unavailable".into()));
+        assert_eq!(failed.error_type, "Klaxon.FunctionError");
+        assert_eq!(failed.error_message, "store unavailable");
+    }
 }
