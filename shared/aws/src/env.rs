@@ -461,12 +461,16 @@ impl CloudSettings {
 /// Loads the SDK configuration the usual way (region, credentials and `AWS_ENDPOINT_URL` from
 /// the Lambda environment), applying the settings' endpoint override explicitly when set.
 pub async fn load_aws_config(settings: &CloudSettings) -> SdkConfig {
+    aws_config_loader(settings).load().await
+}
+
+/// The loader [`load_aws_config`] uses, for adding settings before loading.
+pub fn aws_config_loader(settings: &CloudSettings) -> aws_config::ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest());
-    let loader = match &settings.aws_endpoint_url {
+    match &settings.aws_endpoint_url {
         Some(endpoint) => loader.endpoint_url(endpoint),
         None => loader,
-    };
-    loader.load().await
+    }
 }
 
 #[cfg(test)]
@@ -572,5 +576,18 @@ mod tests {
                 function: None
             }
         );
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_override_reaches_the_sdk_configuration() {
+        let settings =
+            CloudSettings::from_lookup(lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")]))
+                .unwrap();
+        // An explicit region keeps the loader from asking instance metadata for one.
+        let config = aws_config_loader(&settings)
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
     }
 }

@@ -11,7 +11,7 @@ pub mod ses;
 pub mod sns;
 pub mod sqs;
 
-pub use env::{CloudSettings, EnvError, Function, load_aws_config};
+pub use env::{CloudSettings, EnvError, Function, aws_config_loader, load_aws_config};
 pub use lambda::{FunctionError, MessageMeta, SqsBatchService, init_tracing, process_sqs_batch};
 pub use scheduler::{SchedulerSettings, SchedulerTimers};
 pub use ses::SesEmail;
