@@ -215,3 +215,36 @@ pub async fn dynamo_store(clock: Arc<dyn Clock>) -> DynamoStore {
 pub fn sqlite_store(clock: Arc<dyn Clock>) -> SqliteStore {
     SqliteStore::open_in_memory(clock).expect("open an in-memory SQLite store")
 }
+
+/// An SQS client for the moto server.
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&aws_config().await)
+}
+
+/// An EventBridge Scheduler client for the moto server.
+pub async fn scheduler_client() -> aws_sdk_scheduler::Client {
+    aws_sdk_scheduler::Client::new(&aws_config().await)
+}
+
+/// An SES v2 client for the moto server.
+pub async fn sesv2_client() -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(&aws_config().await)
+}
+
+/// An SNS client for the moto server.
+pub async fn sns_client() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(&aws_config().await)
+}
+
+/// Everything moto holds (`GET /moto-api/data.json`): `.ses.Message[]` (id, source,
+/// destinations, subject, body), `.sns.SMS[]` (message_id, phone_number, message), ….
+pub async fn moto_data() -> serde_json::Value {
+    let url = format!("{}/moto-api/data.json", moto_endpoint());
+    reqwest::get(&url)
+        .await
+        .and_then(|response| response.error_for_status())
+        .expect("moto answers /moto-api/data.json")
+        .json()
+        .await
+        .expect("moto's data.json is JSON")
+}

@@ -1,0 +1,593 @@
+//! The Lambda functions' environment: which variables exist, which function needs which, and
+//! clear errors that name what is missing or malformed.
+//!
+//! | variable | meaning | needed by |
+//! |---|---|---|
+//! | `TABLE_NAME` | the DynamoDB table | every function |
+//! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest |
+//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, ack |
+//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue | routing, ack |
+//! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
+//! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
+//! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack |
+//! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack |
+//! | `SCHEDULER_DLQ_ARN` | dead-letter queue for undeliverable timers | optional (timer users) |
+//! | `SENDER_EMAIL` | SES sender address | notify |
+//! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
+//! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
+//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash | notify; optional elsewhere |
+//! | `LINK_SIGNING_SECRET` | key for signed ack/resolve links (≥ 32 bytes) | notify, ack |
+//! | `SLACK_SIGNING_SECRET` | Slack request signing secret | optional (ack) |
+//! | `AWS_ENDPOINT_URL` | endpoint override (moto, LocalStack) | optional |
+//!
+//! An empty value counts as unset: CloudFormation passes optional parameters as `""`.
+//! `AWS_ENDPOINT_URL` is also honoured by the SDK's own configuration loader; it is read here
+//! too so that [`load_aws_config`] applies it explicitly and logs can show it.
+
+use crate::scheduler::SchedulerSettings;
+use crate::ses::SesEmail;
+use crate::sns::SnsSms;
+use crate::sqs::{SqsQueue, queue_url_variable};
+use aws_config::{BehaviorVersion, SdkConfig};
+use klaxon_app::messages::QueueName;
+
+/// The shortest accepted link signing secret, in bytes.
+pub const MIN_LINK_SECRET_BYTES: usize = 32;
+
+/// Why the environment is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    /// Required variables are unset or empty.
+    #[error("missing environment variable{} {}{}", if names.len() == 1 { "" } else { "s" }, names.join(", "), function.map(|f| format!(" (required by the {f} function)")).unwrap_or_default())]
+    Missing {
+        /// The variables, in the order of the table above.
+        names: Vec<&'static str>,
+        /// The function that needs them, when known.
+        function: Option<&'static str>,
+    },
+    /// A variable is set but unusable.
+    #[error("environment variable {name}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Klaxon's Lambda functions (their binary names match [`Function::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    /// Webhook ingest (HTTP) → alerts queue.
+    Ingest,
+    /// Alerts queue → incidents.
+    Grouping,
+    /// Incidents and timers queues → escalation.
+    Routing,
+    /// Acknowledge/resolve links, API and Slack actions (HTTP).
+    Ack,
+    /// Notifications queue → email, SMS, chat, webhooks.
+    Notify,
+    /// The read/config API (HTTP).
+    Api,
+}
+
+/// The variables every timer user needs.
+const TIMER_VARIABLES: [&str; 4] = [
+    "TIMERS_QUEUE_URL",
+    "TIMERS_QUEUE_ARN",
+    "SCHEDULER_ROLE_ARN",
+    "SCHEDULE_GROUP_NAME",
+];
+
+impl Function {
+    /// All functions.
+    pub const ALL: [Function; 6] = [
+        Function::Ingest,
+        Function::Grouping,
+        Function::Routing,
+        Function::Ack,
+        Function::Notify,
+        Function::Api,
+    ];
+
+    /// The binary (and workspace package) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Ingest => "ingest",
+            Function::Grouping => "grouping",
+            Function::Routing => "routing",
+            Function::Ack => "ack",
+            Function::Notify => "notify",
+            Function::Api => "api",
+        }
+    }
+
+    /// The environment variables the function cannot start without.
+    pub fn required_variables(self) -> Vec<&'static str> {
+        let mut names = vec!["TABLE_NAME"];
+        match self {
+            Function::Ingest => names.push("ALERTS_QUEUE_URL"),
+            Function::Grouping => {
+                names.push("INCIDENTS_QUEUE_URL");
+                names.extend(TIMER_VARIABLES);
+            }
+            Function::Routing => {
+                names.push("NOTIFICATIONS_QUEUE_URL");
+                names.extend(TIMER_VARIABLES);
+            }
+            Function::Ack => {
+                names.extend(["INCIDENTS_QUEUE_URL", "NOTIFICATIONS_QUEUE_URL"]);
+                names.extend(TIMER_VARIABLES);
+                names.push("LINK_SIGNING_SECRET");
+            }
+            Function::Notify => {
+                names.extend(["SENDER_EMAIL", "PUBLIC_BASE_URL", "LINK_SIGNING_SECRET"]);
+            }
+            Function::Api => {}
+        }
+        names
+    }
+}
+
+/// Everything the functions read from their environment. Fields are optional because each
+/// function needs a subset: use [`CloudSettings::for_function`] to check a function's set at
+/// start-up, and the `require_*` accessors to get a value or an error naming the variable.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CloudSettings {
+    /// `TABLE_NAME`.
+    pub table_name: Option<String>,
+    /// `ALERTS_QUEUE_URL`.
+    pub alerts_queue_url: Option<String>,
+    /// `INCIDENTS_QUEUE_URL`.
+    pub incidents_queue_url: Option<String>,
+    /// `TIMERS_QUEUE_URL`.
+    pub timers_queue_url: Option<String>,
+    /// `NOTIFICATIONS_QUEUE_URL`.
+    pub notifications_queue_url: Option<String>,
+    /// `TIMERS_QUEUE_ARN`.
+    pub timers_queue_arn: Option<String>,
+    /// `SCHEDULER_ROLE_ARN`.
+    pub scheduler_role_arn: Option<String>,
+    /// `SCHEDULE_GROUP_NAME`.
+    pub schedule_group_name: Option<String>,
+    /// `SCHEDULER_DLQ_ARN`.
+    pub scheduler_dlq_arn: Option<String>,
+    /// `SENDER_EMAIL`.
+    pub sender_email: Option<String>,
+    /// `SES_CONFIGURATION_SET`.
+    pub ses_configuration_set: Option<String>,
+    /// `SMS_SENDER_ID`.
+    pub sms_sender_id: Option<String>,
+    /// `PUBLIC_BASE_URL`, without a trailing slash.
+    pub public_base_url: Option<String>,
+    /// `LINK_SIGNING_SECRET`.
+    pub link_signing_secret: Option<String>,
+    /// `SLACK_SIGNING_SECRET`.
+    pub slack_signing_secret: Option<String>,
+    /// `AWS_ENDPOINT_URL`.
+    pub aws_endpoint_url: Option<String>,
+}
+
+impl std::fmt::Debug for CloudSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("CloudSettings")
+            .field("table_name", &self.table_name)
+            .field("alerts_queue_url", &self.alerts_queue_url)
+            .field("incidents_queue_url", &self.incidents_queue_url)
+            .field("timers_queue_url", &self.timers_queue_url)
+            .field("notifications_queue_url", &self.notifications_queue_url)
+            .field("timers_queue_arn", &self.timers_queue_arn)
+            .field("scheduler_role_arn", &self.scheduler_role_arn)
+            .field("schedule_group_name", &self.schedule_group_name)
+            .field("scheduler_dlq_arn", &self.scheduler_dlq_arn)
+            .field("sender_email", &self.sender_email)
+            .field("ses_configuration_set", &self.ses_configuration_set)
+            .field("sms_sender_id", &self.sms_sender_id)
+            .field("public_base_url", &self.public_base_url)
+            .field("link_signing_secret", &redacted(&self.link_signing_secret))
+            .field(
+                "slack_signing_secret",
+                &redacted(&self.slack_signing_secret),
+            )
+            .field("aws_endpoint_url", &self.aws_endpoint_url)
+            .finish()
+    }
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> EnvError {
+    EnvError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+fn check_url(name: &'static str, value: &str) -> Result<(), EnvError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(invalid(name, format!("`{value}` is not an http(s) URL")))
+    }
+}
+
+fn check_arn(name: &'static str, value: &str) -> Result<(), EnvError> {
+    if value.starts_with("arn:") {
+        Ok(())
+    } else {
+        Err(invalid(name, format!("`{value}` is not an ARN")))
+    }
+}
+
+impl CloudSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the process environment and checks that `function`'s variables are all set.
+    pub fn for_function(function: Function) -> Result<Self, EnvError> {
+        let settings = Self::from_env()?;
+        settings.check(function)?;
+        Ok(settings)
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests). Values are
+    /// trimmed; empty values count as unset. Fails on a malformed value (not on a missing one).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let settings = Self {
+            table_name: get("TABLE_NAME"),
+            alerts_queue_url: get("ALERTS_QUEUE_URL"),
+            incidents_queue_url: get("INCIDENTS_QUEUE_URL"),
+            timers_queue_url: get("TIMERS_QUEUE_URL"),
+            notifications_queue_url: get("NOTIFICATIONS_QUEUE_URL"),
+            timers_queue_arn: get("TIMERS_QUEUE_ARN"),
+            scheduler_role_arn: get("SCHEDULER_ROLE_ARN"),
+            schedule_group_name: get("SCHEDULE_GROUP_NAME"),
+            scheduler_dlq_arn: get("SCHEDULER_DLQ_ARN"),
+            sender_email: get("SENDER_EMAIL"),
+            ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            sms_sender_id: get("SMS_SENDER_ID"),
+            public_base_url: get("PUBLIC_BASE_URL").map(|url| url.trim_end_matches('/').to_owned()),
+            link_signing_secret: get("LINK_SIGNING_SECRET"),
+            slack_signing_secret: get("SLACK_SIGNING_SECRET"),
+            aws_endpoint_url: get("AWS_ENDPOINT_URL"),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), EnvError> {
+        let urls = [
+            ("ALERTS_QUEUE_URL", &self.alerts_queue_url),
+            ("INCIDENTS_QUEUE_URL", &self.incidents_queue_url),
+            ("TIMERS_QUEUE_URL", &self.timers_queue_url),
+            ("NOTIFICATIONS_QUEUE_URL", &self.notifications_queue_url),
+            ("PUBLIC_BASE_URL", &self.public_base_url),
+            ("AWS_ENDPOINT_URL", &self.aws_endpoint_url),
+        ];
+        for (name, value) in urls {
+            if let Some(value) = value {
+                check_url(name, value)?;
+            }
+        }
+        if let Some(url) = &self.alerts_queue_url
+            && !url.ends_with(".fifo")
+        {
+            return Err(invalid(
+                "ALERTS_QUEUE_URL",
+                format!("`{url}` is not a FIFO queue (its name must end in `.fifo`)"),
+            ));
+        }
+        let arns = [
+            ("TIMERS_QUEUE_ARN", &self.timers_queue_arn),
+            ("SCHEDULER_ROLE_ARN", &self.scheduler_role_arn),
+            ("SCHEDULER_DLQ_ARN", &self.scheduler_dlq_arn),
+        ];
+        for (name, value) in arns {
+            if let Some(value) = value {
+                check_arn(name, value)?;
+            }
+        }
+        if let Some(secret) = &self.link_signing_secret
+            && secret.len() < MIN_LINK_SECRET_BYTES
+        {
+            return Err(invalid(
+                "LINK_SIGNING_SECRET",
+                format!(
+                    "{} bytes is too short: use at least {MIN_LINK_SECRET_BYTES} random bytes",
+                    secret.len()
+                ),
+            ));
+        }
+        if let Some(sender) = &self.sender_email
+            && !sender.contains('@')
+        {
+            return Err(invalid(
+                "SENDER_EMAIL",
+                format!("`{sender}` is not an email address"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The value of variable `name` (one of the table in the module docs), if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let value = match name {
+            "TABLE_NAME" => &self.table_name,
+            "ALERTS_QUEUE_URL" => &self.alerts_queue_url,
+            "INCIDENTS_QUEUE_URL" => &self.incidents_queue_url,
+            "TIMERS_QUEUE_URL" => &self.timers_queue_url,
+            "NOTIFICATIONS_QUEUE_URL" => &self.notifications_queue_url,
+            "TIMERS_QUEUE_ARN" => &self.timers_queue_arn,
+            "SCHEDULER_ROLE_ARN" => &self.scheduler_role_arn,
+            "SCHEDULE_GROUP_NAME" => &self.schedule_group_name,
+            "SCHEDULER_DLQ_ARN" => &self.scheduler_dlq_arn,
+            "SENDER_EMAIL" => &self.sender_email,
+            "SES_CONFIGURATION_SET" => &self.ses_configuration_set,
+            "SMS_SENDER_ID" => &self.sms_sender_id,
+            "PUBLIC_BASE_URL" => &self.public_base_url,
+            "LINK_SIGNING_SECRET" => &self.link_signing_secret,
+            "SLACK_SIGNING_SECRET" => &self.slack_signing_secret,
+            "AWS_ENDPOINT_URL" => &self.aws_endpoint_url,
+            _ => return None,
+        };
+        value.as_deref()
+    }
+
+    /// Checks that every variable `function` needs is set; the error lists all missing ones.
+    pub fn check(&self, function: Function) -> Result<(), EnvError> {
+        let names: Vec<&'static str> = function
+            .required_variables()
+            .into_iter()
+            .filter(|name| self.get(name).is_none())
+            .collect();
+        if names.is_empty() {
+            Ok(())
+        } else {
+            Err(EnvError::Missing {
+                names,
+                function: Some(function.name()),
+            })
+        }
+    }
+
+    fn require<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, EnvError> {
+        value.as_deref().ok_or(EnvError::Missing {
+            names: vec![name],
+            function: None,
+        })
+    }
+
+    /// `TABLE_NAME`.
+    pub fn require_table_name(&self) -> Result<&str, EnvError> {
+        Self::require(&self.table_name, "TABLE_NAME")
+    }
+
+    /// The URL of `queue` (`ALERTS_QUEUE_URL`, …).
+    pub fn require_queue_url(&self, queue: QueueName) -> Result<&str, EnvError> {
+        let value = match queue {
+            QueueName::Alerts => &self.alerts_queue_url,
+            QueueName::Incidents => &self.incidents_queue_url,
+            QueueName::Timers => &self.timers_queue_url,
+            QueueName::Notifications => &self.notifications_queue_url,
+        };
+        Self::require(value, queue_url_variable(queue))
+    }
+
+    /// `SENDER_EMAIL`.
+    pub fn require_sender_email(&self) -> Result<&str, EnvError> {
+        Self::require(&self.sender_email, "SENDER_EMAIL")
+    }
+
+    /// `PUBLIC_BASE_URL` (no trailing slash).
+    pub fn require_public_base_url(&self) -> Result<&str, EnvError> {
+        Self::require(&self.public_base_url, "PUBLIC_BASE_URL")
+    }
+
+    /// `LINK_SIGNING_SECRET`.
+    pub fn require_link_signing_secret(&self) -> Result<&str, EnvError> {
+        Self::require(&self.link_signing_secret, "LINK_SIGNING_SECRET")
+    }
+
+    /// `SLACK_SIGNING_SECRET`.
+    pub fn require_slack_signing_secret(&self) -> Result<&str, EnvError> {
+        Self::require(&self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    }
+
+    /// The timers' settings (`SCHEDULE_GROUP_NAME`, `TIMERS_QUEUE_ARN`, `TIMERS_QUEUE_URL`,
+    /// `SCHEDULER_ROLE_ARN`, optional `SCHEDULER_DLQ_ARN`); the error lists all missing ones.
+    pub fn scheduler_settings(&self) -> Result<SchedulerSettings, EnvError> {
+        let names: Vec<&'static str> = TIMER_VARIABLES
+            .into_iter()
+            .filter(|name| self.get(name).is_none())
+            .collect();
+        match (
+            &self.schedule_group_name,
+            &self.timers_queue_arn,
+            &self.timers_queue_url,
+            &self.scheduler_role_arn,
+        ) {
+            (Some(group), Some(arn), Some(url), Some(role)) => Ok(SchedulerSettings {
+                group_name: group.clone(),
+                timers_queue_arn: arn.clone(),
+                timers_queue_url: url.clone(),
+                role_arn: role.clone(),
+                dead_letter_arn: self.scheduler_dlq_arn.clone(),
+            }),
+            _ => Err(EnvError::Missing {
+                names,
+                function: None,
+            }),
+        }
+    }
+
+    /// An [`SqsQueue`] knowing the URL of every queue that is configured.
+    pub fn sqs_queue(&self, client: aws_sdk_sqs::Client) -> SqsQueue {
+        QueueName::ALL
+            .into_iter()
+            .fold(SqsQueue::new(client), |queue, name| {
+                match self.require_queue_url(name) {
+                    Ok(url) => queue.with_queue(name, url),
+                    Err(_) => queue,
+                }
+            })
+    }
+
+    /// An [`SesEmail`] from `SENDER_EMAIL` (and `SES_CONFIGURATION_SET` when set).
+    pub fn ses_email(&self, client: aws_sdk_sesv2::Client) -> Result<SesEmail, EnvError> {
+        let sender = SesEmail::new(client, self.require_sender_email()?);
+        Ok(match &self.ses_configuration_set {
+            Some(set) => sender.with_configuration_set(set),
+            None => sender,
+        })
+    }
+
+    /// An [`SnsSms`] with `SMS_SENDER_ID` when set.
+    pub fn sns_sms(&self, client: aws_sdk_sns::Client) -> SnsSms {
+        let sender = SnsSms::new(client);
+        match &self.sms_sender_id {
+            Some(id) => sender.with_sender_id(id),
+            None => sender,
+        }
+    }
+}
+
+/// Loads the SDK configuration the usual way (region, credentials and `AWS_ENDPOINT_URL` from
+/// the Lambda environment), applying the settings' endpoint override explicitly when set.
+pub async fn load_aws_config(settings: &CloudSettings) -> SdkConfig {
+    aws_config_loader(settings).load().await
+}
+
+/// The loader [`load_aws_config`] uses, for adding settings before loading.
+pub fn aws_config_loader(settings: &CloudSettings) -> aws_config::ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match &settings.aws_endpoint_url {
+        Some(endpoint) => loader.endpoint_url(endpoint),
+        None => loader,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn missing_variables_are_named_with_the_function() {
+        let settings = CloudSettings::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap();
+        let error = settings.check(Function::Routing).unwrap_err();
+        assert_eq!(
+            error,
+            EnvError::Missing {
+                names: vec![
+                    "NOTIFICATIONS_QUEUE_URL",
+                    "TIMERS_QUEUE_URL",
+                    "TIMERS_QUEUE_ARN",
+                    "SCHEDULER_ROLE_ARN",
+                    "SCHEDULE_GROUP_NAME"
+                ],
+                function: Some("routing"),
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "missing environment variables NOTIFICATIONS_QUEUE_URL, TIMERS_QUEUE_URL, \
+             TIMERS_QUEUE_ARN, SCHEDULER_ROLE_ARN, SCHEDULE_GROUP_NAME (required by the \
+             routing function)"
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let settings = CloudSettings::from_lookup(lookup(&[
+            ("TABLE_NAME", "  "),
+            ("SLACK_SIGNING_SECRET", ""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.require_table_name().unwrap_err().to_string(),
+            "missing environment variable TABLE_NAME"
+        );
+        assert!(settings.require_slack_signing_secret().is_err());
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        let cases = [
+            (
+                "ALERTS_QUEUE_URL",
+                "https://sqs.example/1/alerts",
+                "ALERTS_QUEUE_URL",
+            ),
+            ("TIMERS_QUEUE_ARN", "timers", "TIMERS_QUEUE_ARN"),
+            ("LINK_SIGNING_SECRET", "short", "LINK_SIGNING_SECRET"),
+            ("PUBLIC_BASE_URL", "klaxon.example.com", "PUBLIC_BASE_URL"),
+            ("SENDER_EMAIL", "klaxon", "SENDER_EMAIL"),
+        ];
+        for (name, value, expected) in cases {
+            let error = CloudSettings::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            match error {
+                EnvError::Invalid { name, .. } => assert_eq!(name, expected),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn public_base_url_loses_its_trailing_slash_and_secrets_are_not_printed() {
+        let secret = "s".repeat(40);
+        let settings = CloudSettings::from_lookup(lookup(&[
+            ("PUBLIC_BASE_URL", "https://klaxon.example.com/"),
+            ("LINK_SIGNING_SECRET", &secret),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.require_public_base_url().unwrap(),
+            "https://klaxon.example.com"
+        );
+        assert!(!format!("{settings:?}").contains(&secret));
+    }
+
+    #[test]
+    fn scheduler_settings_need_all_four_variables() {
+        let settings = CloudSettings::from_lookup(lookup(&[
+            ("SCHEDULE_GROUP_NAME", "g"),
+            ("TIMERS_QUEUE_ARN", "arn:aws:sqs:us-east-1:1:timers"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.scheduler_settings().unwrap_err(),
+            EnvError::Missing {
+                names: vec!["TIMERS_QUEUE_URL", "SCHEDULER_ROLE_ARN"],
+                function: None
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_override_reaches_the_sdk_configuration() {
+        let settings =
+            CloudSettings::from_lookup(lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")]))
+                .unwrap();
+        // An explicit region keeps the loader from asking instance metadata for one.
+        let config = aws_config_loader(&settings)
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
+    }
+}
