@@ -19,6 +19,11 @@ pub struct Integration {
     /// Defaults applied while normalising its alerts.
     #[serde(default)]
     pub defaults: IntegrationDefaults,
+    /// CloudWatch only: the SNS topics whose alarms belong to this integration. An HTTPS
+    /// delivery from any other topic is refused, and a Lambda-subscribed SNS event is routed to
+    /// the integration listing its topic (such events carry no key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sns_topic_arns: Vec<String>,
 }
 
 /// Field names in an integration entry that look like a key or secret; they are rejected with

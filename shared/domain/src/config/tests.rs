@@ -1434,3 +1434,30 @@ fn example_routing_decisions() {
     assert_eq!(d.policy, Some(PolicyId::new("business-hours").unwrap()));
     assert_eq!(d.urgency, Urgency::Low, "built-in default for warning");
 }
+
+#[test]
+fn sns_topic_arns_only_for_cloudwatch_well_formed_and_unique() {
+    let errors = errors_after(|v| {
+        set(
+            v,
+            "/integrations/0/sns_topic_arns",
+            json!(["arn:aws:sns:us-east-1:123456789012:alarms"]),
+        );
+    });
+    assert_eq!(
+        errors,
+        vec!["integrations[0].sns_topic_arns: only applies to cloudwatch integrations"]
+    );
+    let errors = errors_after(|v| {
+        set(v, "/integrations/0/format", json!("cloudwatch"));
+        set(
+            v,
+            "/integrations/0/sns_topic_arns",
+            json!(["arn:aws:sqs:us-east-1:1:q", "arn:aws:sns:us-east-1:1:t"]),
+        );
+    });
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with(
+        "integrations[0].sns_topic_arns[0]: \"arn:aws:sqs:us-east-1:1:q\" is not an SNS topic ARN"
+    ));
+}

@@ -537,6 +537,37 @@ fn check_integrations(config: &Config, origins: &Origins, issues: &mut Issues) {
                 "only applies to cloudwatch integrations",
             );
         }
+        let topics = origins.integrations.path(&base, i).key("sns_topic_arns");
+        if integration.format != Format::Cloudwatch && !integration.sns_topic_arns.is_empty() {
+            issues.push(topics.clone(), "only applies to cloudwatch integrations");
+        }
+        for (t, arn) in integration.sns_topic_arns.iter().enumerate() {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                issues.push(
+                    topics.index(t),
+                    format!(
+                        "{arn:?} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"
+                    ),
+                );
+            }
+        }
+    }
+    // A topic can feed only one integration, or a Lambda-delivered alarm would be ambiguous.
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, integration) in config.integrations.iter().enumerate() {
+        for (t, arn) in integration.sns_topic_arns.iter().enumerate() {
+            if let Some(first) = seen.insert(arn.as_str(), integration.name.as_str()) {
+                issues.push(
+                    origins
+                        .integrations
+                        .path(&base, i)
+                        .key("sns_topic_arns")
+                        .index(t),
+                    format!("topic {arn} is already listed by integration {first}"),
+                );
+            }
+        }
     }
 }
 
