@@ -36,28 +36,28 @@ pub enum SnsVerifyError {
     BadSignature,
 }
 
-/// Fetches certificates (HTTP GET). A port so tests can serve their own certificate.
-pub trait CertFetcher: Send + Sync {
+/// HTTP GET, used to fetch signing certificates and to confirm subscriptions. A port so tests
+/// can serve their own certificate and observe confirmations.
+pub trait HttpGet: Send + Sync {
     /// The body at `url`.
-    fn fetch(&self, url: &str)
-    -> impl std::future::Future<Output = Result<Vec<u8>, String>> + Send;
+    fn get(&self, url: &str) -> impl std::future::Future<Output = Result<Vec<u8>, String>> + Send;
 }
 
-/// Fetches certificates with reqwest.
+/// [`HttpGet`] with reqwest.
 #[derive(Debug, Clone, Default)]
-pub struct HttpCertFetcher {
+pub struct ReqwestHttpGet {
     client: reqwest::Client,
 }
 
-impl HttpCertFetcher {
+impl ReqwestHttpGet {
     /// A fetcher using `client` (build it once: it holds the connection pool).
     pub fn new(client: reqwest::Client) -> Self {
         Self { client }
     }
 }
 
-impl CertFetcher for HttpCertFetcher {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+impl HttpGet for ReqwestHttpGet {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
         let response = self
             .client
             .get(url)
@@ -80,6 +80,21 @@ pub fn is_trusted_cert_url(url: &str) -> bool {
     let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
+    is_sns_host(&parsed) && parsed.path().ends_with(".pem")
+}
+
+/// Whether `url` is an SNS `ConfirmSubscription` URL we are willing to visit.
+pub fn is_trusted_subscribe_url(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    is_sns_host(&parsed)
+        && parsed
+            .query_pairs()
+            .any(|(k, v)| k == "Action" && v == "ConfirmSubscription")
+}
+
+fn is_sns_host(parsed: &url::Url) -> bool {
     if parsed.scheme() != "https" || parsed.port().is_some() || !parsed.username().is_empty() {
         return false;
     }
@@ -96,7 +111,6 @@ pub fn is_trusted_cert_url(url: &str) -> bool {
         && region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && parsed.path().ends_with(".pem")
 }
 
 /// Verifies SNS signatures, caching certificates' public keys by URL.
@@ -106,7 +120,7 @@ pub struct SnsVerifier<F> {
     keys: RwLock<HashMap<String, Arc<Vec<u8>>>>,
 }
 
-impl<F: CertFetcher> SnsVerifier<F> {
+impl<F: HttpGet> SnsVerifier<F> {
     /// A verifier that fetches with `fetcher`.
     pub fn new(fetcher: F) -> Self {
         Self {
@@ -121,7 +135,7 @@ impl<F: CertFetcher> SnsVerifier<F> {
         }
         let pem = self
             .fetcher
-            .fetch(cert_url)
+            .get(cert_url)
             .await
             .map_err(SnsVerifyError::Fetch)?;
         let key = Arc::new(rsa_public_key_from_pem(&pem)?);
@@ -130,6 +144,19 @@ impl<F: CertFetcher> SnsVerifier<F> {
             .await
             .insert(cert_url.to_string(), key.clone());
         Ok(key)
+    }
+
+    /// Confirms a subscription by visiting its `SubscribeURL`, which must be an SNS endpoint
+    /// over HTTPS asking `Action=ConfirmSubscription` (anything else is refused unvisited).
+    pub async fn confirm_subscription(&self, subscribe_url: &str) -> Result<(), SnsVerifyError> {
+        if !is_trusted_subscribe_url(subscribe_url) {
+            return Err(SnsVerifyError::UntrustedCertUrl(subscribe_url.to_string()));
+        }
+        self.fetcher
+            .get(subscribe_url)
+            .await
+            .map(|_| ())
+            .map_err(SnsVerifyError::Fetch)
     }
 
     /// Verifies `signature` over `string_to_sign` with the certificate at `cert_url`.
@@ -215,8 +242,8 @@ mod tests {
     }
 
     struct NeverFetch;
-    impl CertFetcher for NeverFetch {
-        async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    impl HttpGet for NeverFetch {
+        async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
             panic!("must not fetch {url}");
         }
     }
@@ -237,9 +264,9 @@ mod tests {
     }
 
     /// Serves the test certificate for any URL, counting fetches.
-    struct TestCertFetcher(std::sync::atomic::AtomicUsize);
-    impl CertFetcher for TestCertFetcher {
-        async fn fetch(&self, _url: &str) -> Result<Vec<u8>, String> {
+    struct TestHttpGet(std::sync::atomic::AtomicUsize);
+    impl HttpGet for TestHttpGet {
+        async fn get(&self, _url: &str) -> Result<Vec<u8>, String> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(include_bytes!("../../testdata/sns-test-cert.pem").to_vec())
         }
@@ -269,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn good_signatures_verify_for_both_versions_and_certs_are_cached() {
-        let v = SnsVerifier::new(TestCertFetcher(Default::default()));
+        let v = SnsVerifier::new(TestHttpGet(Default::default()));
         v.verify(
             URL,
             SnsSignatureVersion::V2,
@@ -292,7 +319,7 @@ mod tests {
 
     #[tokio::test]
     async fn altered_messages_wrong_versions_and_garbage_signatures_fail() {
-        let v = SnsVerifier::new(TestCertFetcher(Default::default()));
+        let v = SnsVerifier::new(TestHttpGet(Default::default()));
         let sig = sign_v2("Message\nhello\n");
         let altered = v
             .verify(URL, SnsSignatureVersion::V2, "Message\nhellO\n", &sig)
@@ -306,6 +333,22 @@ mod tests {
             .verify(URL, SnsSignatureVersion::V2, "Message\nhello\n", b"xx")
             .await;
         assert!(matches!(garbage, Err(SnsVerifyError::BadSignature)));
+    }
+
+    #[test]
+    fn only_sns_confirm_subscription_urls_are_visited() {
+        assert!(is_trusted_subscribe_url(
+            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:1:t&Token=abc"
+        ));
+        assert!(!is_trusted_subscribe_url(
+            "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&Token=abc"
+        ));
+        assert!(!is_trusted_subscribe_url(
+            "https://evil.example/?Action=ConfirmSubscription"
+        ));
+        assert!(!is_trusted_subscribe_url(
+            "http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"
+        ));
     }
 
     #[test]
