@@ -495,6 +495,31 @@ impl Incident {
         Ok(vec![draft])
     }
 
+    /// Sets the severity (a routing rule's severity override), recording the change. No-op
+    /// (no entry) when the severity is already `severity`.
+    pub fn override_severity(
+        &mut self,
+        severity: Severity,
+        actor: Actor,
+        now: Instant,
+    ) -> Option<TimelineDraft> {
+        if severity == self.severity {
+            return None;
+        }
+        let draft = TimelineDraft::new(
+            self.id.clone(),
+            key(format!("severity.override.{}", severity.as_str())),
+            now,
+            actor,
+            TimelineEntry::IncidentSeverityChanged {
+                from: self.severity,
+                to: severity,
+            },
+        );
+        self.severity = severity;
+        Some(draft)
+    }
+
     /// Starts escalating with `policy` at `urgency` (routing's decision; sets the incident's
     /// urgency). A redelivered start is ignored, and so is a start after the incident was
     /// acknowledged or resolved. Refused on a suppressed incident.

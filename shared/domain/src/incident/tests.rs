@@ -496,3 +496,27 @@ fn incident_round_trips_through_json() {
     let back: Incident = serde_json::from_value(json).unwrap();
     assert_eq!(back, incident);
 }
+
+#[test]
+fn severity_override_changes_severity_once_with_an_entry() {
+    let mut incident = open();
+    let before = incident.severity();
+    let target = if before == Severity::Info {
+        Severity::Critical
+    } else {
+        Severity::Info
+    };
+    let draft = incident
+        .override_severity(target, Actor::system("routing"), at(9, 1))
+        .expect("a change is recorded");
+    assert_eq!(incident.severity(), target);
+    assert!(matches!(
+        draft.entry,
+        TimelineEntry::IncidentSeverityChanged { from, to } if from == before && to == target
+    ));
+    assert!(
+        incident
+            .override_severity(target, Actor::system("routing"), at(9, 2))
+            .is_none()
+    );
+}
