@@ -464,6 +464,32 @@ fn dst_fixture_escalation_pages_whoever_is_on_call_at_each_tier() {
     );
     assert_eq!(steps[2]["kind"], "exhausted");
     assert_eq!(steps[2]["at"], "2026-03-08T13:45:00Z");
+
+    // Arriving exactly at the hand-off, tier 0 already pages carol.
+    let at_hand_off = klaxon_with_stdin(
+        &[
+            "--config",
+            &config,
+            "route",
+            "test",
+            "-",
+            "--at",
+            "2026-03-08T09:00:00-04:00",
+            "--json",
+        ],
+        Some(body),
+    )
+    .ok()
+    .json();
+    assert_eq!(at_hand_off["at"], "2026-03-08T13:00:00Z");
+    assert_eq!(
+        page(&steps_of(&at_hand_off)[0]).3,
+        vec![who("carol", &["email"])]
+    );
+}
+
+fn steps_of(report: &Value) -> Vec<Value> {
+    steps(&report["events"][0])
 }
 
 #[test]

@@ -87,6 +87,17 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
                 .to_string(),
         );
     }
+    if !fields.is_empty()
+        && fields
+            .keys()
+            .all(|key| matches!(key.as_str(), "user" | "source" | "note"))
+    {
+        return Err(
+            "the payload looks like the body of an Opsgenie acknowledge or close request; those \
+             name the alert in their URL, so only create-alert bodies can be dry-run"
+                .to_string(),
+        );
+    }
     let mut keys: Vec<&str> = fields.keys().map(String::as_str).take(8).collect();
     if fields.len() > keys.len() {
         keys.push("...");
@@ -163,5 +174,7 @@ mod tests {
         assert!(detect(&json!([1])).unwrap_err().contains("JSON array"));
         let alarm = json!({"AlarmName": "x", "NewStateValue": "ALARM"});
         assert!(detect(&alarm).unwrap_err().contains("SNS"));
+        let close = detect(&sample("opsgenie-close.json")).unwrap_err();
+        assert!(close.contains("Opsgenie acknowledge or close"), "{close}");
     }
 }
