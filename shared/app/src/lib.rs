@@ -2,6 +2,7 @@
 //! router shared by the Lambda functions and `klaxon serve`.
 
 pub mod http;
+pub mod ics;
 pub mod messages;
 pub mod oncall;
 pub mod ports;

@@ -1,0 +1,66 @@
+//! One module per command group. Each command builds a report (serialisable for `--json`),
+//! renders it as text or JSON, and returns its exit status.
+
+mod config;
+mod oncall;
+mod route;
+mod schedule;
+
+use crate::args::{Cli, Command, ConfigCommand, RouteCommand, ScheduleCommand};
+use klaxon_domain::config::Config;
+use klaxon_domain::ids::ScheduleId;
+use klaxon_domain::schedule::Schedule;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the command `cli` names.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let output = Output { json: cli.json };
+    let config_path = cli
+        .config
+        .unwrap_or_else(|| PathBuf::from(crate::args::DEFAULT_CONFIG));
+    let config_path = config_path.as_path();
+    match cli.command {
+        Command::Config(ConfigCommand::Validate(args)) => {
+            config::validate(&args, config_path, output)
+        }
+        Command::Route(RouteCommand::Test(args)) => route::test(&args, config_path, output),
+        Command::Oncall(args) => oncall::run(&args, config_path, output),
+        Command::Schedule(ScheduleCommand::Show(args)) => {
+            schedule::show(&args, config_path, output)
+        }
+        Command::Schedule(ScheduleCommand::Export(args)) => {
+            schedule::export(&args, config_path, output)
+        }
+    }
+}
+
+/// How to print results.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// JSON instead of text.
+    pub json: bool,
+}
+
+/// The schedule `id`, or an error listing the known ones.
+pub fn find_schedule<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Schedule> {
+    ScheduleId::new(id)
+        .ok()
+        .and_then(|id| config.schedule(&id))
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.schedules.iter().map(|s| s.id.as_str()).collect();
+            if known.is_empty() {
+                anyhow::anyhow!("unknown schedule '{id}' (the configuration defines no schedules)")
+            } else {
+                anyhow::anyhow!("unknown schedule '{id}' (known: {})", known.join(", "))
+            }
+        })
+}
+
+/// The display name of user `id`: `Chloé Martin (chloe)`.
+pub fn user_label(config: &Config, id: &klaxon_domain::ids::UserId) -> String {
+    match config.user(id) {
+        Some(user) => format!("{} ({id})", user.name),
+        None => id.to_string(),
+    }
+}
