@@ -752,12 +752,24 @@ async fn index_pagination_across_pages_on_each_gsi<S: Store>(f: Fixture<S>) {
                 ("gsi1sk", s(format!("2026-01-01T00:00:{i:02}Z#{i:02}"))),
                 ("gsi2pk", s("ALL")),
                 ("gsi2sk", s(format!("{:020}", 1000 + i))),
+                ("gsi3pk", s("DUE")),
+                ("gsi3sk", s(format!("2026-01-02T00:{i:02}:00Z#{i:02}"))),
             ],
         );
         f.store.put(item, None).await.unwrap();
     }
     let expected: Vec<String> = (0..25).map(|i| format!("INCIDENT#{i:02}")).collect();
-    for (index, partition) in [(Index::Gsi1, "OPEN"), (Index::Gsi2, "ALL")] {
+    let partitions = [
+        (Index::Gsi1, "OPEN"),
+        (Index::Gsi2, "ALL"),
+        (Index::Gsi3, "DUE"),
+    ];
+    assert_eq!(
+        partitions.map(|(index, _)| index),
+        Index::SECONDARY,
+        "every secondary index is exercised"
+    );
+    for (index, partition) in partitions {
         let pages = all_pages(&*f.store, Query::index(index, partition).limit(10)).await;
         assert_eq!(
             pages.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -852,6 +864,33 @@ async fn sparse_indexes_hold_only_items_with_both_keys<S: Store>(f: Fixture<S>) 
         .await
         .unwrap();
     assert_eq!(sort_keys(&page.items, "pk"), vec!["INCIDENT#A".to_owned()]);
+    // One item in a partition of each index at once (an open incident whose escalation is due
+    // sits in the open list on gsi1 and in the due list on gsi3).
+    f.store
+        .update(
+            &open,
+            vec![
+                UpdateAction::set("gsi1pk", s("OPEN")),
+                UpdateAction::set("gsi3pk", s("DUE")),
+                UpdateAction::set("gsi3sk", s("2026-01-01T00:05:00Z")),
+            ],
+            None,
+            ReturnValues::None,
+        )
+        .await
+        .unwrap();
+    for (index, partition) in [(Index::Gsi1, "OPEN"), (Index::Gsi3, "DUE")] {
+        let page = f
+            .store
+            .query(&Query::index(index, partition))
+            .await
+            .unwrap();
+        assert_eq!(
+            sort_keys(&page.items, "pk"),
+            vec!["INCIDENT#A".to_owned()],
+            "{index:?}"
+        );
+    }
 }
 
 async fn sort_key_conditions_and_order<S: Store>(f: Fixture<S>) {

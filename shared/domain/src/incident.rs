@@ -355,6 +355,34 @@ impl Incident {
         Ok(effects)
     }
 
+    /// Resolves the incident because every linked alert has resolved (reason
+    /// `all_alerts_resolved`, attributed to `actor`), stopping its escalation.
+    ///
+    /// For storage that keeps the alert counts as atomic counters: two alerts resolving at once
+    /// can each see another one still open in [`Incident::alert_resolved`], and only the
+    /// counter shows afterwards that none is left. Does nothing (no effects) while an alert is
+    /// still open or when the incident is already resolved.
+    pub fn resolve_when_no_alert_is_open(
+        &mut self,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<Vec<Effect>, IncidentError> {
+        if self.alerts.open > 0 || self.status == IncidentStatus::Resolved {
+            return Ok(Vec::new());
+        }
+        let mut next = self.clone();
+        let effects = next.close(ResolveReason::AllAlertsResolved, actor, now)?;
+        *self = next;
+        Ok(effects)
+    }
+
+    /// Replaces the alert counts with the ones storage keeps. Storage counts linked and open
+    /// alerts with atomic counters (so that linking never takes the incident's optimistic lock)
+    /// and sets them on every incident it reads; nothing else should call this.
+    pub fn set_alert_counts(&mut self, counts: AlertCounts) {
+        self.alerts = counts;
+    }
+
     /// Acknowledges: triggered → acknowledged, stopping the escalation (its pending timer is
     /// cancelled).
     pub fn acknowledge(

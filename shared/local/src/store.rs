@@ -24,8 +24,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Schema version stored in `PRAGMA user_version` (2 added index `gsi3`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -35,13 +35,27 @@ CREATE TABLE IF NOT EXISTS items (
     gsi1sk TEXT,
     gsi2pk TEXT,
     gsi2sk TEXT,
+    gsi3pk TEXT,
+    gsi3sk TEXT,
     ttl    INTEGER,
     body   TEXT NOT NULL,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi3 ON items (gsi3pk, gsi3sk, pk, sk) WHERE gsi3pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_ttl ON items (ttl) WHERE ttl IS NOT NULL;
+";
+
+/// Upgrades a schema-1 database (no `gsi3` columns): adds the columns and fills them from items
+/// that already carry both attributes, so the index sees every item it should.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE items ADD COLUMN gsi3pk TEXT;
+ALTER TABLE items ADD COLUMN gsi3sk TEXT;
+UPDATE items
+   SET gsi3pk = json_extract(body, '$.gsi3pk.S'), gsi3sk = json_extract(body, '$.gsi3sk.S')
+ WHERE json_extract(body, '$.gsi3pk.S') IS NOT NULL
+   AND json_extract(body, '$.gsi3sk.S') IS NOT NULL;
 ";
 
 /// The SQLite-backed store. Cheap to clone; clones share one connection.
@@ -95,10 +109,17 @@ impl SqliteStore {
                 ),
             });
         }
-        connection.execute_batch(SCHEMA).map_err(backend("open"))?;
-        connection
-            .pragma_update(None, "user_version", SCHEMA_VERSION)
+        let mut connection = connection;
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend("open"))?;
+        if version == 1 {
+            tx.execute_batch(MIGRATE_1_TO_2).map_err(backend("open"))?;
+        }
+        tx.execute_batch(SCHEMA).map_err(backend("open"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(backend("open"))?;
+        tx.commit().map_err(backend("open"))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 connection: Mutex::new(connection),
@@ -197,10 +218,12 @@ fn write(connection: &Connection, key: &Key, item: &Item) -> Result<(), StoreErr
     })?;
     let gsi1 = Index::Gsi1.key_of(item);
     let gsi2 = Index::Gsi2.key_of(item);
+    let gsi3 = Index::Gsi3.key_of(item);
     connection
         .execute(
-            "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ttl, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR REPLACE INTO items
+                 (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ttl, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 key.pk,
                 key.sk,
@@ -208,6 +231,8 @@ fn write(connection: &Connection, key: &Key, item: &Item) -> Result<(), StoreErr
                 gsi1.map(|(_, sk)| sk),
                 gsi2.map(|(pk, _)| pk),
                 gsi2.map(|(_, sk)| sk),
+                gsi3.map(|(pk, _)| pk),
+                gsi3.map(|(_, sk)| sk),
                 expires_at(item),
                 body,
             ],
@@ -599,6 +624,47 @@ mod tests {
         }
         let item = second.get(&key).await.unwrap().unwrap();
         assert_eq!(item.get("count"), Some(&n(100)));
+    }
+
+    #[tokio::test]
+    async fn a_schema_1_database_gains_index_gsi3_with_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("klaxon.db");
+        {
+            // The schema as version 1 created it, with one item already carrying gsi3 keys.
+            let connection = Connection::open(&path).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT,
+                         gsi1sk TEXT, gsi2pk TEXT, gsi2sk TEXT, ttl INTEGER, body TEXT NOT NULL,
+                         PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+                     INSERT INTO items (pk, sk, body) VALUES ('p', 's',
+                         '{\"pk\":{\"S\":\"p\"},\"sk\":{\"S\":\"s\"},\"gsi3pk\":{\"S\":\"DUE\"},\"gsi3sk\":{\"S\":\"1\"}}');
+                     PRAGMA user_version = 1;",
+                )
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path, clock()).unwrap();
+        let page = store
+            .query(&Query::index(Index::Gsi3, "DUE"))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        // New writes land in the index too.
+        let mut item = item("q", "s");
+        item.insert("gsi3pk".into(), klaxon_store::key::s("DUE"));
+        item.insert("gsi3sk".into(), klaxon_store::key::s("2"));
+        store.put(item, None).await.unwrap();
+        let page = store
+            .query(&Query::index(Index::Gsi3, "DUE"))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 2);
     }
 
     #[tokio::test]

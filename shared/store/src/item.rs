@@ -83,10 +83,10 @@ pub fn validate_attribute(name: &str, value: &AttributeValue) -> Result<(), Stor
         return Err(StoreError::invalid("<attribute name>", "must not be empty"));
     }
     match name {
-        attr::PK | attr::GSI1PK | attr::GSI2PK => {
+        attr::PK | attr::GSI1PK | attr::GSI2PK | attr::GSI3PK => {
             key_string(name, value, MAX_PARTITION_KEY_BYTES)?;
         }
-        attr::SK | attr::GSI1SK | attr::GSI2SK => {
+        attr::SK | attr::GSI1SK | attr::GSI2SK | attr::GSI3SK => {
             key_string(name, value, MAX_SORT_KEY_BYTES)?;
         }
         attr::TTL => {

@@ -17,6 +17,10 @@ pub mod attr {
     pub const GSI2PK: &str = "gsi2pk";
     /// Sort key of index `gsi2`.
     pub const GSI2SK: &str = "gsi2sk";
+    /// Partition key of index `gsi3` (sparse).
+    pub const GSI3PK: &str = "gsi3pk";
+    /// Sort key of index `gsi3`.
+    pub const GSI3SK: &str = "gsi3sk";
     /// Optimistic-lock counter (a number), checked with `Condition::VersionEquals`.
     pub const VERSION: &str = "version";
     /// Expiry time in epoch seconds (an integer number). Items whose `ttl` is at or before the
@@ -81,11 +85,13 @@ pub enum Index {
     Gsi1,
     /// Index `gsi2` (`gsi2pk`, `gsi2sk`), sparse; reads are eventually consistent on DynamoDB.
     Gsi2,
+    /// Index `gsi3` (`gsi3pk`, `gsi3sk`), sparse; reads are eventually consistent on DynamoDB.
+    Gsi3,
 }
 
 impl Index {
     /// Every secondary index, in definition order.
-    pub const SECONDARY: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+    pub const SECONDARY: [Index; 3] = [Index::Gsi1, Index::Gsi2, Index::Gsi3];
 
     /// The index name in the table definition (`None` for the table itself).
     pub fn name(self) -> Option<&'static str> {
@@ -93,6 +99,7 @@ impl Index {
             Index::Table => None,
             Index::Gsi1 => Some("gsi1"),
             Index::Gsi2 => Some("gsi2"),
+            Index::Gsi3 => Some("gsi3"),
         }
     }
 
@@ -102,6 +109,7 @@ impl Index {
             Index::Table => attr::PK,
             Index::Gsi1 => attr::GSI1PK,
             Index::Gsi2 => attr::GSI2PK,
+            Index::Gsi3 => attr::GSI3PK,
         }
     }
 
@@ -111,6 +119,7 @@ impl Index {
             Index::Table => attr::SK,
             Index::Gsi1 => attr::GSI1SK,
             Index::Gsi2 => attr::GSI2SK,
+            Index::Gsi3 => attr::GSI3SK,
         }
     }
 
@@ -120,6 +129,7 @@ impl Index {
             "table" => Some(Index::Table),
             "gsi1" => Some(Index::Gsi1),
             "gsi2" => Some(Index::Gsi2),
+            "gsi3" => Some(Index::Gsi3),
             _ => None,
         }
     }
@@ -130,6 +140,7 @@ impl Index {
             Index::Table => &[attr::PK, attr::SK],
             Index::Gsi1 => &[attr::GSI1PK, attr::GSI1SK, attr::PK, attr::SK],
             Index::Gsi2 => &[attr::GSI2PK, attr::GSI2SK, attr::PK, attr::SK],
+            Index::Gsi3 => &[attr::GSI3PK, attr::GSI3SK, attr::PK, attr::SK],
         }
     }
 
@@ -181,10 +192,10 @@ mod tests {
 
     #[test]
     fn index_names_round_trip() {
-        for index in [Index::Table, Index::Gsi1, Index::Gsi2] {
+        for index in [Index::Table, Index::Gsi1, Index::Gsi2, Index::Gsi3] {
             assert_eq!(Index::from_name(index.label()), Some(index));
         }
-        assert_eq!(Index::from_name("gsi3"), None);
+        assert_eq!(Index::from_name("gsi4"), None);
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! (without `TableName`), so `template.yaml` can carry it verbatim; the DynamoDB adapter creates
 //! tables from it, and tests fail if `template.yaml`, this file and the port's [`Index`] drift.
 //!
-//! The indexes, both overloaded and sparse (an item appears only if it sets both key
-//! attributes), with every attribute projected:
+//! The indexes, all overloaded and sparse (an item appears only if it sets both key
+//! attributes), with every attribute projected (`docs/data-model.md` lists which item is in
+//! which partition of which index):
 //! - `gsi1` (`gsi1pk`, `gsi1sk`): work lists that items enter and leave, such as open
-//!   incidents (sort: creation time) and escalations due (sort: next due time).
+//!   incidents (sort: creation time) and alerts not yet grouped (sort: receipt time).
 //! - `gsi2` (`gsi2pk`, `gsi2sk`): listings and secondary lookups, such as all incidents by
 //!   number (recent first by querying descending, one incident by its number).
+//! - `gsi3` (`gsi3pk`, `gsi3sk`): escalations due (sort: next due time). An item sits in at
+//!   most one partition per index, and an open incident is in the open list (`gsi1`) and, while
+//!   its escalation waits for a timer, in the due list too, so the due list needs its own index.
 
 use crate::key::{Index, attr};
 use serde::{Deserialize, Serialize};
@@ -183,10 +187,11 @@ impl TableDefinition {
             .map(|a| (a.attribute_name.as_str(), a.attribute_type.as_str()))
             .collect();
         defined.sort_unstable();
-        let mut key_attributes: Vec<(&str, &str)> = [Index::Table, Index::Gsi1, Index::Gsi2]
-            .iter()
-            .flat_map(|i| [(i.partition_attribute(), "S"), (i.sort_attribute(), "S")])
-            .collect();
+        let mut key_attributes: Vec<(&str, &str)> =
+            [Index::Table, Index::Gsi1, Index::Gsi2, Index::Gsi3]
+                .iter()
+                .flat_map(|i| [(i.partition_attribute(), "S"), (i.sort_attribute(), "S")])
+                .collect();
         key_attributes.sort_unstable();
         if defined != key_attributes {
             return mismatch(format!(

@@ -143,7 +143,7 @@ pub fn validate_actions(field: &str, actions: &[UpdateAction]) -> Result<(), Sto
 fn is_string_key(attribute: &str) -> bool {
     matches!(
         attribute,
-        attr::GSI1PK | attr::GSI1SK | attr::GSI2PK | attr::GSI2SK
+        attr::GSI1PK | attr::GSI1SK | attr::GSI2PK | attr::GSI2SK | attr::GSI3PK | attr::GSI3SK
     )
 }
 

@@ -520,3 +520,48 @@ fn severity_override_changes_severity_once_with_an_entry() {
             .is_none()
     );
 }
+
+#[test]
+fn counters_observed_at_zero_resolve_the_incident_once() {
+    let mut incident = escalating();
+    // Storage saw the open counter reach zero after two alerts resolved concurrently.
+    incident.set_alert_counts(AlertCounts { linked: 2, open: 0 });
+    assert_eq!(incident.alerts(), AlertCounts { linked: 2, open: 0 });
+    let effects = incident
+        .resolve_when_no_alert_is_open(prom(), at(9, 5))
+        .unwrap();
+    assert_eq!(
+        types(&effects),
+        vec![
+            "io.klaxon.incident.resolved",
+            "io.klaxon.escalation.stopped"
+        ]
+    );
+    assert_eq!(cancels(&effects), 1);
+    let resolution = incident.resolved().unwrap();
+    assert_eq!(resolution.reason, ResolveReason::AllAlertsResolved);
+    assert_eq!(resolution.by, prom());
+    // Already resolved: nothing more.
+    let again = incident.clone();
+    assert!(
+        incident
+            .resolve_when_no_alert_is_open(prom(), at(9, 6))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(incident, again);
+}
+
+#[test]
+fn an_open_alert_keeps_the_incident_open() {
+    let mut incident = escalating();
+    let before = incident.clone();
+    assert!(
+        incident
+            .resolve_when_no_alert_is_open(prom(), at(9, 5))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(incident, before);
+    assert_eq!(incident.status(), IncidentStatus::Triggered);
+}
