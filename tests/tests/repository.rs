@@ -894,6 +894,8 @@ async fn a_more_severe_alert_raises_the_incident_severity<S: Store>(f: Fixture<S
         .await
         .unwrap();
     assert_eq!(linked.incident.incident.severity(), Severity::Critical);
+    assert_eq!(linked.incident.incident.alerts().linked, 2);
+    assert_eq!(linked.incident.version, 2);
     let stored = f
         .repo
         .incident(&incident_id("inc1"))
@@ -929,6 +931,7 @@ async fn a_more_severe_alert_raises_the_incident_severity<S: Store>(f: Fixture<S
         (stored.version, stored.incident.severity()),
         (2, Severity::Critical)
     );
+    assert_eq!(stored.incident.alerts().linked, 3);
 }
 
 async fn a_cancelled_creation_writes_nothing<S: Store>(f: Fixture<S>) {

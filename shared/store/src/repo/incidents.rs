@@ -48,7 +48,7 @@ pub struct StoredIncident {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linked {
     /// The incident the alert belongs to. For a link to an existing incident: as read before
-    /// linking, with this link counted.
+    /// linking with this link counted, or, when the alert raised its severity, as saved then.
     pub incident: StoredIncident,
     /// Whether this call created the incident.
     pub created: bool,
@@ -586,16 +586,18 @@ impl<S: Store> Repository<S> {
             }
             Err(other) => return Err(other.into()),
         }
-        let mut incident = if raises_severity {
+        let incident = if raises_severity {
+            // Read after the link: its counts include it.
             self.raise_severity(&id, alert_id, alert).await?
         } else {
-            stored
+            let mut incident = stored;
+            let counts = incident.incident.alerts();
+            incident.incident.set_alert_counts(AlertCounts {
+                linked: counts.linked.saturating_add(1),
+                open: counts.open.saturating_add(u32::from(firing)),
+            });
+            incident
         };
-        let counts = incident.incident.alerts();
-        incident.incident.set_alert_counts(AlertCounts {
-            linked: counts.linked.saturating_add(1),
-            open: counts.open.saturating_add(u32::from(firing)),
-        });
         Ok(LinkAttempt::Done(Box::new(Linked {
             incident,
             created: false,
