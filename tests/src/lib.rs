@@ -12,6 +12,8 @@
 // Test support code: a failed set-up should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod fakes;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use klaxon_aws::dynamo::{DynamoStore, create_table_from_definition};

@@ -216,7 +216,7 @@ async fn sending_to_an_unconfigured_or_missing_queue_is_an_error_naming_it() {
     let client = sqs_client().await;
     let page_less = SqsQueue::new(client.clone());
     let error = page_less
-        .send(&incident_message("0192cccc0001", IncidentEvent::Resolved))
+        .send(&incident_message("0192cccc0001", IncidentEvent::Triggered))
         .await
         .unwrap_err();
     assert_eq!(error.queue, "incidents");
@@ -231,7 +231,7 @@ async fn sending_to_an_unconfigured_or_missing_queue_is_an_error_naming_it() {
         .with_queue(QueueName::Incidents, missing)
         .with_retry_policy(no_retries());
     let error = queue
-        .send(&incident_message("0192cccc0001", IncidentEvent::Resolved))
+        .send(&incident_message("0192cccc0001", IncidentEvent::Triggered))
         .await
         .unwrap_err();
     assert_eq!(error.queue, "incidents");
@@ -575,10 +575,9 @@ fn recording_handler(
 #[tokio::test]
 async fn a_malformed_body_and_a_failed_handler_are_exactly_the_batch_item_failures() {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let handler = recording_handler(
-        seen.clone(),
-        |message| matches!(message, QueueMessage::Incident(m) if m.event == IncidentEvent::Resolved),
-    );
+    let handler = recording_handler(seen.clone(), |message| {
+        matches!(message, QueueMessage::Timer(_))
+    });
     let mut service = SqsBatchService::new(handler);
     let event = LambdaEvent::new(sqs_event("incidents-mixed-batch.json"), Context::default());
 

@@ -8,4 +8,5 @@ pub mod oncall;
 pub mod ports;
 pub mod render;
 pub mod security;
+pub mod usecases;
 pub mod webhook;

@@ -69,16 +69,13 @@ pub struct AlertMessage {
     pub at: DateTime<Utc>,
 }
 
-/// What happened to an incident, for routing.
+/// What happened to an incident, for routing. (Acknowledge and resolve need no routing: they
+/// commit, cancel the timer and notify directly; see `usecases::lifecycle`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum IncidentEvent {
     /// A new incident: route it and start escalation.
     Triggered,
-    /// The incident resolved (alerts resolved or a person resolved it).
-    Resolved,
-    /// The incident was acknowledged.
-    Acknowledged,
 }
 
 /// grouping → routing.

@@ -3,5 +3,6 @@
 
 pub mod auth;
 pub mod error;
+pub mod ingest;
 
 pub use error::ApiError;

@@ -1,0 +1,209 @@
+//! Grouping: turns queued alert events into incidents.
+//!
+//! - Fire: find or create the open incident of the alert's group (within the group's window),
+//!   link the alert, mark it grouped; a new incident is announced to routing. A redelivered
+//!   message links nothing twice and announces again only if routing has not started the
+//!   escalation yet (routing ignores a second start).
+//! - Resolve: mark the alert's link resolved; when the last open alert of an incident resolves
+//!   and `settings.auto_resolve` is on, resolve the incident, cancel its timer and tell the
+//!   responders already paged.
+//! - Acknowledge (PagerDuty `acknowledge`, Opsgenie ack): acknowledge the alert's incident.
+
+use super::effects::run_effects;
+use super::lifecycle::{StopAction, announce, stop_incident};
+use super::{Core, UseCaseError};
+use crate::messages::{
+    AlertAction, AlertMessage, IncidentEvent, IncidentMessage, NoticeKind, QueueMessage,
+};
+use crate::ports::{Queue, Timers};
+use klaxon_domain::escalation::Effect;
+use klaxon_domain::ids::IncidentId;
+use klaxon_domain::incident::{AutoResolve, IncidentStatus};
+use klaxon_domain::timeline::{Actor, TimelineEntry};
+use klaxon_store::Store;
+
+/// What handling one alert message did (for logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupingOutcome {
+    /// The alert opened a new incident.
+    Opened(IncidentId),
+    /// The alert joined an existing incident.
+    Joined(IncidentId),
+    /// The message was already handled (redelivery) or concerns an occurrence that was
+    /// replaced: nothing changed.
+    Unchanged,
+    /// The alert's link resolved; `resolved` tells whether that resolved the incident.
+    AlertResolved {
+        /// The incident.
+        incident: IncidentId,
+        /// Whether the incident resolved with it.
+        resolved: bool,
+    },
+    /// The incident was acknowledged (or already was).
+    Acknowledged(IncidentId),
+}
+
+/// The grouping use case.
+pub struct GroupingService<S, Q, T> {
+    core: Core<S>,
+    queue: Q,
+    timers: T,
+}
+
+impl<S, Q, T> std::fmt::Debug for GroupingService<S, Q, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupingService").finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
+    /// Assembles the service.
+    pub fn new(core: Core<S>, queue: Q, timers: T) -> Self {
+        Self {
+            core,
+            queue,
+            timers,
+        }
+    }
+
+    /// Handles one message from the alerts queue.
+    pub async fn handle(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {
+        match message.action {
+            AlertAction::Fire => self.fire(message).await,
+            AlertAction::Resolve => self.resolve(message).await,
+            AlertAction::Acknowledge => self.acknowledge(message).await,
+        }
+    }
+
+    async fn fire(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {
+        let Some(record) = self.core.repo.alert(&message.key).await? else {
+            tracing::warn!(key = ?message.key, "alert record missing for a queued alert; dropping the message");
+            return Ok(GroupingOutcome::Unchanged);
+        };
+        if record.alert_id != message.alert_id {
+            // This occurrence resolved and a newer one replaced it; that one has its own message.
+            return Ok(GroupingOutcome::Unchanged);
+        }
+        let config = self.core.config().await?;
+        let window = config.group(&record.alert).window;
+        let new_id = IncidentId::new(self.core.ids.new_id())
+            .map_err(|e| UseCaseError::invalid("incident_id", e.to_string()))?;
+        let linked = self
+            .core
+            .repo
+            .find_or_create_incident(
+                &message.group_key,
+                window,
+                &record.alert_id,
+                &record.alert,
+                &new_id,
+            )
+            .await?;
+        let incident = &linked.incident.incident;
+        self.core
+            .repo
+            .mark_grouped(&message.key, &record.alert_id, incident.id())
+            .await?;
+        // Announce until routing has started (or suppressed) the escalation: covers a crash
+        // between creating the incident and queueing the event. Routing ignores repeats.
+        let needs_routing = incident.escalation().is_none()
+            && incident.suppressed().is_none()
+            && incident.status() == IncidentStatus::Triggered;
+        if needs_routing {
+            let event = IncidentMessage {
+                incident: incident.id().clone(),
+                event: IncidentEvent::Triggered,
+            };
+            self.queue.send(&QueueMessage::Incident(event)).await?;
+        }
+        Ok(match (linked.created, linked.newly_linked) {
+            (true, _) => GroupingOutcome::Opened(incident.id().clone()),
+            (false, true) => GroupingOutcome::Joined(incident.id().clone()),
+            (false, false) => GroupingOutcome::Unchanged,
+        })
+    }
+
+    async fn resolve(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {
+        let Some(record) = self.core.repo.alert(&message.key).await? else {
+            return Ok(GroupingOutcome::Unchanged);
+        };
+        let Some(incident_id) = record
+            .incident
+            .clone()
+            .filter(|_| record.alert_id == message.alert_id)
+        else {
+            // Not linked (or replaced): the Fire message ahead of this one in the FIFO group
+            // links it first, so this only happens for an occurrence grouping never saw.
+            return Ok(GroupingOutcome::Unchanged);
+        };
+        let config = self.core.config().await?;
+        let auto_resolve = if config.settings.auto_resolve {
+            AutoResolve::WhenAllAlertsResolve
+        } else {
+            AutoResolve::Never
+        };
+        let actor = Actor::integration(message.key.integration.clone());
+        let outcome = self
+            .core
+            .repo
+            .alert_resolved(
+                &incident_id,
+                &message.alert_id,
+                actor.clone(),
+                auto_resolve,
+                message.at,
+            )
+            .await?;
+        let resolved = outcome.incident.incident.status() == IncidentStatus::Resolved;
+        // Resolved by this message (not by an earlier delivery of it)?
+        let just_resolved = outcome.effects.iter().any(|e| {
+            matches!(e, Effect::Timeline(d) if matches!(d.entry, TimelineEntry::IncidentResolved { .. }))
+        });
+        // Timeline effects are already recorded; cancel the timer of an auto-resolved incident.
+        let non_timeline: Vec<_> = outcome
+            .effects
+            .into_iter()
+            .filter(|e| !matches!(e, Effect::Timeline(_)))
+            .collect();
+        run_effects(&self.queue, &self.timers, non_timeline).await?;
+        if just_resolved {
+            announce(
+                &self.core,
+                &self.queue,
+                &incident_id,
+                NoticeKind::Resolved,
+                actor,
+            )
+            .await?;
+        }
+        Ok(GroupingOutcome::AlertResolved {
+            incident: incident_id,
+            resolved,
+        })
+    }
+
+    async fn acknowledge(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {
+        let Some(record) = self.core.repo.alert(&message.key).await? else {
+            return Ok(GroupingOutcome::Unchanged);
+        };
+        let Some(incident_id) = record.incident else {
+            return Ok(GroupingOutcome::Unchanged);
+        };
+        let actor = Actor::integration(message.key.integration.clone());
+        match stop_incident(
+            &self.core,
+            &self.queue,
+            &self.timers,
+            &incident_id,
+            StopAction::Acknowledge,
+            actor,
+        )
+        .await
+        {
+            Ok(_) => Ok(GroupingOutcome::Acknowledged(incident_id)),
+            // Acknowledging a resolved incident: nothing to do.
+            Err(UseCaseError::Conflict(_)) => Ok(GroupingOutcome::Unchanged),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Ingest: authenticate the integration, parse its format, deduplicate, queue for grouping.
+//!
+//! A repeat of an open alert costs one conditional write and queues nothing. A new alert is
+//! written (with a sparse "ungrouped" index entry) before it is queued, so once the sender has
+//! its 2xx the alert is durable: if the queue send fails, the recovery sweep finds the ungrouped
+//! entry and queues it again. Resolves and acknowledgements are queued after their write; if
+//! that send fails the request fails (5xx) so the sender retries, and a retried resolve queues
+//! its message again (grouping's handling is idempotent).
+
+use super::{Core, UseCaseError};
+use crate::messages::{AlertAction, AlertMessage, QueueMessage};
+use crate::ports::Queue;
+use crate::security::keys::{KeyHash, PlainKey};
+use crate::security::sns::{HttpGet, SnsSignatureVersion, SnsVerifier, SnsVerifyError};
+use klaxon_domain::alert::{AlertEvent, AlertKey, AlertStatus};
+use klaxon_domain::config::{Config, Integration};
+use klaxon_domain::ids::{AlertId, DedupKey};
+use klaxon_domain::ingest::sns::{SignatureAlgorithm, SnsEnvelope, SnsMessageType};
+use klaxon_domain::ingest::{
+    Format, IngestError, ParseContext, alertmanager, cloudwatch, grafana, native, opsgenie,
+    pagerduty, sns,
+};
+use klaxon_store::Store;
+use klaxon_store::repo::{Firing, KeyKind, Resolved};
+
+/// Why an ingest request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestFailure {
+    /// The body is malformed (400, or 413 when too large).
+    #[error(transparent)]
+    Parse(#[from] IngestError),
+    /// Anything else (auth, storage, queue).
+    #[error(transparent)]
+    Other(#[from] UseCaseError),
+}
+
+impl From<klaxon_store::repo::RepoError> for IngestFailure {
+    fn from(error: klaxon_store::repo::RepoError) -> Self {
+        IngestFailure::Other(error.into())
+    }
+}
+
+/// What an accepted request did, per alert event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestSummary {
+    /// New alert occurrences queued for grouping.
+    pub new: usize,
+    /// Repeats of open alerts (counted, nobody paged).
+    pub repeats: usize,
+    /// Alerts resolved.
+    pub resolved: usize,
+    /// Acknowledgements queued.
+    pub acknowledged: usize,
+    /// Events about alerts Klaxon never saw firing (a resolve or ack for an unknown key).
+    pub ignored: usize,
+}
+
+/// The ingest use case.
+pub struct IngestService<S, Q, H> {
+    core: Core<S>,
+    queue: Q,
+    sns: SnsVerifier<H>,
+}
+
+impl<S, Q, H> std::fmt::Debug for IngestService<S, Q, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestService").finish_non_exhaustive()
+    }
+}
+
+/// The outcome of an SNS HTTPS delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnsOutcome {
+    /// A subscription was confirmed.
+    SubscriptionConfirmed,
+    /// An unsubscribe confirmation (nothing to do).
+    UnsubscribeNoted,
+    /// An alarm notification was processed.
+    Notification(IngestSummary),
+}
+
+impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
+    /// Assembles the service.
+    pub fn new(core: Core<S>, queue: Q, sns: SnsVerifier<H>) -> Self {
+        Self { core, queue, sns }
+    }
+
+    /// The shared core.
+    pub fn core(&self) -> &Core<S> {
+        &self.core
+    }
+
+    /// Finds the integration a key belongs to and checks it speaks `format`.
+    pub async fn authenticate(
+        &self,
+        key: Option<&str>,
+        format: Format,
+    ) -> Result<(Integration, std::sync::Arc<super::LoadedConfig>), UseCaseError> {
+        let key = key
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| UseCaseError::Unauthorized("an integration key is required".into()))?;
+        let hash = PlainKey::from_client(key).hash();
+        let stored = self
+            .core
+            .repo
+            .key(hash.as_str())
+            .await?
+            .filter(|stored| KeyHash(stored.hash.clone()).matches(&hash))
+            .ok_or_else(|| {
+                UseCaseError::Unauthorized("unknown or revoked integration key".into())
+            })?;
+        if stored.record.kind != KeyKind::Integration {
+            return Err(UseCaseError::Forbidden(
+                "this is an API key, not an integration key".into(),
+            ));
+        }
+        let config = self.core.config().await?;
+        let integration = config
+            .integrations
+            .iter()
+            .find(|i| i.name.as_str() == stored.record.name)
+            .cloned()
+            .ok_or_else(|| {
+                UseCaseError::Forbidden(format!(
+                    "the key belongs to integration {:?}, which the current configuration does not define",
+                    stored.record.name
+                ))
+            })?;
+        if integration.format != format {
+            return Err(UseCaseError::Forbidden(format!(
+                "integration {} is configured for the {} format; post to its own endpoint",
+                integration.name,
+                format_name(integration.format)
+            )));
+        }
+        Ok((integration, config))
+    }
+
+    fn context<'a>(
+        &self,
+        integration: &'a Integration,
+        generated: &'a DedupKey,
+    ) -> ParseContext<'a> {
+        ParseContext {
+            integration: &integration.name,
+            defaults: &integration.defaults,
+            received_at: self.core.now(),
+            generated_dedup_key: generated,
+        }
+    }
+
+    fn generated_key(&self) -> Result<DedupKey, UseCaseError> {
+        DedupKey::new(self.core.ids.new_id())
+            .map_err(|e| UseCaseError::invalid("dedup_key", e.to_string()))
+    }
+
+    /// Native Klaxon JSON.
+    pub async fn native(
+        &self,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestSummary, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Native).await?;
+        let generated = self.generated_key()?;
+        let events = native::parse(body, &self.context(&integration, &generated))?;
+        Ok(self.accept(&config, events).await?)
+    }
+
+    /// Alertmanager webhook v4.
+    pub async fn alertmanager(
+        &self,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestSummary, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Alertmanager).await?;
+        let generated = self.generated_key()?;
+        let events = alertmanager::parse(body, &self.context(&integration, &generated))?;
+        Ok(self.accept(&config, events).await?)
+    }
+
+    /// Grafana alerting webhook.
+    pub async fn grafana(
+        &self,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestSummary, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Grafana).await?;
+        let generated = self.generated_key()?;
+        let events = grafana::parse(body, &self.context(&integration, &generated))?;
+        Ok(self.accept(&config, events).await?)
+    }
+
+    /// PagerDuty Events API v2 (`routing_key` in the body is the integration key). Returns the
+    /// dedup key PagerDuty senders expect back.
+    pub async fn pagerduty(&self, body: &[u8]) -> Result<(IngestSummary, DedupKey), IngestFailure> {
+        let request = pagerduty::parse_request(body)?;
+        let (integration, config) = self
+            .authenticate(Some(request.routing_key()), Format::Pagerduty)
+            .await?;
+        let generated = self.generated_key()?;
+        let (event, dedup_key) = request.into_event(&self.context(&integration, &generated));
+        let summary = self.accept(&config, vec![event]).await?;
+        Ok((summary, dedup_key))
+    }
+
+    /// Opsgenie create-alert.
+    pub async fn opsgenie_create(
+        &self,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestSummary, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Opsgenie).await?;
+        let generated = self.generated_key()?;
+        let event = opsgenie::parse_create(body, &self.context(&integration, &generated))?;
+        Ok(self.accept(&config, vec![event]).await?)
+    }
+
+    /// Opsgenie acknowledge/close by alias.
+    pub async fn opsgenie_action(
+        &self,
+        key: Option<&str>,
+        identifier: &str,
+        identifier_type: Option<&str>,
+        action: opsgenie::OpsgenieAction,
+        body: &[u8],
+    ) -> Result<IngestSummary, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Opsgenie).await?;
+        let generated = self.generated_key()?;
+        let event = opsgenie::parse_action(
+            identifier,
+            identifier_type,
+            body,
+            action,
+            &self.context(&integration, &generated),
+        )?;
+        Ok(self.accept(&config, vec![event]).await?)
+    }
+
+    /// CloudWatch alarms over an SNS HTTPS subscription (`key` from the URL path). The message
+    /// signature is verified before anything else is looked at; a subscription confirmation is
+    /// confirmed by visiting its SNS URL.
+    pub async fn sns_https(
+        &self,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<SnsOutcome, IngestFailure> {
+        let (integration, config) = self.authenticate(key, Format::Cloudwatch).await?;
+        let envelope = sns::parse_https(body)?;
+        self.verify_sns(&envelope).await?;
+        if !integration.sns_topic_arns.is_empty()
+            && !integration
+                .sns_topic_arns
+                .iter()
+                .any(|t| t == envelope.topic_arn())
+        {
+            return Err(UseCaseError::Forbidden(format!(
+                "topic {} is not listed in integration {}'s sns_topic_arns",
+                envelope.topic_arn(),
+                integration.name
+            ))
+            .into());
+        }
+        match envelope.message_type() {
+            SnsMessageType::SubscriptionConfirmation => {
+                let url = envelope.subscribe_url().unwrap_or_default();
+                self.sns
+                    .confirm_subscription(url)
+                    .await
+                    .map_err(|e| match e {
+                        SnsVerifyError::UntrustedCertUrl(_) => UseCaseError::invalid(
+                            "SubscribeURL",
+                            "is not an SNS ConfirmSubscription URL",
+                        ),
+                        other => UseCaseError::Unauthorized(format!(
+                            "could not confirm the subscription: {other}"
+                        )),
+                    })?;
+                tracing::info!(topic = envelope.topic_arn(), integration = %integration.name, "SNS subscription confirmed");
+                Ok(SnsOutcome::SubscriptionConfirmed)
+            }
+            SnsMessageType::UnsubscribeConfirmation => {
+                tracing::info!(topic = envelope.topic_arn(), integration = %integration.name, "SNS unsubscribe confirmation received");
+                Ok(SnsOutcome::UnsubscribeNoted)
+            }
+            SnsMessageType::Notification => {
+                let generated = self.generated_key()?;
+                let events =
+                    cloudwatch::parse_alarm(&envelope, &self.context(&integration, &generated))?;
+                Ok(SnsOutcome::Notification(
+                    self.accept(&config, events).await?,
+                ))
+            }
+        }
+    }
+
+    /// CloudWatch alarms delivered by a Lambda SNS subscription (authenticated by IAM: the
+    /// integration is the one listing the record's topic in `sns_topic_arns`).
+    pub async fn sns_lambda_event(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<IngestSummary, IngestFailure> {
+        let envelopes = sns::parse_lambda_event_value(event)?;
+        let config = self.core.config().await?;
+        let mut total = IngestSummary::default();
+        for envelope in envelopes {
+            let integration = config
+                .integrations
+                .iter()
+                .find(|i| {
+                    i.format == Format::Cloudwatch
+                        && i.sns_topic_arns.iter().any(|t| t == envelope.topic_arn())
+                })
+                .ok_or_else(|| {
+                    UseCaseError::Forbidden(format!(
+                        "no cloudwatch integration lists topic {} in sns_topic_arns",
+                        envelope.topic_arn()
+                    ))
+                })?;
+            if envelope.message_type() != SnsMessageType::Notification {
+                continue;
+            }
+            let generated = self.generated_key()?;
+            let events =
+                cloudwatch::parse_alarm(&envelope, &self.context(integration, &generated))?;
+            let summary = self.accept(&config, events).await?;
+            total.new += summary.new;
+            total.repeats += summary.repeats;
+            total.resolved += summary.resolved;
+            total.acknowledged += summary.acknowledged;
+            total.ignored += summary.ignored;
+        }
+        Ok(total)
+    }
+
+    async fn verify_sns(&self, envelope: &SnsEnvelope) -> Result<(), UseCaseError> {
+        let signature = envelope
+            .signature()
+            .ok_or_else(|| UseCaseError::Unauthorized("the SNS message is not signed".into()))?;
+        let version = match signature.algorithm() {
+            SignatureAlgorithm::Sha1WithRsa => SnsSignatureVersion::V1,
+            SignatureAlgorithm::Sha256WithRsa => SnsSignatureVersion::V2,
+        };
+        self.sns
+            .verify(
+                signature.signing_cert_url(),
+                version,
+                &envelope.string_to_sign(),
+                signature.bytes(),
+            )
+            .await
+            .map_err(|e| UseCaseError::Unauthorized(format!("SNS signature rejected: {e}")))
+    }
+
+    /// Stores and queues parsed events (after authentication and parsing).
+    pub async fn accept(
+        &self,
+        config: &Config,
+        events: Vec<AlertEvent>,
+    ) -> Result<IngestSummary, UseCaseError> {
+        let mut summary = IngestSummary::default();
+        for event in events {
+            match event {
+                AlertEvent::Alert(alert) if alert.status == AlertStatus::Firing => {
+                    let grouping = config.group(&alert);
+                    let alert_id = AlertId::new(self.core.ids.new_id())
+                        .map_err(|e| UseCaseError::invalid("alert_id", e.to_string()))?;
+                    match self
+                        .core
+                        .repo
+                        .record_firing(&alert, &alert_id, &grouping.key)
+                        .await?
+                    {
+                        Firing::New { alert_id } => {
+                            summary.new += 1;
+                            let message = AlertMessage {
+                                alert_id,
+                                key: alert.key(),
+                                action: AlertAction::Fire,
+                                group_key: grouping.key,
+                                at: alert.received_at,
+                            };
+                            // Stored already: if this send fails, the sweep queues it again.
+                            if let Err(error) = self.queue.send(&QueueMessage::Alert(message)).await
+                            {
+                                tracing::warn!(%error, "queueing a new alert failed; the recovery sweep will queue it");
+                            }
+                        }
+                        Firing::Repeat { .. } => summary.repeats += 1,
+                    }
+                }
+                AlertEvent::Alert(alert) => {
+                    let at = alert.ended_at.unwrap_or(alert.received_at);
+                    self.resolve(&alert.key(), at, &mut summary).await?;
+                }
+                AlertEvent::Resolve { key, at } => self.resolve(&key, at, &mut summary).await?,
+                AlertEvent::Acknowledge { key, at } => match self.core.repo.alert(&key).await? {
+                    Some(record) if record.state == klaxon_store::repo::AlertState::Open => {
+                        let message = AlertMessage {
+                            alert_id: record.alert_id,
+                            key,
+                            action: AlertAction::Acknowledge,
+                            group_key: record.group_key,
+                            at,
+                        };
+                        self.queue.send(&QueueMessage::Alert(message)).await?;
+                        summary.acknowledged += 1;
+                    }
+                    _ => summary.ignored += 1,
+                },
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn resolve(
+        &self,
+        key: &AlertKey,
+        at: klaxon_domain::Instant,
+        summary: &mut IngestSummary,
+    ) -> Result<(), UseCaseError> {
+        let (alert_id, group_key) = match self.core.repo.record_resolved(key, at).await? {
+            Resolved::Resolved {
+                alert_id,
+                group_key,
+                ..
+            } => (alert_id, group_key),
+            // A repeated resolve queues its message again, in case the first send failed;
+            // grouping handles it idempotently and SQS FIFO drops it within five minutes.
+            Resolved::AlreadyResolved => match self.core.repo.alert(key).await? {
+                Some(record) => (record.alert_id, record.group_key),
+                None => {
+                    summary.ignored += 1;
+                    return Ok(());
+                }
+            },
+            Resolved::Unknown => {
+                summary.ignored += 1;
+                return Ok(());
+            }
+        };
+        let message = AlertMessage {
+            alert_id,
+            key: key.clone(),
+            action: AlertAction::Resolve,
+            group_key,
+            at,
+        };
+        self.queue.send(&QueueMessage::Alert(message)).await?;
+        summary.resolved += 1;
+        Ok(())
+    }
+}
+
+/// The config-file name of a format.
+pub fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Native => "native",
+        Format::Pagerduty => "pagerduty",
+        Format::Opsgenie => "opsgenie",
+        Format::Alertmanager => "alertmanager",
+        Format::Grafana => "grafana",
+        Format::Cloudwatch => "cloudwatch",
+    }
+}

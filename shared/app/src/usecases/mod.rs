@@ -1,0 +1,72 @@
+//! Use cases, written once and generic over the ports: the Lambda functions and `klaxon serve`
+//! call exactly these.
+//!
+//! - [`ingest`]: authenticate, parse, deduplicate, enqueue (the `ingest` function).
+//! - [`grouping`]: find or create the incident, link, auto-resolve (`grouping`).
+//! - [`routing`]: route, escalate, fire timers, recover lost work (`routing`).
+//! - [`lifecycle`]: acknowledge and resolve, shared by `ack`, `grouping` and the API.
+//! - [`notify`]: resolve who is on call and send pages and notices (`notify`).
+//! - [`queries`]: incidents, timelines, on-call, overrides, configuration (`api`).
+
+pub mod config;
+pub mod effects;
+pub mod error;
+pub mod grouping;
+pub mod ingest;
+pub mod lifecycle;
+pub mod routing;
+
+pub use config::{ConfigCache, LoadedConfig};
+pub use error::UseCaseError;
+
+use crate::ports::IdGenerator;
+use klaxon_store::Clock;
+use klaxon_store::Store;
+use klaxon_store::repo::Repository;
+use std::sync::Arc;
+
+/// What every use case needs: the repository, the current configuration, a clock and an id
+/// generator. Built once per process (per Lambda cold start).
+pub struct Core<S> {
+    /// The repository over the store.
+    pub repo: Repository<S>,
+    /// The current configuration, cached.
+    pub config: ConfigCache,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Identifier generator.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl<S: Store> Core<S> {
+    /// Assembles a core.
+    pub fn new(
+        repo: Repository<S>,
+        config: ConfigCache,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            repo,
+            config,
+            clock,
+            ids,
+        }
+    }
+
+    /// The current configuration (cached; reloaded when stale).
+    pub async fn config(&self) -> Result<Arc<LoadedConfig>, UseCaseError> {
+        self.config.get(&self.repo).await
+    }
+
+    /// Now.
+    pub fn now(&self) -> klaxon_domain::Instant {
+        self.clock.now()
+    }
+}
+
+impl<S> std::fmt::Debug for Core<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,341 @@
+//! Routing: route new incidents, start and advance escalations, and recover lost work.
+//!
+//! - Triggered: apply routing rules and maintenance windows; suppress, or start the policy's
+//!   escalation (tier-0 pages queued, the tier timer armed) and commit.
+//! - Timer fired: re-read the incident; a stale or duplicate timer is a no-op (the state's
+//!   version decides); otherwise advance to the next tier.
+//! - Sweep (every five minutes): fire escalations whose timer is overdue by more than
+//!   [`SWEEP_GRACE`] (a lost timer), queue alerts stored but never grouped, and re-announce
+//!   incidents never routed. Everything it does is idempotent, so racing a real timer or a
+//!   slow consumer is harmless.
+
+use super::effects::run_effects;
+use super::{Core, LoadedConfig, UseCaseError};
+use crate::messages::{AlertAction, AlertMessage, IncidentEvent, IncidentMessage, QueueMessage};
+use crate::oncall::{Roster, schedules_of};
+use crate::ports::{Queue, Timers};
+use chrono::TimeDelta;
+use klaxon_domain::escalation::{EscalationPolicy, Outcome, TimerPayload};
+use klaxon_domain::ids::{IncidentId, PolicyId, ScheduleId};
+use klaxon_domain::incident::{IncidentStatus, SuppressionReason};
+use klaxon_domain::routing::SuppressedBy;
+use klaxon_domain::schedule::Override;
+use klaxon_domain::timeline::Actor;
+use klaxon_store::Store;
+use klaxon_store::repo::{RepoError, StoredIncident};
+use std::collections::HashMap;
+
+/// How late a timer must be before the sweep fires it itself (EventBridge Scheduler promises
+/// one-minute precision; this leaves room for it).
+pub const SWEEP_GRACE: TimeDelta = TimeDelta::minutes(2);
+
+/// How many items one sweep handles per kind (the next sweep takes the rest).
+pub const SWEEP_BATCH: u32 = 100;
+
+/// The policy id recorded when no policy applies to an incident (no rule and no default for its
+/// severity): its escalation is exhausted at once and nobody is paged.
+pub const UNROUTED_POLICY: &str = "unrouted";
+
+const LOCK_ATTEMPTS: usize = 5;
+
+/// What handling one routing message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutingOutcome {
+    /// An escalation started (or, without a policy, was exhausted at once).
+    Started,
+    /// Paging was suppressed by a rule or a maintenance window.
+    Suppressed,
+    /// An escalation advanced.
+    Advanced,
+    /// Nothing to do: a duplicate, stale or late message.
+    Unchanged,
+    /// A sweep ran.
+    Swept(SweepReport),
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Overdue escalations fired.
+    pub overdue_timers: usize,
+    /// Ungrouped alerts queued again.
+    pub requeued_alerts: usize,
+    /// Unrouted incidents announced again.
+    pub reannounced_incidents: usize,
+}
+
+/// The routing use case.
+pub struct RoutingService<S, Q, T> {
+    core: Core<S>,
+    queue: Q,
+    timers: T,
+}
+
+impl<S, Q, T> std::fmt::Debug for RoutingService<S, Q, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutingService").finish_non_exhaustive()
+    }
+}
+
+fn actor() -> Actor {
+    Actor::system("routing")
+}
+
+impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
+    /// Assembles the service.
+    pub fn new(core: Core<S>, queue: Q, timers: T) -> Self {
+        Self {
+            core,
+            queue,
+            timers,
+        }
+    }
+
+    /// Handles one message from the incidents or timers queue. Other kinds are refused (they
+    /// belong to other consumers) so they end in the dead-letter queue, never silently lost.
+    pub async fn handle(&self, message: &QueueMessage) -> Result<RoutingOutcome, UseCaseError> {
+        match message {
+            QueueMessage::Incident(IncidentMessage {
+                incident,
+                event: IncidentEvent::Triggered,
+            }) => self.triggered(incident).await,
+            QueueMessage::Timer(payload) => self.timer_fired(payload).await,
+            QueueMessage::Sweep { .. } => self.sweep().await.map(RoutingOutcome::Swept),
+            other => Err(UseCaseError::invalid(
+                "kind",
+                format!(
+                    "routing does not handle {:?} messages",
+                    other.queue().as_str()
+                ),
+            )),
+        }
+    }
+
+    async fn load(&self, id: &IncidentId) -> Result<Option<StoredIncident>, UseCaseError> {
+        Ok(self.core.repo.incident(id).await?)
+    }
+
+    /// Overrides of every schedule the policy names, covering `now`.
+    async fn roster_overrides(
+        &self,
+        policy: &EscalationPolicy,
+    ) -> Result<HashMap<ScheduleId, Vec<Override>>, UseCaseError> {
+        let now = self.core.now();
+        let mut overrides = HashMap::new();
+        for schedule in schedules_of(policy) {
+            let list = self
+                .core
+                .repo
+                .overrides(&schedule, now, now + TimeDelta::seconds(1))
+                .await?;
+            overrides.insert(schedule, list);
+        }
+        Ok(overrides)
+    }
+
+    async fn triggered(&self, id: &IncidentId) -> Result<RoutingOutcome, UseCaseError> {
+        for _ in 0..LOCK_ATTEMPTS {
+            let Some(stored) = self.load(id).await? else {
+                tracing::warn!(incident = %id, "triggered event for an unknown incident");
+                return Ok(RoutingOutcome::Unchanged);
+            };
+            let mut incident = stored.incident.clone();
+            if incident.status() != IncidentStatus::Triggered
+                || incident.escalation().is_some()
+                || incident.suppressed().is_some()
+            {
+                return Ok(RoutingOutcome::Unchanged);
+            }
+            let config = self.core.config().await?;
+            let now = self.core.now();
+            let decision = config.route(incident.context(), now);
+            tracing::info!(incident = %id, explanation = ?decision.explanation, "routed");
+            let mut timeline = Vec::new();
+            if let Some(draft) = incident.override_severity(decision.severity, actor(), now) {
+                timeline.push(draft);
+            }
+            let outcome = if let Some(suppression) = &decision.suppressed {
+                let reason = match &suppression.by {
+                    SuppressedBy::Rule(rule) => {
+                        SuppressionReason::RoutingRule { rule: rule.clone() }
+                    }
+                    SuppressedBy::MaintenanceWindow(window) => {
+                        SuppressionReason::MaintenanceWindow {
+                            window: window.clone(),
+                        }
+                    }
+                };
+                timeline.extend(incident.suppress(reason, actor(), now).map_err(conflict)?);
+                RoutingOutcome::Suppressed
+            } else {
+                let policy = policy_for(&config, decision.policy.as_ref())?;
+                let overrides = self.roster_overrides(&policy).await?;
+                let roster = Roster::new(&config.config, overrides);
+                let update = incident
+                    .start_escalation(&policy, decision.urgency, &roster, now)
+                    .map_err(conflict)?;
+                if !matches!(update.outcome, Outcome::Applied) {
+                    return Ok(RoutingOutcome::Unchanged);
+                }
+                // Pages and the timer go out before the commit (see `effects`).
+                timeline.extend(run_effects(&self.queue, &self.timers, update.effects).await?);
+                RoutingOutcome::Started
+            };
+            match self
+                .core
+                .repo
+                .save_incident(&incident, stored.version, &timeline)
+                .await
+            {
+                Ok(_) => return Ok(outcome),
+                Err(RepoError::Conflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RepoError::Conflict {
+            entity: "incident",
+            id: id.to_string(),
+        }
+        .into())
+    }
+
+    /// Handles a fired (or swept) escalation timer.
+    pub async fn timer_fired(
+        &self,
+        payload: &TimerPayload,
+    ) -> Result<RoutingOutcome, UseCaseError> {
+        for _ in 0..LOCK_ATTEMPTS {
+            let Some(stored) = self.load(&payload.incident).await? else {
+                tracing::warn!(incident = %payload.incident, "timer for an unknown incident");
+                return Ok(RoutingOutcome::Unchanged);
+            };
+            let mut incident = stored.incident.clone();
+            let Some(escalation) = incident.escalation() else {
+                return Ok(RoutingOutcome::Unchanged);
+            };
+            let config = self.core.config().await?;
+            let Some(policy) = config.policy(escalation.policy()).cloned() else {
+                // The policy was removed from the configuration while this escalation ran.
+                tracing::error!(
+                    incident = %payload.incident,
+                    policy = %escalation.policy(),
+                    "escalation policy no longer exists; the escalation stops here"
+                );
+                return Ok(RoutingOutcome::Unchanged);
+            };
+            let overrides = self.roster_overrides(&policy).await?;
+            let roster = Roster::new(&config.config, overrides);
+            let now = self.core.now();
+            let update = match incident.fire_timer(payload, &policy, &roster, now) {
+                Ok(update) => update,
+                Err(error) => {
+                    tracing::warn!(incident = %payload.incident, %error, "timer refused");
+                    return Ok(RoutingOutcome::Unchanged);
+                }
+            };
+            if !matches!(update.outcome, Outcome::Applied) {
+                return Ok(RoutingOutcome::Unchanged);
+            }
+            let timeline = run_effects(&self.queue, &self.timers, update.effects).await?;
+            match self
+                .core
+                .repo
+                .save_incident(&incident, stored.version, &timeline)
+                .await
+            {
+                Ok(_) => return Ok(RoutingOutcome::Advanced),
+                Err(RepoError::Conflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RepoError::Conflict {
+            entity: "incident",
+            id: payload.incident.to_string(),
+        }
+        .into())
+    }
+
+    /// The recovery sweep.
+    pub async fn sweep(&self) -> Result<SweepReport, UseCaseError> {
+        let mut report = SweepReport::default();
+        let cutoff = self.core.now() - SWEEP_GRACE;
+
+        for (id, _due) in self.core.repo.due_escalations(cutoff, SWEEP_BATCH).await? {
+            let Some(stored) = self.load(&id).await? else {
+                continue;
+            };
+            let Some(payload) = stored
+                .incident
+                .escalation()
+                .and_then(|e| e.overdue_timer(&id, cutoff))
+            else {
+                continue;
+            };
+            if self.timer_fired(&payload).await? == RoutingOutcome::Advanced {
+                tracing::warn!(incident = %id, "escalation timer was lost; the sweep fired it");
+                report.overdue_timers += 1;
+            }
+        }
+
+        for alert in self
+            .core
+            .repo
+            .ungrouped_alerts(cutoff, None, SWEEP_BATCH)
+            .await?
+            .items
+        {
+            let message = AlertMessage {
+                alert_id: alert.alert_id,
+                key: alert.key,
+                action: AlertAction::Fire,
+                group_key: alert.group_key,
+                at: alert.received_at,
+            };
+            self.queue.send(&QueueMessage::Alert(message)).await?;
+            report.requeued_alerts += 1;
+        }
+
+        let open = self.core.repo.open_incidents(None, SWEEP_BATCH).await?;
+        for stored in open.items {
+            let incident = &stored.incident;
+            if incident.escalation().is_none()
+                && incident.suppressed().is_none()
+                && incident.status() == IncidentStatus::Triggered
+                && incident.created_at() <= cutoff
+            {
+                let event = IncidentMessage {
+                    incident: incident.id().clone(),
+                    event: IncidentEvent::Triggered,
+                };
+                self.queue.send(&QueueMessage::Incident(event)).await?;
+                report.reannounced_incidents += 1;
+            }
+        }
+        if report != SweepReport::default() {
+            tracing::warn!(?report, "sweep recovered work");
+        }
+        Ok(report)
+    }
+}
+
+/// The policy to escalate with: the decision's, or an empty "unrouted" policy (exhausted at
+/// once, recorded on the timeline) when none applies or it is missing from the configuration.
+fn policy_for(
+    config: &LoadedConfig,
+    id: Option<&PolicyId>,
+) -> Result<EscalationPolicy, UseCaseError> {
+    if let Some(policy) = id.and_then(|id| config.policy(id)) {
+        return Ok(policy.clone());
+    }
+    Ok(EscalationPolicy {
+        id: PolicyId::new(UNROUTED_POLICY)
+            .map_err(|e| UseCaseError::invalid("policy", e.to_string()))?,
+        name: "no policy applies".into(),
+        tiers: Vec::new(),
+        repeat: 0,
+    })
+}
+
+fn conflict(error: klaxon_domain::incident::IncidentError) -> UseCaseError {
+    UseCaseError::Conflict(error.to_string())
+}
