@@ -54,7 +54,7 @@ fn broken_example() -> String {
             "participants: [anna, ben, chloe]",
             "participants: [anna, ben, chloe, zed]",
         )
-        .replacen("delay: 10m", "delay: 10s", 1)
+        .replacen("delay: 10m", "delay: 0s", 1)
         .replace("policy: database\n", "policy: nope\n");
     assert_ne!(text, broken);
     broken
@@ -92,7 +92,7 @@ fn broken_config_reports_every_error_with_its_path() {
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 4);
     assert_eq!(errors[2]["path"], "escalation_policies[0].tiers[0].delay");
-    assert!(errors[2]["message"].as_str().unwrap().contains("1m"));
+    assert!(errors[2]["message"].as_str().unwrap().contains("at least 1s"));
 }
 
 #[test]

@@ -15,8 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The most extra rounds a policy may repeat: enough to wake someone, bounded so a forgotten
 /// incident cannot page forever.
 pub const MAX_POLICY_REPEAT: u32 = 10;
-/// The shortest tier delay: EventBridge Scheduler fires with one-minute precision.
-pub const MIN_TIER_DELAY: HumanDuration = HumanDuration::from_secs(60);
+/// The shortest tier delay accepted (short delays make local tests fast).
+pub const MIN_TIER_DELAY: HumanDuration = HumanDuration::from_secs(1);
+/// The shortest tier delay that means what it says in the cloud: EventBridge Scheduler fires
+/// with one-minute precision, so shorter delays are a warning.
+pub const CLOUD_TIER_DELAY_PRECISION: HumanDuration = HumanDuration::from_secs(60);
 /// The shortest `custom` shift.
 pub const MIN_CUSTOM_SHIFT: HumanDuration = HumanDuration::from_secs(3_600);
 /// The shortest acknowledge-link lifetime.
@@ -377,10 +380,7 @@ fn check_policies(
             if tier.delay < MIN_TIER_DELAY {
                 issues.push(
                     tier_path.key("delay"),
-                    format!(
-                        "must be at least {MIN_TIER_DELAY}: escalation timers have one-minute precision (got {})",
-                        tier.delay
-                    ),
+                    format!("must be at least {MIN_TIER_DELAY} (got {})", tier.delay),
                 );
             }
             if tier.targets.is_empty() {
@@ -606,6 +606,26 @@ pub(crate) fn warnings(config: &Config, issues: &mut Issues) {
         &routing.key("rules"),
         issues,
     );
+    for (p, policy) in config.escalation_policies.iter().enumerate() {
+        for (t, tier) in policy.tiers.iter().enumerate() {
+            if tier.delay >= MIN_TIER_DELAY && tier.delay < CLOUD_TIER_DELAY_PRECISION {
+                issues.push(
+                    ConfigPath::root()
+                        .key("escalation_policies")
+                        .index(p)
+                        .key("tiers")
+                        .index(t)
+                        .key("delay"),
+                    format!(
+                        "{} is shorter than {CLOUD_TIER_DELAY_PRECISION}: EventBridge Scheduler has \
+                         one-minute precision, so in the cloud this tier waits up to two minutes \
+                         (exact in `klaxon serve`)",
+                        tier.delay
+                    ),
+                );
+            }
+        }
+    }
     for (i, rule) in config.routing.rules.iter().enumerate() {
         if !rule.has_action() {
             issues.push(
