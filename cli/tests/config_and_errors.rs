@@ -92,7 +92,12 @@ fn broken_config_reports_every_error_with_its_path() {
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 4);
     assert_eq!(errors[2]["path"], "escalation_policies[0].tiers[0].delay");
-    assert!(errors[2]["message"].as_str().unwrap().contains("at least 1s"));
+    assert!(
+        errors[2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 1s")
+    );
 }
 
 #[test]

@@ -633,3 +633,12 @@ async fn unrouted_incidents_are_reannounced_by_the_sweep() {
     assert_eq!(p.routing.sweep().await.unwrap().reannounced_incidents, 0);
     let _ = p.clock.now();
 }
+
+#[tokio::test]
+async fn unknown_paths_get_a_json_404() {
+    let p = Pipeline::new().await;
+    let router = klaxon_app::http::compose([p.ingest_router()]);
+    let (status, body) = post(router, "/v1/nope", &[], "{}").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+}
