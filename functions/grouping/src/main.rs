@@ -1,3 +1,19 @@
-//! The grouping Lambda function.
+//! The grouping Lambda function: builds the table, queue and timer adapters once per cold start
+//! and hands each `alerts.fifo` record to [`grouping::GroupingHandler`].
 
-fn main() {}
+use klaxon_aws::env::Function;
+use klaxon_aws::lambda::run_sqs_function;
+use klaxon_aws::{FunctionContext, init_tracing};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let context = FunctionContext::from_env(Function::Grouping).await?;
+    let handler = Arc::new(grouping::CloudGroupingHandler::from_context(&context)?);
+    run_sqs_function(move |message, meta| {
+        let handler = Arc::clone(&handler);
+        async move { handler.handle_message(message, meta).await.map(|_| ()) }
+    })
+    .await
+}

@@ -6,7 +6,7 @@
 //! | `TABLE_NAME` | the DynamoDB table | every function |
 //! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest |
 //! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, ack |
-//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue | routing, ack |
+//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
 //! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack |
@@ -109,7 +109,8 @@ impl Function {
         match self {
             Function::Ingest => names.push("ALERTS_QUEUE_URL"),
             Function::Grouping => {
-                names.push("INCIDENTS_QUEUE_URL");
+                // Notices go to responders when alerts resolve or acknowledge an incident.
+                names.extend(["INCIDENTS_QUEUE_URL", "NOTIFICATIONS_QUEUE_URL"]);
                 names.extend(TIMER_VARIABLES);
             }
             Function::Routing => {

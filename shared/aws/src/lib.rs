@@ -2,6 +2,8 @@
 //! email and SNS SMS, plus the plumbing every Lambda function shares (environment, SQS batch
 //! driver, logging). Clients are built once per function and passed in.
 
+pub mod apigw;
+pub mod consumer;
 pub mod dynamo;
 pub mod env;
 pub mod lambda;
@@ -10,6 +12,7 @@ pub mod scheduler;
 pub mod ses;
 pub mod sns;
 pub mod sqs;
+pub mod wiring;
 
 pub use env::{CloudSettings, EnvError, Function, aws_config_loader, load_aws_config};
 pub use lambda::{FunctionError, MessageMeta, SqsBatchService, init_tracing, process_sqs_batch};
@@ -17,3 +20,4 @@ pub use scheduler::{SchedulerSettings, SchedulerTimers};
 pub use ses::SesEmail;
 pub use sns::SnsSms;
 pub use sqs::SqsQueue;
+pub use wiring::FunctionContext;

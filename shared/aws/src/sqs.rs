@@ -147,7 +147,7 @@ pub fn queue_url_variable(queue: QueueName) -> &'static str {
 }
 
 /// The message's `kind`, for error messages.
-fn message_kind(message: &QueueMessage) -> &'static str {
+pub(crate) fn message_kind(message: &QueueMessage) -> &'static str {
     match message {
         QueueMessage::Alert(_) => "alert",
         QueueMessage::Incident(_) => "incident",

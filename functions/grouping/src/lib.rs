@@ -1,0 +1,96 @@
+//! The grouping Lambda function: consumes `alerts.fifo` and turns alert messages into incidents
+//! ([`GroupingService::handle`]).
+//!
+//! The SQS batch driver ([`process_sqs_batch`]) runs the records of one FIFO message group in
+//! order and reports exactly the failed records. A record fails when its body is not a Klaxon
+//! message, when it is not an `alert` message (it was sent to the wrong queue), and on any
+//! use-case error: transient ones are retried, permanent ones are logged at error level and
+//! reach the dead-letter queue after the queue's `maxReceiveCount` receives (see
+//! [`klaxon_aws::consumer`]). Nothing is acknowledged that was not handled.
+
+use klaxon_app::messages::QueueMessage;
+use klaxon_app::ports::{Queue, Timers};
+use klaxon_app::usecases::grouping::{GroupingOutcome, GroupingService};
+use klaxon_aws::consumer::MessageFailure;
+use klaxon_aws::dynamo::DynamoStore;
+use klaxon_aws::lambda::{
+    FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
+};
+use klaxon_aws::{FunctionContext, SchedulerTimers, SqsQueue};
+use klaxon_store::Store;
+
+/// The timeline source of everything this function records (`/klaxon/grouping`).
+pub const COMPONENT: &str = "grouping";
+
+/// The grouping handler over any store, queue and timers.
+pub struct GroupingHandler<S, Q, T> {
+    service: GroupingService<S, Q, T>,
+}
+
+impl<S, Q, T> std::fmt::Debug for GroupingHandler<S, Q, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupingHandler").finish_non_exhaustive()
+    }
+}
+
+/// The handler as deployed: DynamoDB, SQS and EventBridge Scheduler.
+pub type CloudGroupingHandler = GroupingHandler<DynamoStore, SqsQueue, SchedulerTimers>;
+
+impl CloudGroupingHandler {
+    /// Builds the deployed handler: the table, the incidents queue (announcements and notices)
+    /// and the escalation timers (cancelled when alerts auto-resolve an incident).
+    pub fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
+        Ok(Self::new(GroupingService::new(
+            context.core(COMPONENT)?,
+            context.queue(),
+            context.timers()?,
+        )))
+    }
+}
+
+impl<S: Store, Q: Queue, T: Timers> GroupingHandler<S, Q, T> {
+    /// A handler over `service`.
+    pub fn new(service: GroupingService<S, Q, T>) -> Self {
+        Self { service }
+    }
+
+    /// The use case.
+    pub fn service(&self) -> &GroupingService<S, Q, T> {
+        &self.service
+    }
+
+    /// Handles one queue message.
+    pub async fn handle_message(
+        &self,
+        message: QueueMessage,
+        meta: MessageMeta,
+    ) -> Result<GroupingOutcome, MessageFailure> {
+        let QueueMessage::Alert(alert) = &message else {
+            return Err(MessageFailure::wrong_kind(COMPONENT, &message, &meta));
+        };
+        match self.service.handle(alert).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    message_id = %meta.message_id,
+                    alert = %alert.alert_id,
+                    action = ?alert.action,
+                    ?outcome,
+                    "alert grouped"
+                );
+                Ok(outcome)
+            }
+            Err(error) => Err(MessageFailure::from_use_case(error, &meta)),
+        }
+    }
+
+    /// Handles one SQS event (a batch), reporting the failed records.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_sqs_batch(event, &|message, meta| async move {
+            self.handle_message(message, meta).await.map(|_| ())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The routing Lambda function: consumes the incidents queue (new incidents: route them and start
+//! their escalation) and the timers queue (fired escalation timers and the recovery sweep), both
+//! through [`RoutingService::handle`].
+//!
+//! Records fail, and are retried or end in the dead-letter queue, exactly as for grouping: a body
+//! that is not a Klaxon message, a message of another kind (`alert`, `page`, `notice`: sent to
+//! the wrong queue), and any use-case error (see [`klaxon_aws::consumer`]).
+
+use klaxon_app::messages::QueueMessage;
+use klaxon_app::ports::{Queue, Timers};
+use klaxon_app::usecases::routing::{RoutingOutcome, RoutingService};
+use klaxon_aws::consumer::MessageFailure;
+use klaxon_aws::dynamo::DynamoStore;
+use klaxon_aws::lambda::{
+    FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
+};
+use klaxon_aws::{FunctionContext, SchedulerTimers, SqsQueue};
+use klaxon_store::Store;
+
+/// The timeline source of everything this function records (`/klaxon/routing`).
+pub const COMPONENT: &str = "routing";
+
+/// The routing handler over any store, queue and timers.
+pub struct RoutingHandler<S, Q, T> {
+    service: RoutingService<S, Q, T>,
+}
+
+impl<S, Q, T> std::fmt::Debug for RoutingHandler<S, Q, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutingHandler").finish_non_exhaustive()
+    }
+}
+
+/// The handler as deployed: DynamoDB, SQS and EventBridge Scheduler.
+pub type CloudRoutingHandler = RoutingHandler<DynamoStore, SqsQueue, SchedulerTimers>;
+
+impl CloudRoutingHandler {
+    /// Builds the deployed handler: the table, the notifications queue (pages), the timers
+    /// queue (the sweep re-queues alerts and incidents too) and the escalation timers.
+    pub fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
+        Ok(Self::new(RoutingService::new(
+            context.core(COMPONENT)?,
+            context.queue(),
+            context.timers()?,
+        )))
+    }
+}
+
+impl<S: Store, Q: Queue, T: Timers> RoutingHandler<S, Q, T> {
+    /// A handler over `service`.
+    pub fn new(service: RoutingService<S, Q, T>) -> Self {
+        Self { service }
+    }
+
+    /// The use case.
+    pub fn service(&self) -> &RoutingService<S, Q, T> {
+        &self.service
+    }
+
+    /// Handles one queue message: an incident event, a fired timer or a sweep.
+    pub async fn handle_message(
+        &self,
+        message: QueueMessage,
+        meta: MessageMeta,
+    ) -> Result<RoutingOutcome, MessageFailure> {
+        if !matches!(
+            message,
+            QueueMessage::Incident(_) | QueueMessage::Timer(_) | QueueMessage::Sweep { .. }
+        ) {
+            return Err(MessageFailure::wrong_kind(COMPONENT, &message, &meta));
+        }
+        match self.service.handle(&message).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    message_id = %meta.message_id,
+                    receive_count = meta.receive_count,
+                    kind = klaxon_aws::consumer::kind_of(&message),
+                    ?outcome,
+                    "routing message handled"
+                );
+                Ok(outcome)
+            }
+            Err(error) => Err(MessageFailure::from_use_case(error, &meta)),
+        }
+    }
+
+    /// Handles one SQS event (a batch), reporting the failed records.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_sqs_batch(event, &|message, meta| async move {
+            self.handle_message(message, meta).await.map(|_| ())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;
