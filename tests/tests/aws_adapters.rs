@@ -865,6 +865,8 @@ fn queues_have_dead_letter_queues_with_alarms_and_long_enough_visibility_timeout
     }
     assert_eq!(sources, 4, "alerts, incidents, timers, notifications");
     dead_letter_queues.insert("SchedulerDeadLetterQueue".to_owned());
+    // The ingest function's on-failure destination for SNS events it could not ingest.
+    dead_letter_queues.insert("IngestFailedEventsQueue".to_owned());
     assert_eq!(alarmed, dead_letter_queues);
     let alerts = &queues["AlertsQueue"]["Properties"];
     assert_eq!(alerts["FifoQueue"], json!(true));
