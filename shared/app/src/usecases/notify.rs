@@ -26,10 +26,12 @@ use crate::security::links::{LinkAction, LinkSigner};
 use crate::webhook::{SIGNATURE_HEADER, sign_webhook};
 use chrono::TimeDelta;
 use klaxon_domain::Instant;
+use klaxon_domain::config::EnvRef;
 use klaxon_domain::duration::HumanDuration;
 use klaxon_domain::escalation::{PageRequest, StopReason, Target};
-use klaxon_domain::ids::{IncidentId, UserId};
+use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::schedule::Override;
 use klaxon_domain::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
 use klaxon_domain::user::{Channel, User};
 use klaxon_store::Store;
@@ -320,10 +322,7 @@ where
         &self,
         targets: &[Target],
         at: Instant,
-    ) -> Result<
-        HashMap<klaxon_domain::ids::ScheduleId, Vec<klaxon_domain::schedule::Override>>,
-        UseCaseError,
-    > {
+    ) -> Result<HashMap<ScheduleId, Vec<Override>>, UseCaseError> {
         let mut overrides = HashMap::new();
         for target in targets {
             if let Target::Schedule(schedule) = target
@@ -351,7 +350,7 @@ where
         }
     }
 
-    fn env(&self, reference: &klaxon_domain::config::EnvRef) -> Result<String, String> {
+    fn env(&self, reference: &EnvRef) -> Result<String, String> {
         reference
             .resolve(|name| (self.env)(name))
             .map_err(|unset| unset.to_string())

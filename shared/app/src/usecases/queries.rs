@@ -316,12 +316,11 @@ fn cursor_error(field: &'static str) -> impl Fn(RepoError) -> UseCaseError {
 }
 
 fn cursor(token: Option<&str>) -> Option<Cursor> {
-    token
-        .filter(|t| !t.is_empty())
-        .map(Cursor::from_token)
+    token.filter(|t| !t.is_empty()).map(Cursor::from_token)
 }
 
-/// Finds an incident by id, or by number when `reference` is all digits (`42`).
+/// Finds an incident by number when `reference` looks like one (1 to 19 digits without a
+/// leading zero, like `42`), otherwise by id (generated ids are 32 characters long).
 pub async fn find_incident<S: Store>(
     core: &Core<S>,
     reference: &str,
@@ -331,8 +330,10 @@ pub async fn find_incident<S: Store>(
         what: "incident",
         id: reference.to_owned(),
     };
-    let digits = !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_digit());
-    if digits
+    let number_like = (1..=19).contains(&reference.len())
+        && !reference.starts_with('0')
+        && reference.bytes().all(|b| b.is_ascii_digit());
+    if number_like
         && let Ok(number) = reference.parse::<u64>()
         && let Some(found) = core.repo.incident_by_number(number).await?
     {
@@ -747,4 +748,104 @@ fn summarize(before: &Value, after: &Value) -> (Vec<SectionChange>, Vec<&'static
         })
         .collect();
     (sections, others)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(error: UseCaseError) -> String {
+        match error {
+            UseCaseError::Invalid { field, .. } => field,
+            other => panic!("expected an invalid-field error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn the_format_follows_the_content_type_then_the_text() {
+        let yaml = "users: []\n";
+        let json = "  {\"users\": []}";
+        assert_eq!(
+            detect_format(Some("application/json"), yaml),
+            ConfigFormat::Json
+        );
+        assert_eq!(
+            detect_format(Some("application/vnd.klaxon+json; charset=utf-8"), yaml),
+            ConfigFormat::Json
+        );
+        assert_eq!(
+            detect_format(Some("application/yaml"), json),
+            ConfigFormat::Yaml
+        );
+        assert_eq!(detect_format(Some("text/x-yaml"), json), ConfigFormat::Yaml);
+        assert_eq!(detect_format(Some("text/plain"), json), ConfigFormat::Json);
+        assert_eq!(detect_format(None, yaml), ConfigFormat::Yaml);
+        assert_eq!(detect_format(None, json), ConfigFormat::Json);
+    }
+
+    #[test]
+    fn page_sizes_default_and_stay_within_bounds() {
+        assert_eq!(page_size("limit", None, 50, 200).unwrap(), 50);
+        assert_eq!(page_size("limit", Some(200), 50, 200).unwrap(), 200);
+        assert_eq!(
+            field_of(page_size("limit", Some(0), 50, 200).unwrap_err()),
+            "limit"
+        );
+        assert_eq!(
+            field_of(page_size("timeline_limit", Some(201), 50, 200).unwrap_err()),
+            "timeline_limit"
+        );
+    }
+
+    #[test]
+    fn override_requests_name_the_offending_field() {
+        let ok = OverrideRequest::from_json(
+            br#"{"user": "ben", "start": "2026-03-01T09:00:00+01:00", "end": "2026-03-01T18:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.user, "ben");
+        assert_eq!(ok.start.to_rfc3339(), "2026-03-01T08:00:00+00:00");
+        for (body, field) in [
+            (&br#"{"start": "2026-03-01T09:00:00Z", "end": "2026-03-01T18:00:00Z"}"#[..], "user"),
+            (br#"{"user": "ben", "start": "9am", "end": "2026-03-01T18:00:00Z"}"#, "start"),
+            (br#"{"user": "ben", "start": "2026-03-01T09:00:00Z", "end": 5}"#, "end"),
+            (br#"{"user": "ben", "start": "2026-03-01T09:00:00Z", "end": "2026-03-01T18:00:00Z", "note": ""}"#, "note"),
+            (b"null", "body"),
+            (b"{", "body"),
+        ] {
+            assert_eq!(field_of(OverrideRequest::from_json(body).unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn the_summary_lists_added_removed_and_changed_entries() {
+        let before = serde_json::json!({
+            "users": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}],
+            "integrations": [{"name": "prom", "format": "native"}],
+            "settings": {"auto_resolve": true},
+        });
+        let after = serde_json::json!({
+            "users": [{"id": "a", "name": "A2"}, {"id": "c", "name": "C"}],
+            "integrations": [{"name": "prom", "format": "native"}],
+            "settings": {"auto_resolve": false},
+        });
+        let (sections, others) = summarize(&before, &after);
+        let users = sections.iter().find(|s| s.section == "users").unwrap();
+        assert_eq!((users.before, users.after), (2, 2));
+        assert_eq!(users.added, ["c"]);
+        assert_eq!(users.removed, ["b"]);
+        assert_eq!(users.changed, ["a"]);
+        let integrations = sections
+            .iter()
+            .find(|s| s.section == "integrations")
+            .unwrap();
+        assert!(integrations.added.is_empty() && integrations.changed.is_empty());
+        assert_eq!(others, ["settings"]);
+
+        let (first, _) = summarize(&Value::Null, &after);
+        assert_eq!(
+            first.iter().find(|s| s.section == "users").unwrap().added,
+            ["a", "c"]
+        );
+    }
 }
