@@ -99,6 +99,8 @@ pub struct Env {
     pub clock: Arc<ManualClock>,
     /// Integration keys by integration name.
     pub keys: BTreeMap<String, String>,
+    /// An API key.
+    pub api_key: String,
 }
 
 impl Env {
@@ -112,6 +114,7 @@ impl Env {
             store,
             clock,
             keys: BTreeMap::new(),
+            api_key: String::new(),
         };
         let config = Config::from_yaml(&read("tests/fixtures/pipeline.yaml")).unwrap();
         let admin = env.repo("cli");
@@ -140,7 +143,24 @@ impl Env {
                 .unwrap();
             keys.insert(integration.name.to_string(), key.expose().to_string());
         }
-        Env { keys, ..env }
+        let api = PlainKey::from_random_bytes([200; 32]);
+        admin
+            .create_key(
+                api.hash().as_str(),
+                &KeyRecord {
+                    kind: KeyKind::Api,
+                    name: "unit-tests".into(),
+                    label: None,
+                    created_at: env.clock.now(),
+                },
+            )
+            .await
+            .unwrap();
+        Env {
+            keys,
+            api_key: api.expose().to_string(),
+            ..env
+        }
     }
 
     /// A repository for `component`.
@@ -170,6 +190,33 @@ impl Env {
             .await
             .unwrap();
     }
+}
+
+/// An API Gateway response as JSON: its status and body text (decoded when base64).
+pub fn http_response(response: &impl serde::Serialize) -> (u64, String) {
+    use base64::Engine;
+    let value = serde_json::to_value(response).unwrap();
+    let body = value["body"].as_str().unwrap_or_default();
+    let body = if value["isBase64Encoded"] == json!(true) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        body.to_owned()
+    };
+    (value["statusCode"].as_u64().unwrap(), body)
+}
+
+/// An `events/apigw` request with `(placeholder, value)` pairs replaced.
+pub fn apigw_request(file: &str, replacements: &[(&str, &str)]) -> Value {
+    let mut text = read(&format!("events/apigw/{file}"));
+    for (placeholder, value) in replacements {
+        text = text.replace(placeholder, value);
+    }
+    serde_json::from_str(&text).unwrap()
 }
 
 /// An SQS event carrying `messages` (one record each, ids `m-0`, `m-1`, …), shaped like the
@@ -212,4 +259,111 @@ pub fn failed(response: &klaxon_aws::lambda::SqsBatchResponse) -> Vec<String> {
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect()
+}
+
+/// Senders that record what they sent, and fail the next sends when told to.
+#[derive(Clone, Default)]
+pub struct RecordingSenders {
+    /// Emails sent.
+    pub emails: Arc<Mutex<Vec<klaxon_app::ports::Email>>>,
+    /// SMS sent.
+    pub sms: Arc<Mutex<Vec<klaxon_app::ports::Sms>>>,
+    /// Errors to return from the next sends, in order.
+    pub failures: Arc<Mutex<Vec<klaxon_app::ports::SendError>>>,
+}
+
+impl RecordingSenders {
+    fn next_failure(&self) -> Option<klaxon_app::ports::SendError> {
+        let mut failures = self.failures.lock().unwrap();
+        (!failures.is_empty()).then(|| failures.remove(0))
+    }
+}
+
+impl klaxon_app::ports::EmailSender for RecordingSenders {
+    async fn send_email(
+        &self,
+        email: &klaxon_app::ports::Email,
+    ) -> Result<String, klaxon_app::ports::SendError> {
+        if let Some(failure) = self.next_failure() {
+            return Err(failure);
+        }
+        let mut emails = self.emails.lock().unwrap();
+        emails.push(email.clone());
+        Ok(format!("email-{}", emails.len()))
+    }
+}
+
+impl klaxon_app::ports::SmsSender for RecordingSenders {
+    async fn send_sms(
+        &self,
+        sms: &klaxon_app::ports::Sms,
+    ) -> Result<String, klaxon_app::ports::SendError> {
+        if let Some(failure) = self.next_failure() {
+            return Err(failure);
+        }
+        let mut all = self.sms.lock().unwrap();
+        all.push(sms.clone());
+        Ok(format!("sms-{}", all.len()))
+    }
+}
+
+impl klaxon_app::ports::WebhookSender for RecordingSenders {
+    async fn post(
+        &self,
+        _post: &klaxon_app::ports::WebhookPost,
+    ) -> Result<u16, klaxon_app::ports::SendError> {
+        match self.next_failure() {
+            Some(failure) => Err(failure),
+            None => Ok(200),
+        }
+    }
+}
+
+/// Runs a native alert through ingest, grouping and routing on `env`: returns the page requests
+/// routing queued (tier 0) and the incident.
+pub async fn page_requests(env: &Env) -> (Vec<QueueMessage>, klaxon_domain::ids::IncidentId) {
+    struct NoFetch;
+    impl klaxon_app::security::sns::HttpGet for NoFetch {
+        async fn get(&self, _: &str) -> Result<Vec<u8>, String> {
+            Err("no network".into())
+        }
+    }
+    let queue = RecordingQueue::default();
+    let timers = RecordingTimers::default();
+    let ingest = klaxon_app::usecases::ingest::IngestService::new(
+        env.core("ingest"),
+        queue.clone(),
+        klaxon_app::security::sns::SnsVerifier::new(NoFetch),
+    );
+    ingest
+        .native(
+            Some(&env.keys["native"]),
+            read("events/ingest/native-firing.json").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let grouping = klaxon_app::usecases::grouping::GroupingService::new(
+        env.core("grouping"),
+        queue.clone(),
+        timers.clone(),
+    );
+    for message in queue.take(QueueName::Alerts) {
+        let QueueMessage::Alert(alert) = message else {
+            panic!()
+        };
+        grouping.handle(&alert).await.unwrap();
+    }
+    let routing = klaxon_app::usecases::routing::RoutingService::new(
+        env.core("routing"),
+        queue.clone(),
+        timers,
+    );
+    let mut incident = None;
+    for message in queue.take(QueueName::Incidents) {
+        if let QueueMessage::Incident(event) = &message {
+            incident = Some(event.incident.clone());
+        }
+        routing.handle(&message).await.unwrap();
+    }
+    (queue.take(QueueName::Notifications), incident.unwrap())
 }

@@ -1,11 +1,13 @@
-//! End to end against moto, through the Lambda handlers with real event JSON: API Gateway
-//! requests from `events/apigw/` into the ingest handler, SQS events built from messages really
-//! received from moto's SQS into the grouping and routing handlers, and escalation timers read
-//! back from moto's EventBridge Scheduler (`get_schedule`: its `at()` time and Input) and
-//! delivered through the timers queue, as the scheduler's SQS target would.
+//! End to end against moto, through the six Lambda handlers with real event JSON: API Gateway
+//! requests from `events/apigw/` into the ingest, ack and api handlers; SQS events built from
+//! messages really received from moto's SQS into grouping, routing and notify; escalation
+//! timers read back from moto's EventBridge Scheduler (`get_schedule`: its `at()` time and
+//! Input) and delivered through the timers queue, as the scheduler's SQS target would; pages
+//! read back from moto's SES and SNS (`/moto-api/data.json`).
 //!
-//! Every test has its own table, queues, schedule group, SES sender and phone number, so the
-//! tests run concurrently against one moto server.
+//! Each handler is built from exactly the environment template.yaml gives its function. Every
+//! test has its own table, queues, schedule group, SES sender and phone number, so the tests
+//! run concurrently against one moto server.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,33 +17,42 @@ mod cloud;
 mod events;
 
 use chrono::TimeDelta;
-use cloud::{Cloud, seeded};
-use events::{response, sign_sns, text, with_body, with_key};
+use cloud::{Cloud, PUBLIC_BASE_URL, SLACK_SECRET, Sent, seeded};
+use events::{
+    link_query, link_request, request, response, sign_sns, slack_request, text, with_body, with_key,
+};
 use klaxon_app::messages::QueueName;
-use klaxon_domain::escalation::{EscalationStatus, PageRequest, Target, TimerPayload};
-use klaxon_domain::ids::{ScheduleId, UserId};
+use klaxon_domain::escalation::EscalationStatus;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;
+use klaxon_tests::test_start;
+use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 
 /// Sends an API Gateway event to the ingest handler and returns the HTTP status and body.
 async fn ingest(cloud: &Cloud, event: Value) -> (u16, Value) {
-    let answer = cloud.ingest.handle(event).await.unwrap();
-    response(&answer)
+    response(&cloud.ingest.handle(event).await.unwrap())
 }
 
-/// What identifies a page for the duplicate-delivery comparison.
-fn page_identity(page: &PageRequest) -> (u32, u32, String) {
-    (page.round, page.tier, format!("{:?}", page.targets))
+/// Sends an API Gateway event to the ack handler.
+async fn ack(cloud: &Cloud, event: Value) -> (u16, Value) {
+    let answer = cloud.ack.handle(event).await.unwrap();
+    response(&serde_json::to_value(answer).unwrap())
 }
 
-fn primary() -> Vec<Target> {
-    vec![Target::Schedule(ScheduleId::new("primary").unwrap())]
+/// Sends an API Gateway event to the api handler.
+async fn api(cloud: &Cloud, event: Value) -> (u16, Value) {
+    let answer = cloud.api.handle(event).await.unwrap();
+    response(&serde_json::to_value(answer).unwrap())
 }
 
-fn bob() -> Vec<Target> {
-    vec![Target::User(UserId::new("bob").unwrap())]
+/// Delivers everything queued: once, or twice each in shuffled order.
+async fn pump(cloud: &Cloud, copies: usize, rng: &mut StdRng) {
+    if copies > 1 {
+        cloud.pump_twice_shuffled(rng).await;
+    } else {
+        cloud.pump().await;
+    }
 }
 
 /// The one schedule in the escalation group.
@@ -55,112 +66,148 @@ async fn only_schedule(cloud: &Cloud) -> String {
     names.into_iter().next().unwrap()
 }
 
-/// Delivers everything queued, once or (shuffled) twice.
-async fn pump(cloud: &Cloud, copies: usize, rng: &mut rand::rngs::StdRng) {
-    if copies > 1 {
-        cloud.pump_twice_shuffled(rng).await;
-    } else {
-        cloud.pump().await;
-    }
+async fn status(cloud: &Cloud) -> IncidentStatus {
+    cloud.only_incident().await.incident.status()
 }
 
-/// The main flow up to the tier-1 page, with every message and timer delivered `copies` times
-/// (shuffled when more than once). Returns the pages and the two timers.
-async fn fire_and_escalate(
-    cloud: &Cloud,
-    copies: usize,
-    seed: u64,
-) -> (Vec<PageRequest>, TimerPayload, TimerPayload) {
+/// The main scenario (Alertmanager → incident → tier-0 email → timer → tier-1 SMS → ack by
+/// the SMS link → resolve), with every webhook, queue message, timer and link POST delivered
+/// `copies` times (shuffled when more than once). Returns what was sent.
+async fn main_scenario(cloud: &Cloud, copies: usize, seed: u64) -> Sent {
     let mut rng = seeded(seed);
-    let (status, body) = ingest(cloud, with_key("ingest-alertmanager.json", cloud.key("am"))).await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(body["summary"]["new"], 2);
+    let am = cloud.key("am").to_owned();
+
+    // An Alertmanager firing group: one incident for its two alerts, tier 0 emails alice.
+    for attempt in 0..copies {
+        let (status, body) = ingest(cloud, with_key("ingest-alertmanager.json", &am)).await;
+        assert_eq!(status, 202, "{body}");
+        let counter = if attempt == 0 { "new" } else { "repeats" };
+        assert_eq!(body["summary"][counter], 2, "{body}");
+    }
     pump(cloud, copies, &mut rng).await;
-    let mut pages = cloud.take_pages().await;
-
-    // Tier 0's deadline is five minutes away: a real one-shot schedule, not a direct message.
-    let tier0 = only_schedule(cloud).await;
-    let (at, _) = cloud.schedule(&tier0).await.unwrap();
-    assert_eq!(at, cloud.clock.now() + TimeDelta::minutes(5));
-    let first = cloud.fire_schedule(&tier0, copies).await;
-    pump(cloud, copies, &mut rng).await;
-    pages.extend(cloud.take_pages().await);
-
-    let tier1 = only_schedule(cloud).await;
-    let (at, second) = cloud.schedule(&tier1).await.unwrap();
-    assert_eq!(at, cloud.clock.now() + TimeDelta::minutes(10));
-    assert_eq!((second.round, second.tier), (0, 1));
-    (pages, first, second)
-}
-
-#[tokio::test]
-async fn an_alertmanager_group_pages_escalates_on_its_schedule_and_resolves() {
-    let cloud = Cloud::new().await;
-    let (pages, tier0_timer, tier1_timer) = fire_and_escalate(&cloud, 1, 0).await;
-    // Page requests may repeat (two alerts announce the incident; notify sends each
-    // (incident, round, tier, user, channel) once): compare the set.
-    assert_eq!(
-        pages.iter().map(page_identity).collect::<BTreeSet<_>>(),
-        BTreeSet::from([
-            (0, 0, format!("{:?}", primary())),
-            (0, 1, format!("{:?}", bob()))
-        ])
-    );
     let incident = cloud.only_incident().await;
     assert_eq!(
         incident.incident.alerts().linked,
         2,
         "one incident for the group"
     );
+    assert_eq!(incident.incident.status(), IncidentStatus::Triggered);
+    let sent = cloud.sent().await;
+    assert_eq!(sent.emails.len(), 1, "tier 0 emails alice once: {sent:?}");
+    assert_eq!(sent.emails[0].0, "alice@example.com");
+    assert!(sent.sms.is_empty());
 
-    // A late copy of the fired tier-0 timer changes nothing.
-    cloud.send_timer(&tier0_timer).await;
-    cloud.pump().await;
-    assert!(cloud.take_pages().await.is_empty());
+    // Tier 0's deadline is five minutes away: a real one-shot schedule, not a direct message.
+    let tier0 = only_schedule(cloud).await;
+    let (at, tier0_timer) = cloud.schedule(&tier0).await.unwrap();
+    assert_eq!(at, test_start() + TimeDelta::minutes(5));
+    assert_eq!((tier0_timer.round, tier0_timer.tier), (0, 0));
+    cloud.fire_schedule(&tier0, copies).await;
+    pump(cloud, copies, &mut rng).await;
+    let sent = cloud.sent().await;
+    assert_eq!(sent.sms.len(), 1, "tier 1 texts bob once: {sent:?}");
+    assert_eq!(sent.emails.len(), 1, "alice is not paged again");
+    let tier1 = only_schedule(cloud).await;
+    let (at, tier1_timer) = cloud.schedule(&tier1).await.unwrap();
+    assert_eq!(at, cloud.clock.now() + TimeDelta::minutes(10));
+    assert_eq!((tier1_timer.round, tier1_timer.tier), (0, 1));
 
-    // The group resolves: the incident auto-resolves and the tier-1 schedule is deleted.
-    let tier1 = tier1_timer.timer_name();
-    assert!(cloud.schedule(tier1.as_str()).await.is_some());
-    let (status, body) = ingest(
-        &cloud,
-        with_body(
-            with_key("ingest-alertmanager.json", cloud.key("am")),
-            &text("ingest/alertmanager-resolved.json"),
-        ),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(body["summary"]["resolved"], 2);
-    cloud.pump().await;
+    // Bob opens the link from his SMS: GET shows a confirmation page and changes nothing.
+    let query = link_query(&sent.sms[0], PUBLIC_BASE_URL, "ack");
+    let (code, page) = ack(cloud, link_request("ack-link-get.json", &query)).await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.as_str().unwrap().contains("<form method=\"post\">"));
+    assert_eq!(status(cloud).await, IncidentStatus::Triggered);
+    // The POST acknowledges (a second POST changes nothing).
+    for _ in 0..copies {
+        let (code, page) = ack(cloud, link_request("ack-link-post.json", &query)).await;
+        assert_eq!(code, 200, "{page}");
+    }
+    assert_eq!(status(cloud).await, IncidentStatus::Acknowledged);
+    assert!(
+        cloud.schedule(&tier1).await.is_none(),
+        "acknowledging deletes the pending escalation schedule"
+    );
+    pump(cloud, copies, &mut rng).await;
+    let acknowledged = cloud.sent().await;
+    assert_eq!(
+        (acknowledged.emails.len(), acknowledged.sms.len()),
+        (2, 2),
+        "alice and bob are told once: {acknowledged:?}"
+    );
+
+    // Late copies of both timers change nothing.
+    for _ in 0..copies {
+        cloud.send_timer(&tier0_timer).await;
+        cloud.send_timer(&tier1_timer).await;
+    }
+    pump(cloud, copies, &mut rng).await;
+    assert_eq!(cloud.sent().await, acknowledged, "no page after the ack");
+    assert!(cloud.schedule_names().await.is_empty());
+
+    // The resolved group resolves the incident and tells both.
+    let resolved = with_body(
+        with_key("ingest-alertmanager.json", &am),
+        &text("ingest/alertmanager-resolved.json"),
+    );
+    for _ in 0..copies {
+        let (code, body) = ingest(cloud, resolved.clone()).await;
+        assert_eq!(code, 202, "{body}");
+    }
+    pump(cloud, copies, &mut rng).await;
     let incident = cloud.only_incident().await;
     assert_eq!(incident.incident.status(), IncidentStatus::Resolved);
     assert_eq!(
         incident.incident.escalation().unwrap().status(),
         EscalationStatus::Resolved
     );
-    assert!(
-        cloud.schedule(tier1.as_str()).await.is_none(),
-        "the pending escalation schedule is gone"
-    );
-    // A late copy of the cancelled timer changes nothing either.
-    cloud.send_timer(&tier1_timer).await;
-    cloud.pump().await;
-    assert!(cloud.take_pages().await.is_empty());
-    assert!(cloud.schedule_names().await.is_empty());
+    let sent = cloud.sent().await;
+    assert_eq!((sent.emails.len(), sent.sms.len()), (3, 3), "{sent:?}");
+    for queue in QueueName::ALL {
+        assert_eq!(cloud.visible(queue).await, 0, "{} is empty", queue.as_str());
+    }
+    sent
+}
+
+/// What was sent, without the parts that differ between deployments (signed links, which
+/// carry the incident id): recipient and subject of each email, each SMS's text before its
+/// link. Sorted, so two runs compare as multisets.
+fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
+    let mut emails: Vec<_> = sent
+        .emails
+        .iter()
+        .map(|(to, subject, _)| (to.clone(), subject.clone()))
+        .collect();
+    emails.sort();
+    let mut sms: Vec<_> = sent
+        .sms
+        .iter()
+        .map(|text| text.split("https://").next().unwrap_or_default().to_owned())
+        .collect();
+    sms.sort();
+    (emails, sms)
 }
 
 #[tokio::test]
-async fn every_message_and_timer_delivered_twice_in_shuffled_order_pages_the_same() {
+async fn an_alertmanager_group_pages_escalates_is_acknowledged_by_link_and_resolves() {
+    let cloud = Cloud::new().await;
+    let sent = main_scenario(&cloud, 1, 0).await;
+    let (emails, sms) = comparable(&sent);
+    assert!(emails.iter().all(|(to, _)| to == "alice@example.com"));
+    assert_eq!(sms.len(), 3);
+}
+
+#[tokio::test]
+async fn every_message_and_timer_delivered_twice_in_shuffled_order_sends_the_same_pages() {
     let once = Cloud::new().await;
-    let (expected, _, _) = fire_and_escalate(&once, 1, 0).await;
-    let expected: BTreeSet<_> = expected.iter().map(page_identity).collect();
+    let expected = comparable(&main_scenario(&once, 1, 0).await);
     for seed in [7, 1234] {
         let twice = Cloud::new().await;
-        let (pages, _, _) = fire_and_escalate(&twice, 2, seed).await;
-        let unique: BTreeSet<_> = pages.iter().map(page_identity).collect();
-        assert_eq!(unique, expected, "seed {seed}: the same pages");
-        let incident = twice.only_incident().await;
-        assert_eq!(incident.incident.alerts().linked, 2, "seed {seed}");
+        let sent = comparable(&main_scenario(&twice, 2, seed).await);
+        assert_eq!(
+            sent, expected,
+            "seed {seed}: the same emails and SMS, none extra"
+        );
     }
 }
 
@@ -176,67 +223,60 @@ async fn pagerduty_trigger_acknowledge_and_resolve_by_dedup_key() {
             &body.to_string(),
         )
     };
-    let (status, body) = ingest(&cloud, with_key("ingest-pagerduty-enqueue.json", &key)).await;
-    assert_eq!(status, 202, "{body}");
+    let (code, body) = ingest(&cloud, with_key("ingest-pagerduty-enqueue.json", &key)).await;
+    assert_eq!(code, 202, "{body}");
     assert_eq!(
         body,
         json!({"status": "success", "message": "Event processed", "dedup_key": "db-primary/replication-lag"})
     );
     cloud.pump().await;
-    assert_eq!(cloud.take_pages().await.len(), 1);
+    assert_eq!(cloud.sent().await.emails.len(), 1, "alice paged");
     let timer = only_schedule(&cloud).await;
 
-    let (status, _) = ingest(&cloud, event("pagerduty-acknowledge.json")).await;
-    assert_eq!(status, 202);
+    let (code, _) = ingest(&cloud, event("pagerduty-acknowledge.json")).await;
+    assert_eq!(code, 202);
     cloud.pump().await;
-    assert_eq!(
-        cloud.only_incident().await.incident.status(),
-        IncidentStatus::Acknowledged
-    );
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
     assert!(
         cloud.schedule(&timer).await.is_none(),
         "acknowledging deletes the escalation schedule"
     );
+    assert_eq!(cloud.sent().await.emails.len(), 2, "alice is told");
 
-    let (status, _) = ingest(&cloud, event("pagerduty-resolve.json")).await;
-    assert_eq!(status, 202);
+    let (code, _) = ingest(&cloud, event("pagerduty-resolve.json")).await;
+    assert_eq!(code, 202);
     cloud.pump().await;
-    assert_eq!(
-        cloud.only_incident().await.incident.status(),
-        IncidentStatus::Resolved
-    );
-    assert!(cloud.take_pages().await.is_empty(), "nobody paged again");
+    assert_eq!(status(&cloud).await, IncidentStatus::Resolved);
+    let sent = cloud.sent().await;
+    assert_eq!(sent.emails.len(), 3, "{sent:?}");
+    assert!(sent.sms.is_empty(), "bob was never paged");
 }
 
 #[tokio::test]
 async fn opsgenie_create_acknowledge_and_close_by_alias() {
     let cloud = Cloud::new().await;
     let key = cloud.key("og").to_owned();
-    let (status, body) = ingest(&cloud, with_key("ingest-opsgenie-create.json", &key)).await;
-    assert_eq!(status, 202, "{body}");
+    let (code, body) = ingest(&cloud, with_key("ingest-opsgenie-create.json", &key)).await;
+    assert_eq!(code, 202, "{body}");
     assert_eq!(body["result"], "Request will be processed");
     cloud.pump().await;
-    assert_eq!(cloud.take_pages().await.len(), 1);
-    assert_eq!(
-        cloud.only_incident().await.incident.status(),
-        IncidentStatus::Triggered
-    );
+    assert_eq!(cloud.sent().await.emails.len(), 1);
+    assert_eq!(status(&cloud).await, IncidentStatus::Triggered);
 
-    let (status, _) = ingest(&cloud, with_key("ingest-opsgenie-acknowledge.json", &key)).await;
-    assert_eq!(status, 202);
+    let (code, _) = ingest(&cloud, with_key("ingest-opsgenie-acknowledge.json", &key)).await;
+    assert_eq!(code, 202);
     cloud.pump().await;
-    assert_eq!(
-        cloud.only_incident().await.incident.status(),
-        IncidentStatus::Acknowledged
-    );
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
     assert!(cloud.schedule_names().await.is_empty());
 
-    let (status, _) = ingest(&cloud, with_key("ingest-opsgenie-close.json", &key)).await;
-    assert_eq!(status, 202);
+    let (code, _) = ingest(&cloud, with_key("ingest-opsgenie-close.json", &key)).await;
+    assert_eq!(code, 202);
     cloud.pump().await;
+    assert_eq!(status(&cloud).await, IncidentStatus::Resolved);
     assert_eq!(
-        cloud.only_incident().await.incident.status(),
-        IncidentStatus::Resolved
+        cloud.sent().await.emails.len(),
+        3,
+        "page, ack and resolve notices"
     );
 }
 
@@ -245,12 +285,12 @@ async fn cloudwatch_alarms_arrive_over_signed_https_and_as_lambda_sns_events() {
     let cloud = Cloud::new().await;
     let key = cloud.key("cw").to_owned();
     let signed = sign_sns(&text("ingest/cloudwatch-sns-notification.json"));
-    let (status, body) = ingest(
+    let (code, body) = ingest(
         &cloud,
         with_body(with_key("ingest-sns-https.json", &key), &signed),
     )
     .await;
-    assert_eq!(status, 202, "{body}");
+    assert_eq!(code, 202, "{body}");
     assert!(
         cloud
             .http
@@ -263,12 +303,12 @@ async fn cloudwatch_alarms_arrive_over_signed_https_and_as_lambda_sns_events() {
     );
 
     let confirmation = sign_sns(&text("ingest/sns-subscription-confirmation.json"));
-    let (status, body) = ingest(
+    let (code, body) = ingest(
         &cloud,
         with_body(with_key("ingest-sns-https.json", &key), &confirmation),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(code, 200, "{body}");
     assert!(
         cloud
             .http
@@ -289,10 +329,37 @@ async fn cloudwatch_alarms_arrive_over_signed_https_and_as_lambda_sns_events() {
         2,
         "two alarms, two incidents"
     );
-    assert_eq!(cloud.take_pages().await.len(), 2);
+    assert_eq!(cloud.sent().await.emails.len(), 2);
 }
 
-/// Asserts that nothing was stored or queued.
+#[tokio::test]
+async fn the_api_lists_the_incident_and_who_is_on_call() {
+    let cloud = Cloud::new().await;
+    ingest(
+        &cloud,
+        with_key("ingest-native-alert.json", cloud.key("native")),
+    )
+    .await;
+    cloud.pump().await;
+    let id = cloud.only_incident().await.incident.id().to_string();
+    let replacements = [
+        ("klx_EXAMPLE_API_KEY", cloud.api_key.as_str()),
+        ("0192f3a1b2c37d4e8f90a1b2c3d4e5f6", id.as_str()),
+    ];
+    let (code, body) = api(&cloud, request("api-list-incidents.json", &replacements)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["incidents"][0]["id"], id.as_str(), "{body}");
+    let (code, body) = api(&cloud, request("api-get-incident.json", &replacements)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["incident"]["status"], "triggered", "{body}");
+    let (code, body) = api(&cloud, request("api-oncall.json", &replacements)).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.to_string().contains("alice"), "{body}");
+    let (code, _) = api(&cloud, request("api-list-incidents.json", &[])).await;
+    assert_eq!(code, 401, "the sample's placeholder key is not a key");
+}
+
+/// Asserts that nothing was stored or queued by refused ingest requests.
 async fn assert_nothing_stored(cloud: &Cloud, what: &str) {
     assert_eq!(
         cloud.visible(QueueName::Alerts).await,
@@ -303,7 +370,7 @@ async fn assert_nothing_stored(cloud: &Cloud, what: &str) {
 }
 
 #[tokio::test]
-async fn bad_keys_and_bad_signatures_get_4xx_and_store_nothing() {
+async fn bad_keys_and_bad_signatures_at_ingest_get_4xx_and_store_nothing() {
     let cloud = Cloud::new().await;
     let routes = [
         ("ingest-native-alert.json", "native", "Bearer"),
@@ -320,37 +387,36 @@ async fn bad_keys_and_bad_signatures_get_4xx_and_store_nothing() {
             .as_object_mut()
             .unwrap()
             .remove("authorization");
-        let (status, body) = ingest(&cloud, missing).await;
-        assert_eq!(status, 401, "{file} without a key: {body}");
-        let (status, _) = ingest(&cloud, with_key(file, "klx_not-a-key")).await;
-        assert_eq!(status, 401, "{file} with a wrong key");
-        let other = if integration == "pd" { "am" } else { "pd" };
-        let (status, body) = ingest(&cloud, with_key(file, cloud.key(other))).await;
-        assert_eq!(status, 403, "{file} with another integration's key: {body}");
-        let mut api = good.clone();
-        api["headers"]["authorization"] = json!(format!("{scheme} {}", cloud.api_key));
-        let (status, _) = ingest(&cloud, api).await;
-        assert_eq!(status, 403, "{file} with an API key");
+        let (code, body) = ingest(&cloud, missing).await;
+        assert_eq!(code, 401, "{file} without a key: {body}");
+        let (code, _) = ingest(&cloud, with_key(file, "klx_not-a-key")).await;
+        assert_eq!(code, 401, "{file} with a wrong key");
+        let (code, body) = ingest(&cloud, with_key(file, cloud.key("pd"))).await;
+        assert_eq!(code, 403, "{file} with another integration's key: {body}");
+        let mut api_key = good.clone();
+        api_key["headers"]["authorization"] = json!(format!("{scheme} {}", cloud.api_key));
+        let (code, _) = ingest(&cloud, api_key).await;
+        assert_eq!(code, 403, "{file} with an API key");
     }
     // PagerDuty: the routing key in the body.
-    let (status, body) = ingest(
+    let (code, body) = ingest(
         &cloud,
         with_key("ingest-pagerduty-enqueue.json", "klx_wrong"),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(code, 400, "{body}");
     assert_eq!(body["errors"], json!(["Invalid routing key"]));
     // SNS over HTTPS: a wrong key in the path; an unsigned, a tampered and a foreign-signed
     // message with the right key.
-    let (status, _) = ingest(&cloud, with_key("ingest-sns-https.json", "klx_wrong")).await;
-    assert_eq!(status, 401);
+    let (code, _) = ingest(&cloud, with_key("ingest-sns-https.json", "klx_wrong")).await;
+    assert_eq!(code, 401);
     let key = cloud.key("cw").to_owned();
-    let (status, body) = ingest(&cloud, with_key("ingest-sns-https.json", &key)).await;
-    assert_eq!(status, 401, "unsigned sample: {body}");
+    let (code, body) = ingest(&cloud, with_key("ingest-sns-https.json", &key)).await;
+    assert_eq!(code, 401, "unsigned sample: {body}");
     let mut tampered: Value =
         serde_json::from_str(&sign_sns(&text("ingest/cloudwatch-sns-notification.json"))).unwrap();
     tampered["Message"] = json!(tampered["Message"].as_str().unwrap().replace("ALARM", "OK"));
-    let (status, body) = ingest(
+    let (code, body) = ingest(
         &cloud,
         with_body(
             with_key("ingest-sns-https.json", &key),
@@ -358,11 +424,11 @@ async fn bad_keys_and_bad_signatures_get_4xx_and_store_nothing() {
         ),
     )
     .await;
-    assert_eq!(status, 401, "tampered: {body}");
+    assert_eq!(code, 401, "tampered: {body}");
     let mut elsewhere: Value =
         serde_json::from_str(&sign_sns(&text("ingest/cloudwatch-sns-notification.json"))).unwrap();
     elsewhere["SigningCertURL"] = json!("https://attacker.example.com/cert.pem");
-    let (status, _) = ingest(
+    let (code, _) = ingest(
         &cloud,
         with_body(
             with_key("ingest-sns-https.json", &key),
@@ -370,10 +436,7 @@ async fn bad_keys_and_bad_signatures_get_4xx_and_store_nothing() {
         ),
     )
     .await;
-    assert!(
-        (400..500).contains(&status),
-        "certificate off SNS: {status}"
-    );
+    assert!((400..500).contains(&code), "certificate off SNS: {code}");
     // A Lambda SNS event from a topic no integration lists.
     let mut foreign: Value = serde_json::from_str(&text("ingest/sns-lambda-event.json")).unwrap();
     foreign["Records"][0]["Sns"]["TopicArn"] = json!("arn:aws:sns:eu-west-1:123456789012:other");
@@ -391,6 +454,7 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
         ("ingest-grafana.json", "grafana"),
         ("ingest-pagerduty-enqueue.json", "pd"),
         ("ingest-opsgenie-create.json", "og"),
+        ("ingest-opsgenie-acknowledge.json", "og"),
         ("ingest-sns-https.json", "cw"),
     ];
     let bodies = [
@@ -402,15 +466,17 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
     ];
     for (file, integration) in routes {
         for bad in bodies {
-            let (status, body) = ingest(
+            // Opsgenie's acknowledge body is optional and its fields are all optional: only
+            // a body that is not a JSON object is malformed there.
+            if file == "ingest-opsgenie-acknowledge.json" && !matches!(bad, "not json" | "[]") {
+                continue;
+            }
+            let (code, body) = ingest(
                 &cloud,
                 with_body(with_key(file, cloud.key(integration)), bad),
             )
             .await;
-            assert!(
-                (400..500).contains(&status),
-                "{file} {bad:?}: {status} {body}"
-            );
+            assert!((400..500).contains(&code), "{file} {bad:?}: {code} {body}");
             let reason = [
                 &body["error"]["message"],
                 &body["message"],
@@ -425,15 +491,15 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
         }
         // Too large for any sender.
         let huge = format!("{{\"summary\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-        let (status, _) = ingest(
+        let (code, _) = ingest(
             &cloud,
             with_body(with_key(file, cloud.key(integration)), &huge),
         )
         .await;
-        assert_eq!(status, 413, "{file}");
+        assert_eq!(code, 413, "{file}");
     }
     // A native alert missing its summary names the field.
-    let (status, body) = ingest(
+    let (code, body) = ingest(
         &cloud,
         with_body(
             with_key("ingest-native-alert.json", cloud.key("native")),
@@ -441,7 +507,84 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
         ),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(code, 400);
     assert_eq!(body["error"]["field"], "summary", "{body}");
     assert_nothing_stored(&cloud, "malformed bodies").await;
+}
+
+#[tokio::test]
+async fn tampered_and_expired_links_and_bad_slack_signatures_change_nothing() {
+    let cloud = Cloud::new().await;
+    ingest(
+        &cloud,
+        with_key("ingest-alertmanager.json", cloud.key("am")),
+    )
+    .await;
+    cloud.pump().await;
+    let incident = cloud.only_incident().await.incident.id().to_string();
+    let schedule = only_schedule(&cloud).await;
+    let (_, _, html) = cloud.sent().await.emails.remove(0);
+    let query = link_query(&html, PUBLIC_BASE_URL, "ack");
+
+    let unchanged = |what: &'static str| {
+        let cloud = &cloud;
+        let schedule = &schedule;
+        async move {
+            assert_eq!(status(cloud).await, IncidentStatus::Triggered, "{what}");
+            assert!(cloud.schedule(schedule).await.is_some(), "{what}");
+            assert_eq!(
+                cloud.visible(QueueName::Notifications).await,
+                0,
+                "{what}: no notice queued"
+            );
+        }
+    };
+
+    // An altered link: another action, another user, a forged signature.
+    for (from, to) in [("a=ack", "a=resolve"), ("u=alice", "u=bob")] {
+        let altered = query.replace(from, to);
+        assert_ne!(altered, query);
+        let (code, _) = ack(&cloud, link_request("ack-link-post.json", &altered)).await;
+        assert_eq!(code, 403, "{from} → {to}");
+    }
+    let forged = format!("{}AAAA", query);
+    let (code, _) = ack(&cloud, link_request("ack-link-post.json", &forged)).await;
+    assert!((400..500).contains(&code), "forged signature: {code}");
+    unchanged("altered links").await;
+
+    // The API without a key, and the sample's own (unsigned) Slack request.
+    let (code, _) = ack(
+        &cloud,
+        request(
+            "ack-incident-acknowledge.json",
+            &[("0192f3a1b2c37d4e8f90a1b2c3d4e5f6", &incident)],
+        ),
+    )
+    .await;
+    assert_eq!(code, 401);
+    let (code, _) = ack(&cloud, request("ack-slack-actions.json", &[])).await;
+    assert_eq!(code, 401, "the sample's signature is a placeholder");
+    let now = cloud.clock.now().timestamp();
+    let (code, _) = ack(
+        &cloud,
+        slack_request(&incident, now, "not-the-slack-signing-secret"),
+    )
+    .await;
+    assert_eq!(code, 401, "signed with another secret");
+    let (code, _) = ack(&cloud, slack_request(&incident, now - 3600, SLACK_SECRET)).await;
+    assert_eq!(code, 401, "a replayed request an hour old");
+    unchanged("refused API and Slack requests").await;
+
+    // The link expires after the configuration's ack_link_lifetime (12h).
+    cloud.clock.advance(TimeDelta::hours(13));
+    let (code, page) = ack(&cloud, link_request("ack-link-post.json", &query)).await;
+    assert_eq!(code, 410, "{page}");
+    unchanged("expired link").await;
+
+    // A correctly signed Slack button press does acknowledge.
+    let now = cloud.clock.now().timestamp();
+    let (code, body) = ack(&cloud, slack_request(&incident, now, SLACK_SECRET)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
+    assert!(cloud.schedule(&schedule).await.is_none());
 }

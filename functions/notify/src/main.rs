@@ -1,3 +1,23 @@
-//! The notify Lambda function.
+//! The notify Lambda function: builds the table, SES, SNS and webhook senders once per cold
+//! start and hands each notifications record to [`notify::NotifyHandler`].
 
-fn main() {}
+use klaxon_app::usecases::notify::process_env;
+use klaxon_aws::env::Function;
+use klaxon_aws::lambda::run_sqs_function;
+use klaxon_aws::{FunctionContext, init_tracing};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let context = FunctionContext::from_env(Function::Notify).await?;
+    let handler = Arc::new(notify::CloudNotifyHandler::from_context(
+        &context,
+        process_env(),
+    )?);
+    run_sqs_function(move |message, meta| {
+        let handler = Arc::clone(&handler);
+        async move { handler.handle_message(message, meta).await.map(|_| ()) }
+    })
+    .await
+}

@@ -34,6 +34,51 @@ pub fn is_http_api_event(event: &Value) -> bool {
             .is_some_and(Value::is_object)
 }
 
+/// Checks that `lambda_http` can turn the event into a request: it builds the URI from the
+/// `Host` (or the domain name), `X-Forwarded-Proto`, the path and the raw query string and
+/// *panics* when those do not form a URI. API Gateway normally sends well-formed values, but a
+/// client controls the query string and some headers, and nothing may panic on input.
+fn check_uri(event: &Value) -> Result<(), String> {
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+    let header = |name: &str| {
+        event
+            .get("headers")
+            .and_then(Value::as_object)
+            .and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .and_then(|(_, value)| value.as_str().map(str::to_owned))
+            })
+    };
+    let context = event.get("requestContext");
+    let host = header("host").or_else(|| text(context.and_then(|c| c.get("domainName"))));
+    let stage = text(context.and_then(|c| c.get("stage")));
+    let raw_path = text(event.get("rawPath")).unwrap_or_default();
+    let path = match stage.as_deref() {
+        None | Some("$default") => raw_path,
+        Some(stage) if raw_path.starts_with(&format!("/{stage}/")) => raw_path,
+        Some(stage) => format!("/{stage}{raw_path}"),
+    };
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "https".to_owned());
+    let mut uri = match host {
+        Some(host) => url::Url::parse(&format!("{scheme}://{host}{path}"))
+            .map_err(|e| format!("the host, scheme and path do not form a URL: {e}"))?
+            .to_string(),
+        None => url::Url::parse(&format!("http://localhost{path}"))
+            .map_err(|e| format!("the path is not a URL path: {e}"))?
+            .path()
+            .to_owned(),
+    };
+    if let Some(query) = text(event.get("rawQueryString")).filter(|q| !q.is_empty()) {
+        uri.push('?');
+        uri.push_str(&query);
+    }
+    http::Uri::try_from(uri)
+        .map(|_| ())
+        .map_err(|e| format!("the request URI is malformed: {e}"))
+}
+
 /// Converts an API Gateway HTTP API event into an HTTP request for the router. The body is
 /// decoded when the event says it is base64.
 pub fn request_from_event(event: &Value) -> Result<http::Request<Body>, FunctionError> {
@@ -43,6 +88,7 @@ pub fn request_from_event(event: &Value) -> Result<http::Request<Body>, Function
                 .to_owned(),
         ));
     }
+    check_uri(event).map_err(FunctionError::Failed)?;
     let request = lambda_http::request::from_str(&event.to_string())
         .map_err(|e| FunctionError::Failed(format!("unreadable API Gateway event: {e}")))?;
     Ok(request.map(|body| Body::from(body.to_vec())))
@@ -106,11 +152,31 @@ pub async fn response_to_event(
     Ok(event)
 }
 
-/// Answers one API Gateway HTTP API event with `router`.
+/// A 400 in Klaxon's error envelope, for a request that cannot even be routed.
+fn bad_request(reason: &str) -> ApiGatewayV2httpResponse {
+    let body = serde_json::json!({"error": {"code": "bad_request", "message": reason}});
+    let mut event = ApiGatewayV2httpResponse::default();
+    event.status_code = 400;
+    event.headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    event.body = Some(LambdaBody::Text(body.to_string()));
+    event
+}
+
+/// Answers one API Gateway HTTP API event with `router`. A request whose URI cannot be built
+/// gets a 400 without reaching the router.
 pub async fn serve_event(
     router: Router,
     event: &Value,
 ) -> Result<ApiGatewayV2httpResponse, FunctionError> {
+    if is_http_api_event(event)
+        && let Err(reason) = check_uri(event)
+    {
+        tracing::warn!(%reason, "malformed request refused before routing");
+        return Ok(bad_request(&reason));
+    }
     let request = request_from_event(event)?;
     // The router's error type is Infallible: every failure is already an HTTP response.
     let response = match router.oneshot(request).await {
@@ -262,6 +328,28 @@ mod tests {
         let mut rest = event("GET", "/v1/page", "", None);
         rest["version"] = json!("1.0");
         assert!(serve_event(router(), &rest).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_uri_cannot_be_built_is_a_400_not_a_panic() {
+        let mut bad_host = event("GET", "/v1/page", "", None);
+        bad_host["headers"]["host"] = json!("bad host name");
+        let mut bad_query = event("GET", "/v1/page", "", None);
+        bad_query["rawQueryString"] = json!("a=b c");
+        let mut bad_scheme = event("GET", "/v1/page", "", None);
+        bad_scheme["headers"]["x-forwarded-proto"] = json!("ht tp");
+        for event in [bad_host, bad_query, bad_scheme] {
+            let response = serve_event(router(), &event).await.unwrap();
+            assert_eq!(response.status_code, 400, "{event}");
+            let Some(LambdaBody::Text(text)) = &response.body else {
+                panic!()
+            };
+            assert!(text.contains("bad_request"), "{text}");
+        }
+        let mut staged = event("GET", "/v1/page", "", None);
+        staged["requestContext"]["stage"] = json!("prod");
+        let response = serve_event(router(), &staged).await.unwrap();
+        assert_eq!(response.status_code, 404, "a named stage prefixes the path");
     }
 
     #[tokio::test]

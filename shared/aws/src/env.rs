@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `TABLE_NAME` | the DynamoDB table | every function |
 //! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest |
-//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, ack |
+//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping |
 //! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
@@ -15,7 +15,7 @@
 //! | `SENDER_EMAIL` | SES sender address | notify |
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
-//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash | notify; optional elsewhere |
+//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages) | notify |
 //! | `LINK_SIGNING_SECRET` | key for signed ack/resolve links (≥ 32 bytes) | notify, ack |
 //! | `SLACK_SIGNING_SECRET` | Slack request signing secret | optional (ack) |
 //! | `AWS_ENDPOINT_URL` | endpoint override (moto, LocalStack) | optional |
@@ -118,7 +118,7 @@ impl Function {
                 names.extend(TIMER_VARIABLES);
             }
             Function::Ack => {
-                names.extend(["INCIDENTS_QUEUE_URL", "NOTIFICATIONS_QUEUE_URL"]);
+                names.push("NOTIFICATIONS_QUEUE_URL");
                 names.extend(TIMER_VARIABLES);
                 names.push("LINK_SIGNING_SECRET");
             }

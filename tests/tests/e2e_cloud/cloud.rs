@@ -3,6 +3,8 @@
 //! Lambda's part: receiving from SQS, wrapping records into SQS events, deleting what succeeded,
 //! and playing EventBridge Scheduler's part by reading a schedule back and sending its Input.
 
+use ack::AckHandler;
+use api::ApiHandler;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use grouping::CloudGroupingHandler;
@@ -15,12 +17,13 @@ use klaxon_aws::dynamo::{DynamoStore, create_table_from_definition};
 use klaxon_aws::env::{CloudSettings, Function};
 use klaxon_aws::lambda::{SqsBatchResponse, SqsEvent};
 use klaxon_domain::config::Config;
-use klaxon_domain::escalation::{PageRequest, TimerPayload};
+use klaxon_domain::escalation::TimerPayload;
 use klaxon_domain::timeline::{Actor, EventSource};
 use klaxon_store::repo::{KeyKind, KeyRecord, Repository, StoredIncident};
 use klaxon_store::{Clock, ManualClock, TableDefinition};
 use klaxon_tests::pipeline::{TestHttpGet, pipeline_config_text};
-use klaxon_tests::{aws_config, test_start, unique_name, workspace_root};
+use klaxon_tests::{aws_config, moto_data, test_start, unique_name, workspace_root};
+use notify::CloudNotifyHandler;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -32,6 +35,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The link signing secret of every test deployment.
 pub const LINK_SECRET: &str = "e2e-link-signing-secret-0123456789abcdef";
+
+/// The Slack app's signing secret of every test deployment.
+pub const SLACK_SECRET: &str = "e2e-slack-signing-secret-8f742231b10e";
 
 /// Where notify says Klaxon lives (links in pages point here).
 pub const PUBLIC_BASE_URL: &str = "https://klaxon.e2e.example.com";
@@ -48,8 +54,6 @@ pub struct QueueRef {
 }
 
 /// A deployment in moto with every handler.
-// `sender` and `phone` are read once the notify function is wired in.
-#[allow(dead_code)]
 pub struct Cloud {
     /// The clock every handler and adapter reads.
     pub clock: Arc<ManualClock>,
@@ -79,6 +83,21 @@ pub struct Cloud {
     pub grouping: CloudGroupingHandler,
     /// The routing function.
     pub routing: CloudRoutingHandler,
+    /// The notify function.
+    pub notify: CloudNotifyHandler,
+    /// The ack function.
+    pub ack: AckHandler,
+    /// The api function.
+    pub api: ApiHandler,
+}
+
+/// What the notify function sent through moto, in moto's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Emails from this deployment's sender: (recipient, subject, HTML body).
+    pub emails: Vec<(String, String, String)>,
+    /// SMS to this deployment's phone number (bob): their text.
+    pub sms: Vec<String>,
 }
 
 async fn create_queue(sqs: &aws_sdk_sqs::Client, name: QueueName) -> QueueRef {
@@ -231,6 +250,7 @@ impl Cloud {
             ("SENDER_EMAIL".to_owned(), sender.clone()),
             ("PUBLIC_BASE_URL".to_owned(), PUBLIC_BASE_URL.to_owned()),
             ("LINK_SIGNING_SECRET".to_owned(), LINK_SECRET.to_owned()),
+            ("SLACK_SIGNING_SECRET".to_owned(), SLACK_SECRET.to_owned()),
         ]);
         let clock = Arc::new(ManualClock::new(test_start()));
         let every_variable = variables.clone();
@@ -293,6 +313,14 @@ impl Cloud {
                 .unwrap(),
             grouping: CloudGroupingHandler::from_context(&context(Function::Grouping)).unwrap(),
             routing: CloudRoutingHandler::from_context(&context(Function::Routing)).unwrap(),
+            // No `${VAR}` references in the test configuration: nothing to resolve.
+            notify: CloudNotifyHandler::from_context(
+                &context(Function::Notify),
+                Arc::new(|_: &str| None),
+            )
+            .unwrap(),
+            ack: AckHandler::from_context(&context(Function::Ack)).unwrap(),
+            api: ApiHandler::from_context(&context(Function::Api)).unwrap(),
             clock,
             repo,
             sqs,
@@ -361,18 +389,18 @@ impl Cloud {
         match queue.name {
             QueueName::Alerts => self.grouping.handle_batch(event).await,
             QueueName::Incidents | QueueName::Timers => self.routing.handle_batch(event).await,
-            QueueName::Notifications => panic!("deliver pages with Cloud::take_pages"),
+            QueueName::Notifications => self.notify.handle_batch(event).await,
         }
     }
 
-    /// Delivers every message of the alerts, incidents and timers queues to its consumer (and
-    /// deletes what succeeded) until those queues are empty. Panics on a failed record. Returns
+    /// Delivers every message of every queue to its consumer (and deletes what succeeded) until
+    /// the queues are empty. Panics on a failed record. Returns
     /// how many messages it delivered.
     pub async fn pump(&self) -> usize {
         let mut delivered = 0;
         loop {
             let mut any = false;
-            for name in [QueueName::Alerts, QueueName::Incidents, QueueName::Timers] {
+            for name in QueueName::ALL {
                 let queue = self.queue(name).clone();
                 let messages = self.receive(&queue).await;
                 if messages.is_empty() {
@@ -404,12 +432,15 @@ impl Cloud {
     pub async fn pump_twice_shuffled(&self, rng: &mut StdRng) -> usize {
         let mut delivered = 0;
         loop {
-            let mut deliveries: Vec<(QueueRef, Message)> = Vec::new();
-            for name in [QueueName::Alerts, QueueName::Incidents, QueueName::Timers] {
+            // Each delivery remembers its position in receive order: a FIFO queue returns a
+            // group's messages in order, and that order must survive the shuffle.
+            let mut deliveries: Vec<(usize, QueueRef, Message)> = Vec::new();
+            for name in QueueName::ALL {
                 let queue = self.queue(name).clone();
                 for message in self.receive(&queue).await {
-                    deliveries.push((queue.clone(), message.clone()));
-                    deliveries.push((queue.clone(), message));
+                    let position = deliveries.len();
+                    deliveries.push((position, queue.clone(), message.clone()));
+                    deliveries.push((position + 1, queue.clone(), message));
                 }
             }
             if deliveries.is_empty() {
@@ -417,7 +448,7 @@ impl Cloud {
             }
             deliveries.shuffle(rng);
             keep_fifo_group_order(&mut deliveries);
-            for (queue, message) in &deliveries {
+            for (_, queue, message) in &deliveries {
                 let response = self.consume(queue, std::slice::from_ref(message)).await;
                 assert!(
                     response.batch_item_failures.is_empty(),
@@ -426,7 +457,7 @@ impl Cloud {
                 );
                 delivered += 1;
             }
-            for (queue, message) in &deliveries {
+            for (_, queue, message) in &deliveries {
                 // Each message appears twice; the second delete of a handle is harmless.
                 let _ = self
                     .sqs
@@ -439,19 +470,32 @@ impl Cloud {
         }
     }
 
-    /// Removes and returns the page requests on the notifications queue.
-    pub async fn take_pages(&self) -> Vec<PageRequest> {
-        let queue = self.queue(QueueName::Notifications).clone();
-        let mut pages = Vec::new();
-        for message in self.receive(&queue).await {
-            if let QueueMessage::Page(page) =
-                QueueMessage::from_json(message.body.as_deref().unwrap()).unwrap()
-            {
-                pages.push(page);
-            }
-            self.delete(&queue, &message).await;
-        }
-        pages
+    /// What notify sent for this deployment, read back from moto (`/moto-api/data.json`).
+    pub async fn sent(&self) -> Sent {
+        let data = moto_data().await;
+        let emails = data["ses"]["Message"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["source"] == json!(self.sender))
+            .map(|m| {
+                let to = m["destinations"]["ToAddresses"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let subject = m["subject"].as_str().unwrap_or_default().to_owned();
+                let body = m["body"].as_str().unwrap_or_default().to_owned();
+                (to, subject, body)
+            })
+            .collect();
+        let sms = data["sns"]["SMS"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["phone_number"] == json!(self.phone))
+            .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        Sent { emails, sms }
     }
 
     /// How many messages are visible on `name` (received and made visible again).
@@ -576,9 +620,9 @@ impl Cloud {
     }
 }
 
-/// Puts the deliveries of each FIFO message group back in their original order, in the
+/// Puts the deliveries of each FIFO message group back in their receive order, in the
 /// positions the shuffle gave that group.
-fn keep_fifo_group_order(deliveries: &mut [(QueueRef, Message)]) {
+fn keep_fifo_group_order(deliveries: &mut [(usize, QueueRef, Message)]) {
     let group_of = |message: &Message| {
         message
             .attributes
@@ -586,24 +630,16 @@ fn keep_fifo_group_order(deliveries: &mut [(QueueRef, Message)]) {
             .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
             .cloned()
     };
-    let sequence_of = |message: &Message| {
-        message
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get(&MessageSystemAttributeName::SequenceNumber))
-            .and_then(|s| s.parse::<u128>().ok())
-            .unwrap_or(0)
-    };
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (index, (_, message)) in deliveries.iter().enumerate() {
+    for (index, (_, _, message)) in deliveries.iter().enumerate() {
         if let Some(group) = group_of(message) {
             groups.entry(group).or_default().push(index);
         }
     }
     for positions in groups.values() {
-        let mut members: Vec<(QueueRef, Message)> =
+        let mut members: Vec<(usize, QueueRef, Message)> =
             positions.iter().map(|&i| deliveries[i].clone()).collect();
-        members.sort_by_key(|(_, message)| sequence_of(message));
+        members.sort_by_key(|(order, _, _)| *order);
         for (&position, member) in positions.iter().zip(members) {
             deliveries[position] = member;
         }

@@ -77,3 +77,55 @@ pub fn sign_sns(text: &str) -> String {
     envelope["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(signature));
     envelope.to_string()
 }
+
+/// The query string of a signed link found in a page (the SMS text, or an email's HTML with
+/// `&amp;` escapes): `i=…&u=…&a=…&e=…&s=…`.
+pub fn link_query(page: &str, base_url: &str, action: &str) -> String {
+    let start = format!("{base_url}/v1/links?");
+    page.match_indices(&start)
+        .map(|(at, _)| {
+            let rest = &page[at + start.len()..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .unwrap_or(rest.len());
+            rest[..end].replace("&amp;", "&")
+        })
+        .find(|query| query.split('&').any(|pair| pair == format!("a={action}")))
+        .unwrap_or_else(|| panic!("no {action} link under {base_url} in: {page}"))
+}
+
+/// An `events/apigw/ack-link-*` request for the link with `query`: the query string, and for
+/// the POST sample the form body (base64, as API Gateway delivers form posts).
+pub fn link_request(file: &str, query: &str) -> Value {
+    let mut event = request(file, &[]);
+    event["rawQueryString"] = json!(query);
+    let parameters: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
+    event["queryStringParameters"] = Value::Object(parameters);
+    if event.get("body").is_some() {
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(query));
+        event["isBase64Encoded"] = json!(true);
+    }
+    event
+}
+
+/// The `events/apigw/ack-slack-actions.json` request for `incident`, stamped `timestamp` and
+/// signed with `secret` (the way Slack signs: `v0=` HMAC-SHA256 of `v0:{timestamp}:{body}`).
+pub fn slack_request(incident: &str, timestamp: i64, secret: &str) -> Value {
+    let mut event = request("ack-slack-actions.json", &[]);
+    let engine = base64::engine::general_purpose::STANDARD;
+    let body = String::from_utf8(engine.decode(event["body"].as_str().unwrap()).unwrap())
+        .unwrap()
+        .replace("0192f3a1b2c37d4e8f90a1b2c3d4e5f6", incident);
+    let timestamp = timestamp.to_string();
+    let signature = klaxon_app::security::slack::SlackVerifier::new(secret)
+        .unwrap()
+        .sign(&timestamp, body.as_bytes());
+    event["body"] = json!(engine.encode(&body));
+    event["headers"]["x-slack-request-timestamp"] = json!(timestamp);
+    event["headers"]["x-slack-signature"] = json!(signature);
+    event
+}

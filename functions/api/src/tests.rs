@@ -1,0 +1,155 @@
+//! The handler on every `events/apigw/api-*` sample (with a real API key and ids
+//! substituted), over the SQLite store with an incident paged through the real use cases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use base64::Engine;
+use serde_json::json;
+
+#[path = "../../testing/support.rs"]
+mod support;
+use support::{Env, apigw_request, http_response, page_requests};
+
+const SAMPLE_INCIDENT: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f6";
+const SAMPLE_OVERRIDE: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f9";
+
+struct Fixture {
+    env: Env,
+    handler: ApiHandler,
+    incident: String,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let env = Env::new().await;
+        let (_, incident) = page_requests(&env).await;
+        let handler = ApiHandler::new(QueryService::new(env.core(COMPONENT)));
+        Fixture {
+            env,
+            handler,
+            incident: incident.to_string(),
+        }
+    }
+
+    /// Sends a sample with the API key and incident id of this fixture (and `more`).
+    async fn send(&self, file: &str, more: &[(&str, &str)]) -> (u64, String, Value) {
+        let mut replacements = vec![
+            ("klx_EXAMPLE_API_KEY", self.env.api_key.as_str()),
+            (SAMPLE_INCIDENT, self.incident.as_str()),
+        ];
+        replacements.extend_from_slice(more);
+        let response = self
+            .handler
+            .handle(apigw_request(file, &replacements))
+            .await
+            .unwrap();
+        let (status, body) = http_response(&response);
+        let content_type = response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            content_type,
+            serde_json::from_str(&body).unwrap_or(json!(body)),
+        )
+    }
+}
+
+#[tokio::test]
+async fn every_read_route_answers_its_sample() {
+    let fixture = Fixture::new().await;
+    let (status, _, body) = fixture.send("api-list-incidents.json", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["incidents"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+
+    let (status, _, body) = fixture.send("api-get-incident.json", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["incident"]["id"], fixture.incident.as_str(), "{body}");
+
+    let (status, _, body) = fixture.send("api-oncall.json", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("alice"), "{body}");
+
+    let (status, content_type, body) = fixture.send("api-schedule-ics.json", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type.starts_with("text/calendar"), "{content_type}");
+    assert!(body.as_str().unwrap().starts_with("BEGIN:VCALENDAR"));
+
+    let (status, _, body) = fixture.send("api-get-config.json", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], 1);
+}
+
+#[tokio::test]
+async fn overrides_are_created_listed_and_deleted() {
+    let fixture = Fixture::new().await;
+    let (status, _, created) = fixture.send("api-create-override.json", &[]).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _, listed) = fixture.send("api-list-overrides.json", &[]).await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(listed.to_string().contains(&id), "{listed}");
+    let (status, _, body) = fixture
+        .send(
+            "api-delete-override.json",
+            &[(SAMPLE_OVERRIDE, id.as_str())],
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, _, listed) = fixture.send("api-list-overrides.json", &[]).await;
+    assert!(!listed.to_string().contains(&id), "{listed}");
+}
+
+#[tokio::test]
+async fn a_yaml_upload_stores_a_new_configuration_version() {
+    let fixture = Fixture::new().await;
+    let mut event = apigw_request(
+        "api-put-config.json",
+        &[("klx_EXAMPLE_API_KEY", fixture.env.api_key.as_str())],
+    );
+    let engine = base64::engine::general_purpose::STANDARD;
+    let yaml = String::from_utf8(engine.decode(event["body"].as_str().unwrap()).unwrap())
+        .unwrap()
+        .replace("default_window: 1h", "default_window: 2h");
+    event["body"] = json!(engine.encode(yaml));
+    let (status, body) = http_response(&fixture.handler.handle(event).await.unwrap());
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["version"], 2, "{body}");
+    let (_, _, current) = fixture.send("api-get-config.json", &[]).await;
+    assert_eq!(current["version"], 2);
+}
+
+#[tokio::test]
+async fn requests_without_the_api_key_are_refused() {
+    let fixture = Fixture::new().await;
+    for file in [
+        "api-list-incidents.json",
+        "api-get-incident.json",
+        "api-oncall.json",
+        "api-schedule-ics.json",
+        "api-list-overrides.json",
+        "api-create-override.json",
+        "api-delete-override.json",
+        "api-get-config.json",
+        "api-put-config.json",
+    ] {
+        let response = fixture
+            .handler
+            .handle(apigw_request(file, &[(SAMPLE_INCIDENT, &fixture.incident)]))
+            .await
+            .unwrap();
+        let (status, body) = http_response(&response);
+        assert_eq!(status, 401, "{file}: {body}");
+    }
+    let (_, _, config) = fixture.send("api-get-config.json", &[]).await;
+    assert_eq!(config["version"], 1, "nothing changed");
+}
