@@ -642,3 +642,36 @@ async fn unknown_paths_get_a_json_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn oversized_labels_are_refused_before_anything_is_stored() {
+    let p = Pipeline::new().await;
+    let auth = bearer(p.key("native"));
+    let body = json!({"alerts": [
+        {"dedup_key": "small", "summary": "fine"},
+        {"dedup_key": "huge", "summary": "too many labels", "labels": {"blob": "x".repeat(40 * 1024)}}
+    ]});
+    let (status, body) = post(
+        p.ingest_router(),
+        "/v1/alerts",
+        &[("authorization", &auth)],
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "alerts[1].labels");
+    assert!(
+        p.queue.peek(QueueName::Alerts).is_empty(),
+        "the valid first alert was not stored either"
+    );
+    assert!(
+        p.repo
+            .alert(&klaxon_domain::alert::AlertKey {
+                integration: klaxon_domain::ids::IntegrationName::new("native").unwrap(),
+                dedup_key: klaxon_domain::ids::DedupKey::new("small").unwrap(),
+            })
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

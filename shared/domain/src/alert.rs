@@ -144,7 +144,25 @@ pub struct Alert {
     pub raw: serde_json::Value,
 }
 
+/// The most bytes of label names and values one alert may carry. Labels are what grouping and
+/// routing match on and they are copied onto the incident, so they are bounded (annotations and
+/// the raw payload are not: they are stored compressed with the alert).
+pub const MAX_LABELS_BYTES: usize = 32 * 1024;
+
 impl Alert {
+    /// Checks the limits that keep an alert storable and routable: the labels' total size.
+    /// Returns the offending field and a message.
+    pub fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        let bytes: usize = self.labels.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > MAX_LABELS_BYTES {
+            return Err((
+                "labels",
+                format!("labels total {bytes} bytes; at most {MAX_LABELS_BYTES} are accepted"),
+            ));
+        }
+        Ok(())
+    }
+
     /// This alert's identity.
     pub fn key(&self) -> AlertKey {
         AlertKey {
@@ -184,5 +202,47 @@ impl AlertEvent {
             AlertEvent::Alert(alert) => alert.key(),
             AlertEvent::Resolve { key, .. } | AlertEvent::Acknowledge { key, .. } => key.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn alert(labels: BTreeMap<String, String>) -> Alert {
+        Alert {
+            integration: IntegrationName::new("prom").unwrap(),
+            dedup_key: DedupKey::new("k").unwrap(),
+            status: AlertStatus::Firing,
+            severity: Severity::Error,
+            summary: "s".into(),
+            source: None,
+            labels,
+            annotations: BTreeMap::new(),
+            links: vec![],
+            received_at: chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            started_at: None,
+            ended_at: None,
+            group_hint: None,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        let ok = alert([("a".to_string(), "x".repeat(MAX_LABELS_BYTES - 1))].into());
+        assert!(ok.check_limits().is_ok());
+        let big = alert([("a".to_string(), "x".repeat(MAX_LABELS_BYTES))].into());
+        let (field, message) = big.check_limits().unwrap_err();
+        assert_eq!(field, "labels");
+        assert!(message.contains("32768"), "{message}");
+    }
+
+    #[test]
+    fn severities_order_from_info_to_critical() {
+        assert!(Severity::Critical > Severity::Error && Severity::Error > Severity::Warning);
+        assert_eq!(Severity::parse("warning"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("Warning"), None);
     }
 }

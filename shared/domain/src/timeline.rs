@@ -449,6 +449,34 @@ pub enum TimelineEntry {
         /// Whether another attempt will be made.
         retrying: bool,
     },
+    /// `io.klaxon.notification.notice_delivered`: a notice that the incident was acknowledged
+    /// or resolved reached a provider (sent to people already paged).
+    #[serde(rename = "io.klaxon.notification.notice_delivered")]
+    NoticeDelivered {
+        /// Who was told.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// What they were told: acknowledged or resolved.
+        notice: StopReason,
+        /// The provider's message id, when it returns one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<String>,
+    },
+    /// `io.klaxon.notification.notice_failed`: a notice could not be delivered.
+    #[serde(rename = "io.klaxon.notification.notice_failed")]
+    NoticeFailed {
+        /// Who was to be told.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// What they were to be told.
+        notice: StopReason,
+        /// What went wrong.
+        error: String,
+        /// Whether another attempt will be made.
+        retrying: bool,
+    },
 }
 
 impl TimelineEntry {
@@ -469,6 +497,8 @@ impl TimelineEntry {
             TimelineEntry::EscalationStopped { .. } => "io.klaxon.escalation.stopped",
             TimelineEntry::NotificationDelivered { .. } => "io.klaxon.notification.delivered",
             TimelineEntry::NotificationFailed { .. } => "io.klaxon.notification.failed",
+            TimelineEntry::NoticeDelivered { .. } => "io.klaxon.notification.notice_delivered",
+            TimelineEntry::NoticeFailed { .. } => "io.klaxon.notification.notice_failed",
         }
     }
 }
@@ -722,12 +752,25 @@ mod tests {
                 provider_id: Some("msg-1".into()),
             },
             TimelineEntry::NotificationFailed {
-                user: alice,
+                user: alice.clone(),
                 channel: Channel::Email,
                 round: 0,
                 tier: 0,
                 error: "MessageRejected".into(),
                 retrying: false,
+            },
+            TimelineEntry::NoticeDelivered {
+                user: alice.clone(),
+                channel: Channel::Slack,
+                notice: StopReason::Acknowledged,
+                provider_id: None,
+            },
+            TimelineEntry::NoticeFailed {
+                user: alice,
+                channel: Channel::Sms,
+                notice: StopReason::Resolved,
+                error: "throttled".into(),
+                retrying: true,
             },
         ]
     }

@@ -3,9 +3,12 @@
 //! ([`ingest::routes`] and, for `ack` and `api`, theirs); `klaxon serve` merges all of them
 //! with [`compose`].
 
+pub mod ack;
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod pages;
 
 pub use error::ApiError;
 

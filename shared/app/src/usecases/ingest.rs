@@ -357,6 +357,19 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
         config: &Config,
         events: Vec<AlertEvent>,
     ) -> Result<IngestSummary, UseCaseError> {
+        // Check every event before storing any, so a refused request changes nothing.
+        for (i, event) in events.iter().enumerate() {
+            if let AlertEvent::Alert(alert) = event
+                && let Err((field, message)) = alert.check_limits()
+            {
+                let path = if events.len() > 1 {
+                    format!("alerts[{i}].{field}")
+                } else {
+                    field.to_string()
+                };
+                return Err(UseCaseError::invalid(path, message));
+            }
+        }
         let mut summary = IngestSummary::default();
         for event in events {
             match event {

@@ -7,13 +7,19 @@
 //! - [`lifecycle`]: acknowledge and resolve, shared by `ack`, `grouping` and the API.
 //! - [`notify`]: resolve who is on call and send pages and notices (`notify`).
 //! - [`queries`]: incidents, timelines, on-call, overrides, configuration (`api`).
+//! - [`ack`]: signed links, API and Slack acknowledge/resolve (`ack`).
+//! - [`access`]: API-key authentication shared by `ack` and `api`.
 
+pub mod access;
+pub mod ack;
 pub mod config;
 pub mod effects;
 pub mod error;
 pub mod grouping;
 pub mod ingest;
 pub mod lifecycle;
+pub mod notify;
+pub mod queries;
 pub mod routing;
 
 pub use config::{ConfigCache, LoadedConfig};

@@ -1,0 +1,674 @@
+//! Notify: sends pages and notices (the `notify` function, fed by the notifications queue).
+//!
+//! - Page: if the incident still pages (triggered), resolve the tier's targets to users at the
+//!   page's `resolve_at` (schedules with their overrides), and send each user's channels for
+//!   the page's urgency. Each (incident, round, tier, user, channel) has one delivery record,
+//!   claimed before sending and finished after with a timeline entry, so a redelivered message
+//!   sends nothing twice. Generic webhooks get one record per configured endpoint (the key ends
+//!   in the endpoint's name), so one failing endpoint is retried without resending to the
+//!   others.
+//! - Notice: tells each (user, channel) already paged that the incident was acknowledged or
+//!   resolved, once.
+//!
+//! Failures: a channel that cannot work (no address, endpoint not configured, environment
+//! variable unset) or a provider's permanent refusal is recorded as a permanent failure on the
+//! timeline and never retried. Transient failures are recorded as such and make `handle`
+//! return an error at the end, so the queue redelivers the message; the retry claims only the
+//! deliveries that failed (the queue's redrive policy ends in the dead-letter queue).
+
+use super::lifecycle::is_paging;
+use super::{Core, LoadedConfig, UseCaseError};
+use crate::messages::{Notice, NoticeKind, QueueMessage};
+use crate::oncall::Roster;
+use crate::ports::{Email, EmailSender, SendError, Sms, SmsSender, WebhookPost, WebhookSender};
+use crate::render::{self, PageLinks, Purpose, RenderInput};
+use crate::security::links::{LinkAction, LinkSigner};
+use crate::webhook::{SIGNATURE_HEADER, sign_webhook};
+use chrono::TimeDelta;
+use klaxon_domain::Instant;
+use klaxon_domain::config::EnvRef;
+use klaxon_domain::duration::HumanDuration;
+use klaxon_domain::escalation::{PageRequest, StopReason, Target};
+use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::schedule::Override;
+use klaxon_domain::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
+use klaxon_domain::user::{Channel, User};
+use klaxon_store::Store;
+use klaxon_store::repo::{Claim, Delivery, DeliveryOutcome, RepoError};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// How long a claimed delivery may stay unfinished before another sender takes it over (the
+/// sender that claimed it is presumed dead).
+pub const STALE_CLAIM: HumanDuration = HumanDuration::from_mins(5);
+
+/// The path of the signed acknowledge/resolve links, under the public base URL.
+pub const LINKS_PATH: &str = "/v1/links";
+
+/// Looks up an environment variable (the `${VAR}` references of webhook URLs and secrets).
+/// Injected so tests never touch the process environment.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// An [`EnvLookup`] over the process environment (for binaries).
+pub fn process_env() -> EnvLookup {
+    Arc::new(|name| std::env::var(name).ok())
+}
+
+/// The senders notify uses, one per kind of provider.
+#[derive(Debug, Clone)]
+pub struct Senders<E, M, W> {
+    /// Email.
+    pub email: E,
+    /// SMS.
+    pub sms: M,
+    /// Slack, Teams and generic webhooks.
+    pub webhook: W,
+}
+
+/// Why nothing was sent for a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The incident does not exist.
+    UnknownIncident,
+    /// The incident was acknowledged or resolved before the page went out.
+    NoLongerPaging(IncidentStatus),
+    /// The page's targets resolve to nobody (the configuration changed since routing).
+    NobodyToPage,
+}
+
+/// What handling one message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyOutcome {
+    /// Nothing was sent, and nothing will be.
+    Skipped(SkipReason),
+    /// Deliveries were handled.
+    Delivered(DeliveryReport),
+}
+
+/// Counts of the deliveries one message led to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Sent now.
+    pub sent: usize,
+    /// Sent, in flight or failed for good before (a redelivered message): not sent again.
+    pub already_handled: usize,
+    /// Failed for good now (recorded on the timeline, not retried).
+    pub failed_permanently: usize,
+}
+
+/// Where one delivery goes, once its configuration is resolved.
+#[derive(Debug, Clone)]
+enum Route {
+    Email(String),
+    Sms(String),
+    Slack {
+        url: String,
+    },
+    Teams {
+        url: String,
+    },
+    Webhook {
+        name: String,
+        url: String,
+        secret: String,
+    },
+}
+
+/// One delivery to make: its record, where it goes (or why it cannot go anywhere), and the tag
+/// that tells endpoints of the webhook channel apart in timeline keys.
+struct Job {
+    delivery: Delivery,
+    tag: Option<String>,
+    route: Result<Route, String>,
+}
+
+/// Page or notice, for timeline entries and keys.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Page { round: u32, tier: u32 },
+    Notice(NoticeKind),
+}
+
+#[derive(Default)]
+struct Tally {
+    report: DeliveryReport,
+    transient: Vec<String>,
+}
+
+/// The notify use case.
+pub struct NotifyService<S, E, M, W> {
+    core: Core<S>,
+    senders: Senders<E, M, W>,
+    links: LinkSigner,
+    links_url: String,
+    env: EnvLookup,
+}
+
+impl<S, E, M, W> std::fmt::Debug for NotifyService<S, E, M, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyService")
+            .field("links_url", &self.links_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn notice_name(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::Acknowledged => "acknowledged",
+        NoticeKind::Resolved => "resolved",
+    }
+}
+
+fn stop_reason(kind: NoticeKind) -> StopReason {
+    match kind {
+        NoticeKind::Acknowledged => StopReason::Acknowledged,
+        NoticeKind::Resolved => StopReason::Resolved,
+    }
+}
+
+/// A short, stable tag for a webhook name in timeline keys (names are free text).
+fn webhook_tag(name: &str) -> String {
+    hex::encode(Sha256::digest(name.as_bytes()))
+        .chars()
+        .take(8)
+        .collect()
+}
+
+impl<S, E, M, W> NotifyService<S, E, M, W>
+where
+    S: Store,
+    E: EmailSender,
+    M: SmsSender,
+    W: WebhookSender,
+{
+    /// Assembles the service. `public_base_url` is where Klaxon's HTTP API is reachable (the
+    /// API Gateway URL or `klaxon serve`'s address); links in pages point at
+    /// `{public_base_url}/v1/links`. `env` resolves the configuration's `${VAR}` references.
+    pub fn new(
+        core: Core<S>,
+        senders: Senders<E, M, W>,
+        links: LinkSigner,
+        public_base_url: &str,
+        env: EnvLookup,
+    ) -> Self {
+        Self {
+            core,
+            senders,
+            links,
+            links_url: format!("{}{LINKS_PATH}", public_base_url.trim_end_matches('/')),
+            env,
+        }
+    }
+
+    /// The shared core.
+    pub fn core(&self) -> &Core<S> {
+        &self.core
+    }
+
+    /// Handles one message from the notifications queue: a [`QueueMessage::Page`] or
+    /// [`QueueMessage::Notice`]. Other kinds are refused so they end in the dead-letter queue.
+    /// An error that [`UseCaseError::is_transient`] means: retry the message later.
+    pub async fn handle(&self, message: &QueueMessage) -> Result<NotifyOutcome, UseCaseError> {
+        match message {
+            QueueMessage::Page(page) => self.page(page).await,
+            QueueMessage::Notice(notice) => self.notice(notice).await,
+            other => Err(UseCaseError::invalid(
+                "kind",
+                format!(
+                    "notify does not handle messages of the {:?} queue",
+                    other.queue().as_str()
+                ),
+            )),
+        }
+    }
+
+    async fn page(&self, page: &PageRequest) -> Result<NotifyOutcome, UseCaseError> {
+        let Some(stored) = self.core.repo.incident(&page.incident).await? else {
+            tracing::warn!(incident = %page.incident, "page for an unknown incident");
+            return Ok(NotifyOutcome::Skipped(SkipReason::UnknownIncident));
+        };
+        if !is_paging(stored.incident.status()) {
+            return Ok(NotifyOutcome::Skipped(SkipReason::NoLongerPaging(
+                stored.incident.status(),
+            )));
+        }
+        let config = self.core.config().await?;
+        let overrides = self.overrides_at(&page.targets, page.resolve_at).await?;
+        let users =
+            Roster::new(&config.config, overrides).resolve_all(&page.targets, page.resolve_at);
+        if users.is_empty() {
+            tracing::warn!(incident = %page.incident, round = page.round, tier = page.tier, "the page's targets resolve to nobody");
+            return Ok(NotifyOutcome::Skipped(SkipReason::NobodyToPage));
+        }
+        let expires = self.core.now() + config.settings.ack_link_lifetime.to_delta();
+        let kind = Kind::Page {
+            round: page.round,
+            tier: page.tier,
+        };
+        let mut tally = Tally::default();
+        let mut incident = stored.incident;
+        for (position, user_id) in users.iter().enumerate() {
+            if position > 0 {
+                // An acknowledgement may have committed while earlier users were paged: read
+                // the incident again so nobody else is paged after it.
+                match self.core.repo.incident(&page.incident).await? {
+                    Some(fresh) if is_paging(fresh.incident.status()) => incident = fresh.incident,
+                    _ => break,
+                }
+            }
+            let Some(user) = config.user(user_id) else {
+                continue;
+            };
+            let links = self.page_links(incident.id(), &user.id, expires);
+            let input = RenderInput {
+                incident: &incident,
+                user,
+                purpose: Purpose::Page {
+                    round: page.round,
+                    tier: page.tier,
+                    urgency: page.urgency,
+                    links: &links,
+                },
+            };
+            for &channel in user.channels_for(page.urgency) {
+                let base = Delivery::page(page, &user.id, channel);
+                for job in self.jobs(&config, user, channel, base) {
+                    self.attempt(job, kind, &input, &mut tally).await?;
+                }
+            }
+        }
+        tally.finish()
+    }
+
+    async fn notice(&self, notice: &Notice) -> Result<NotifyOutcome, UseCaseError> {
+        let Some(stored) = self.core.repo.incident(&notice.incident).await? else {
+            tracing::warn!(incident = %notice.incident, "notice for an unknown incident");
+            return Ok(NotifyOutcome::Skipped(SkipReason::UnknownIncident));
+        };
+        let config = self.core.config().await?;
+        let kind = Kind::Notice(notice.notice);
+        let recipients: BTreeSet<&(UserId, Channel)> = notice.recipients.iter().collect();
+        let mut tally = Tally::default();
+        for (user_id, channel) in recipients {
+            let Some(user) = config.user(user_id) else {
+                tracing::warn!(incident = %notice.incident, user = %user_id, "notice recipient is no longer in the configuration");
+                continue;
+            };
+            let input = RenderInput {
+                incident: &stored.incident,
+                user,
+                purpose: Purpose::Notice {
+                    kind: notice.notice,
+                    actor: &notice.actor,
+                },
+            };
+            let base = Delivery::notice(
+                &notice.incident,
+                notice_name(notice.notice),
+                &user.id,
+                *channel,
+            );
+            for job in self.jobs(&config, user, *channel, base) {
+                self.attempt(job, kind, &input, &mut tally).await?;
+            }
+        }
+        tally.finish()
+    }
+
+    /// The overrides of every schedule among `targets`, in force at `at`.
+    async fn overrides_at(
+        &self,
+        targets: &[Target],
+        at: Instant,
+    ) -> Result<HashMap<ScheduleId, Vec<Override>>, UseCaseError> {
+        let mut overrides = HashMap::new();
+        for target in targets {
+            if let Target::Schedule(schedule) = target
+                && !overrides.contains_key(schedule)
+            {
+                let list = self
+                    .core
+                    .repo
+                    .overrides(schedule, at, at + TimeDelta::seconds(1))
+                    .await?;
+                overrides.insert(schedule.clone(), list);
+            }
+        }
+        Ok(overrides)
+    }
+
+    fn page_links(&self, incident: &IncidentId, user: &UserId, expires: Instant) -> PageLinks {
+        let ack = self.links.sign(incident, user, LinkAction::Ack, expires);
+        let resolve = self
+            .links
+            .sign(incident, user, LinkAction::Resolve, expires);
+        PageLinks {
+            ack: self.links.url(&self.links_url, &ack),
+            resolve: self.links.url(&self.links_url, &resolve),
+        }
+    }
+
+    fn env(&self, reference: &EnvRef) -> Result<String, String> {
+        reference
+            .resolve(|name| (self.env)(name))
+            .map_err(|unset| unset.to_string())
+    }
+
+    /// The deliveries of `user` on `channel`: one, or one per generic webhook endpoint.
+    fn jobs(
+        &self,
+        config: &LoadedConfig,
+        user: &User,
+        channel: Channel,
+        base: Delivery,
+    ) -> Vec<Job> {
+        let single = |route: Result<Route, String>| {
+            vec![Job {
+                delivery: base.clone(),
+                tag: None,
+                route,
+            }]
+        };
+        let notifications = &config.notifications;
+        match channel {
+            Channel::Email => single(
+                user.email
+                    .clone()
+                    .map(Route::Email)
+                    .ok_or_else(|| format!("user {} has no email address", user.id)),
+            ),
+            Channel::Sms => single(
+                user.phone
+                    .clone()
+                    .map(Route::Sms)
+                    .ok_or_else(|| format!("user {} has no phone number", user.id)),
+            ),
+            Channel::Slack => single(match (&user.slack_id, &notifications.slack) {
+                (None, _) => Err(format!("user {} has no slack_id", user.id)),
+                (_, None) => Err("notifications.slack is not configured".to_owned()),
+                (Some(_), Some(slack)) => self
+                    .env(&slack.webhook_url)
+                    .map(|url| Route::Slack { url })
+                    .map_err(|e| format!("notifications.slack.webhook_url: {e}")),
+            }),
+            Channel::Teams => single(match &notifications.teams {
+                None => Err("notifications.teams is not configured".to_owned()),
+                Some(teams) => self
+                    .env(&teams.webhook_url)
+                    .map(|url| Route::Teams { url })
+                    .map_err(|e| format!("notifications.teams.webhook_url: {e}")),
+            }),
+            Channel::Webhook if notifications.webhooks.is_empty() => {
+                single(Err("notifications.webhooks is empty".to_owned()))
+            }
+            Channel::Webhook => notifications
+                .webhooks
+                .iter()
+                .enumerate()
+                .map(|(index, webhook)| {
+                    let mut delivery = base.clone();
+                    delivery.key = format!("{}/{}", base.key, webhook.name);
+                    let field = format!("notifications.webhooks[{index}] ({})", webhook.name);
+                    let route = self
+                        .env(&webhook.url)
+                        .map_err(|e| format!("{field}.url: {e}"))
+                        .and_then(|url| {
+                            self.env(&webhook.signing_secret)
+                                .map_err(|e| format!("{field}.signing_secret: {e}"))
+                                .map(|secret| Route::Webhook {
+                                    name: webhook.name.clone(),
+                                    url,
+                                    secret,
+                                })
+                        });
+                    Job {
+                        delivery,
+                        tag: Some(webhook_tag(&webhook.name)),
+                        route,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Claims, sends and finishes one delivery.
+    async fn attempt(
+        &self,
+        job: Job,
+        kind: Kind,
+        input: &RenderInput<'_>,
+        tally: &mut Tally,
+    ) -> Result<(), UseCaseError> {
+        let attempt = match self
+            .core
+            .repo
+            .claim_delivery(&job.delivery, STALE_CLAIM)
+            .await?
+        {
+            Claim::Claimed { attempt } => attempt,
+            Claim::AlreadySent | Claim::InFlight | Claim::FailedPermanently => {
+                tally.report.already_handled += 1;
+                return Ok(());
+            }
+        };
+        let result = match &job.route {
+            Ok(route) => self.send(route, input).await,
+            Err(reason) => Err(SendError::Permanent(reason.clone())),
+        };
+        let outcome = match &result {
+            Ok(provider_id) => DeliveryOutcome::Sent {
+                provider_id: provider_id.clone(),
+            },
+            Err(SendError::Permanent(error)) => DeliveryOutcome::Failed {
+                permanent: true,
+                error: error.clone(),
+            },
+            Err(SendError::Transient(error)) => DeliveryOutcome::Failed {
+                permanent: false,
+                error: error.clone(),
+            },
+        };
+        let draft = self.timeline(&job, kind, attempt, &outcome)?;
+        match self
+            .core
+            .repo
+            .finish_delivery(
+                &job.delivery.incident,
+                &job.delivery.key,
+                attempt,
+                &outcome,
+                &draft,
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(RepoError::Conflict { .. }) => {
+                // The claim went stale and another sender took the delivery over; it records
+                // the outcome.
+                tracing::warn!(delivery = %job.delivery.key, "delivery was taken over before it finished");
+            }
+            Err(other) => return Err(other.into()),
+        }
+        match outcome {
+            DeliveryOutcome::Sent { .. } => tally.report.sent += 1,
+            DeliveryOutcome::Failed {
+                permanent: true,
+                error,
+            } => {
+                tracing::warn!(delivery = %job.delivery.key, %error, "delivery failed permanently");
+                tally.report.failed_permanently += 1;
+            }
+            DeliveryOutcome::Failed {
+                permanent: false,
+                error,
+            } => {
+                tracing::warn!(delivery = %job.delivery.key, %error, "delivery failed; it will be retried");
+                tally
+                    .transient
+                    .push(format!("{}: {error}", job.delivery.key));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders and sends; the provider's message id on success (for webhooks: the endpoint's
+    /// name and the HTTP status).
+    async fn send(
+        &self,
+        route: &Route,
+        input: &RenderInput<'_>,
+    ) -> Result<Option<String>, SendError> {
+        match route {
+            Route::Email(to) => {
+                let rendered = render::email(input);
+                let email = Email {
+                    to: to.clone(),
+                    subject: rendered.subject,
+                    text: rendered.text,
+                    html: rendered.html,
+                };
+                self.senders.email.send_email(&email).await.map(Some)
+            }
+            Route::Sms(to) => {
+                let sms = Sms {
+                    to: to.clone(),
+                    text: render::sms(input),
+                };
+                self.senders.sms.send_sms(&sms).await.map(Some)
+            }
+            Route::Slack { url } => {
+                let post = WebhookPost {
+                    channel: "slack",
+                    url: url.clone(),
+                    headers: Vec::new(),
+                    body: render::slack(input).to_string(),
+                };
+                let status = self.senders.webhook.post(&post).await?;
+                Ok(Some(format!("slack: HTTP {status}")))
+            }
+            Route::Teams { url } => {
+                let post = WebhookPost {
+                    channel: "teams",
+                    url: url.clone(),
+                    headers: Vec::new(),
+                    body: render::teams(input).to_string(),
+                };
+                let status = self.senders.webhook.post(&post).await?;
+                Ok(Some(format!("teams: HTTP {status}")))
+            }
+            Route::Webhook { name, url, secret } => {
+                let body = render::webhook(input).to_string();
+                let signature = sign_webhook(secret.as_bytes(), self.core.now().timestamp(), &body);
+                let post = WebhookPost {
+                    channel: "webhook",
+                    url: url.clone(),
+                    headers: vec![(SIGNATURE_HEADER.to_owned(), signature)],
+                    body,
+                };
+                let status =
+                    self.senders
+                        .webhook
+                        .post(&post)
+                        .await
+                        .map_err(|error| match error {
+                            SendError::Transient(e) => SendError::Transient(format!("{name}: {e}")),
+                            SendError::Permanent(e) => SendError::Permanent(format!("{name}: {e}")),
+                        })?;
+                Ok(Some(format!("{name}: HTTP {status}")))
+            }
+        }
+    }
+
+    /// The timeline entry of one attempt. Its key names the attempt, so a failed attempt and
+    /// the retry that succeeds are two entries.
+    fn timeline(
+        &self,
+        job: &Job,
+        kind: Kind,
+        attempt: u32,
+        outcome: &DeliveryOutcome,
+    ) -> Result<TimelineDraft, UseCaseError> {
+        let delivery = &job.delivery;
+        let (user, channel) = (delivery.user.clone(), delivery.channel);
+        let prefix = match kind {
+            Kind::Page { round, tier } => format!("delivery.r{round}.t{tier}"),
+            Kind::Notice(notice) => format!("notice.{}", notice_name(notice)),
+        };
+        let tag = job
+            .tag
+            .as_deref()
+            .map(|t| format!(".{t}"))
+            .unwrap_or_default();
+        let key = EntryKey::new(format!("{prefix}.{user}.{channel}{tag}.a{attempt}"))
+            .or_else(|_| {
+                // Unusually long ids: a digest of the delivery key keeps the key short.
+                let digest: String = hex::encode(Sha256::digest(delivery.key.as_bytes()))
+                    .chars()
+                    .take(32)
+                    .collect();
+                EntryKey::new(format!("delivery.{digest}.a{attempt}"))
+            })
+            .map_err(|e| UseCaseError::invalid("delivery.key", e.to_string()))?;
+        let entry = match (kind, outcome) {
+            (Kind::Page { round, tier }, DeliveryOutcome::Sent { provider_id }) => {
+                TimelineEntry::NotificationDelivered {
+                    user,
+                    channel,
+                    round,
+                    tier,
+                    provider_id: provider_id.clone(),
+                }
+            }
+            (Kind::Page { round, tier }, DeliveryOutcome::Failed { permanent, error }) => {
+                TimelineEntry::NotificationFailed {
+                    user,
+                    channel,
+                    round,
+                    tier,
+                    error: error.clone(),
+                    retrying: !permanent,
+                }
+            }
+            (Kind::Notice(notice), DeliveryOutcome::Sent { provider_id }) => {
+                TimelineEntry::NoticeDelivered {
+                    user,
+                    channel,
+                    notice: stop_reason(notice),
+                    provider_id: provider_id.clone(),
+                }
+            }
+            (Kind::Notice(notice), DeliveryOutcome::Failed { permanent, error }) => {
+                TimelineEntry::NoticeFailed {
+                    user,
+                    channel,
+                    notice: stop_reason(notice),
+                    error: error.clone(),
+                    retrying: !permanent,
+                }
+            }
+        };
+        Ok(TimelineDraft::new(
+            delivery.incident.clone(),
+            key,
+            self.core.now(),
+            Actor::system("notify"),
+            entry,
+        ))
+    }
+}
+
+impl Tally {
+    fn finish(self) -> Result<NotifyOutcome, UseCaseError> {
+        if self.transient.is_empty() {
+            return Ok(NotifyOutcome::Delivered(self.report));
+        }
+        Err(UseCaseError::Send(SendError::Transient(format!(
+            "{} deliveries failed and will be retried ({} sent): {}",
+            self.transient.len(),
+            self.report.sent,
+            self.transient.join("; ")
+        ))))
+    }
+}
