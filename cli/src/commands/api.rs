@@ -149,6 +149,48 @@ fn text<'a>(value: &'a Value, field: &str) -> &'a str {
     value.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
+/// An RFC 3339 field to the second (`2026-03-14T09:12:44Z`); other text as it is.
+fn time(value: &Value, field: &str) -> String {
+    let raw = text(value, field);
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|at| crate::time::utc(at.to_utc()))
+        .unwrap_or_else(|_| raw.to_owned())
+}
+
+/// Data fields of a timeline entry worth a glance: scalars, and lists of one-key objects
+/// (`targets: schedule:primary`); identifiers only machines need are left out.
+fn data_summary(data: &Value) -> String {
+    const SKIPPED: [&str; 4] = ["group_key", "alert", "provider_id", "escalates_at"];
+    let Some(fields) = data.as_object() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for (name, value) in fields {
+        if SKIPPED.contains(&name.as_str()) {
+            continue;
+        }
+        let shown = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|item| {
+                    let object = item.as_object()?;
+                    let (key, value) = object.iter().next()?;
+                    Some(format!("{key}:{}", value.as_str()?))
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => continue,
+        };
+        if !shown.is_empty() {
+            parts.push(format!("{name}={shown}"));
+        }
+    }
+    parts.join(" ")
+}
+
 fn print(
     output: Output,
     value: &Value,
@@ -206,7 +248,7 @@ pub fn list(args: &IncidentsListArgs, output: Output) -> anyhow::Result<ExitCode
                     text(incident, "status").to_owned(),
                     text(incident, "severity").to_owned(),
                     text(incident, "urgency").to_owned(),
-                    text(incident, "created_at").to_owned(),
+                    time(incident, "created_at"),
                     text(incident, "title").to_owned(),
                 ]
             })
@@ -251,7 +293,7 @@ fn render_detail(detail: &Value) -> String {
     field("status", text(incident, "status").to_owned());
     field("severity", text(incident, "severity").to_owned());
     field("urgency", text(incident, "urgency").to_owned());
-    field("created", text(incident, "created_at").to_owned());
+    field("created", time(incident, "created_at"));
     if let Some(ack) = incident.get("acknowledged").filter(|v| !v.is_null()) {
         field(
             "acknowledged",
@@ -266,9 +308,10 @@ fn render_detail(detail: &Value) -> String {
         field(
             "resolved",
             format!(
-                "{} by {}",
-                text(resolved, "at"),
-                actor(resolved.get("by").unwrap_or(&null))
+                "{} by {} ({})",
+                time(resolved, "at"),
+                actor(resolved.get("by").unwrap_or(&null)),
+                text(resolved, "reason")
             ),
         );
     }
@@ -294,7 +337,7 @@ fn render_detail(detail: &Value) -> String {
         let _ = writeln!(
             out,
             "  {}  {:<8} {:<8} {}  [{} {}]",
-            text(alert, "linked_at"),
+            time(alert, "linked_at"),
             text(alert, "state"),
             text(alert, "severity"),
             text(alert, "summary"),
@@ -308,14 +351,22 @@ fn render_detail(detail: &Value) -> String {
         .cloned()
         .unwrap_or_default();
     let _ = writeln!(out, "\nTimeline ({})", timeline.len());
-    for entry in &timeline {
-        let _ = writeln!(
-            out,
-            "  {}  {:<28} {}",
-            text(entry, "time"),
-            text(entry, "type"),
-            actor(entry.get("actor").unwrap_or(&null))
-        );
+    let rows: Vec<Vec<String>> = timeline
+        .iter()
+        .map(|entry| {
+            let kind = text(entry, "type");
+            vec![
+                time(entry, "time"),
+                kind.strip_prefix("io.klaxon.").unwrap_or(kind).to_owned(),
+                actor(entry.get("actor").unwrap_or(&null)),
+                data_summary(entry.get("data").unwrap_or(&null)),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        for line in output::table(&["TIME", "EVENT", "BY", "DETAILS"], &rows).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out
 }
@@ -486,6 +537,22 @@ mod tests {
         );
         let error = http_error(reqwest::StatusCode::BAD_GATEWAY, "<html>upstream</html>");
         assert_eq!(error.to_string(), "502 Bad Gateway: <html>upstream</html>");
+    }
+
+    #[test]
+    fn timeline_data_shows_scalars_and_targets_without_machine_ids() {
+        let data = json!({
+            "policy": "infra", "round": 0, "tier": 1, "targets": [{"schedule": "primary"}, {"user": "farid"}],
+            "group_key": "388d23", "escalates_at": "2026-03-14T10:00:00Z", "nested": {"a": 1}
+        });
+        assert_eq!(
+            data_summary(&data),
+            "policy=infra round=0 targets=schedule:primary,user:farid tier=1"
+        );
+        assert_eq!(
+            time(&json!({"t": "2026-11-23T03:14:33.253678024Z"}), "t"),
+            "2026-11-23T03:14:33Z"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// The environment variable holding the SMTP password.
 pub const SMTP_PASSWORD_VARIABLE: &str = "KLAXON_SMTP_PASSWORD";
+/// The environment variable holding the Slack app's signing secret (for Slack buttons).
+pub const SLACK_SECRET_VARIABLE: &str = "KLAXON_SLACK_SIGNING_SECRET";
 
 /// Runs `serve` until SIGINT or SIGTERM.
 pub fn run(
@@ -35,6 +37,9 @@ pub fn run(
     options.config = config.as_ref().map(|(config, _)| config.clone());
     options.smtp = smtp.clone();
     options.webhooks = !args.no_webhooks;
+    options.slack_signing_secret = std::env::var(SLACK_SECRET_VARIABLE)
+        .ok()
+        .filter(|secret| !secret.trim().is_empty());
     options.console = if output.json {
         Console::Silent
     } else {

@@ -38,9 +38,13 @@ use crate::worker::{ConsumerOptions, PumpOptions, spawn_consumer, spawn_timer_pu
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, IdGenerator, Queue, SystemClock, UuidV7Ids};
 use klaxon_app::security::links::LinkSigner;
+use klaxon_app::security::slack::SlackVerifier;
 use klaxon_app::security::sns::{ReqwestHttpGet, SnsVerifier};
+use klaxon_app::usecases::ack::AckService;
 use klaxon_app::usecases::grouping::GroupingService;
 use klaxon_app::usecases::ingest::IngestService;
+use klaxon_app::usecases::notify::{EnvLookup, NotifyService, Senders, process_env};
+use klaxon_app::usecases::queries::QueryService;
 use klaxon_app::usecases::routing::RoutingService;
 use klaxon_app::usecases::{ConfigCache, Core};
 use klaxon_app::webhook::ReqwestWebhookSender;
@@ -212,7 +216,6 @@ impl Default for Tuning {
 }
 
 /// What to start.
-#[derive(Debug)]
 pub struct RuntimeOptions {
     /// The data directory (created if needed).
     pub data_dir: PathBuf,
@@ -228,15 +231,36 @@ pub struct RuntimeOptions {
     pub smtp: Option<SmtpConfig>,
     /// Post webhooks (Slack, Teams, generic) for real, besides recording them.
     pub webhooks: bool,
+    /// Resolves the configuration's `${VAR}` references (webhook URLs and secrets).
+    pub env: EnvLookup,
+    /// The Slack app's signing secret, for `POST /v1/slack/actions` (refused without it).
+    pub slack_signing_secret: Option<String>,
     /// Where page summaries are printed.
     pub console: Console,
     /// Timing knobs.
     pub tuning: Tuning,
 }
 
+impl std::fmt::Debug for RuntimeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeOptions")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("config", &self.config.is_some())
+            .field("smtp", &self.smtp)
+            .field("webhooks", &self.webhooks)
+            .field("slack", &self.slack_signing_secret.is_some())
+            .field("console", &self.console)
+            .field("tuning", &self.tuning)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RuntimeOptions {
     /// Options for `data_dir` and `listen` with everything else at its default: the stored
-    /// configuration, no SMTP, real webhooks, pages printed to stdout.
+    /// configuration, no SMTP, real webhooks with `${VAR}` read from the process environment,
+    /// no Slack actions, pages printed to stdout.
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -245,6 +269,8 @@ impl RuntimeOptions {
             config: None,
             smtp: None,
             webhooks: true,
+            env: process_env(),
+            slack_signing_secret: None,
             console: Console::Stdout,
             tuning: Tuning::default(),
         }
@@ -312,6 +338,8 @@ impl std::fmt::Debug for LocalRuntime {
 type Ingest = IngestService<SqliteStore, SqliteQueue, ReqwestHttpGet>;
 type Grouping = GroupingService<SqliteStore, SqliteQueue, SqliteTimers>;
 type Routing = RoutingService<SqliteStore, SqliteQueue, SqliteTimers>;
+type Notify = NotifyService<SqliteStore, LocalSenders, LocalSenders, LocalSenders>;
+type Ack = AckService<SqliteStore, SqliteQueue, SqliteTimers>;
 
 impl LocalRuntime {
     /// Starts everything; returns once the server listens and the workers run.
@@ -366,7 +394,7 @@ impl LocalRuntime {
             &keys_path,
             &keys.env_file_text(&public_url, &keys_path.display().to_string()),
         )?;
-        let _links =
+        let links =
             LinkSigner::new(data_dir.link_secret_or_create()?.into_bytes()).map_err(|error| {
                 RuntimeError::Invalid {
                     path: data_dir.link_secret(),
@@ -383,7 +411,7 @@ impl LocalRuntime {
             Console::Writer(writer) => Outbox::with_console(&outbox_path, clock.clone(), writer),
         }
         .map_err(|source| RuntimeError::io("open the outbox", &outbox_path, source))?;
-        let _senders = LocalSenders {
+        let senders = LocalSenders {
             outbox,
             smtp: options.smtp.as_ref().map(SmtpEmail::new).transpose()?,
             webhooks: if options.webhooks {
@@ -424,6 +452,37 @@ impl LocalRuntime {
             queue.clone(),
             timers.clone(),
         ));
+
+        let notify: Arc<Notify> = Arc::new(NotifyService::new(
+            core("notify")?,
+            Senders {
+                email: senders.clone(),
+                sms: senders.clone(),
+                webhook: senders,
+            },
+            links.clone(),
+            &public_url,
+            options.env,
+        ));
+        let slack = match &options.slack_signing_secret {
+            Some(secret) => {
+                Some(
+                    SlackVerifier::new(secret).ok_or_else(|| RuntimeError::Invalid {
+                        path: PathBuf::from("KLAXON_SLACK_SIGNING_SECRET"),
+                        reason: "the Slack signing secret is empty".to_owned(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let ack: Arc<Ack> = Arc::new(AckService::new(
+            core("ack")?,
+            queue.clone(),
+            timers.clone(),
+            links,
+            slack,
+        ));
+        let api = Arc::new(QueryService::new(core("api")?));
 
         let report = StartReport {
             config: config_status,
@@ -484,6 +543,22 @@ impl LocalRuntime {
                 stop_workers.clone(),
             ));
         }
+        workers.push(spawn_consumer(
+            queue.clone(),
+            QueueName::Notifications,
+            consumer,
+            move |message| {
+                let notify = Arc::clone(&notify);
+                async move {
+                    notify
+                        .handle(&message)
+                        .await
+                        .map(|_| ())
+                        .map_err(|error| error.to_string())
+                }
+            },
+            stop_workers.clone(),
+        ));
         workers.push(spawn_sweeper(
             queue.clone(),
             store.clone(),
@@ -492,7 +567,11 @@ impl LocalRuntime {
             stop_workers.clone(),
         ));
 
-        let router = klaxon_app::http::compose([klaxon_app::http::ingest::routes(ingest)]);
+        let router = klaxon_app::http::compose([
+            klaxon_app::http::ingest::routes(ingest),
+            klaxon_app::http::ack::routes(ack),
+            klaxon_app::http::api::routes(api),
+        ]);
         let stop_http = CancellationToken::new();
         let server = tokio::spawn(
             axum::serve(listener, router)
@@ -751,31 +830,4 @@ fn check_public_url(url: &str) -> Result<String, RuntimeError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_public_url_defaults_to_the_bound_address_with_loopback_for_any() {
-        let url = |text: &str| default_public_url(text.parse().unwrap());
-        assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(url("0.0.0.0:9000"), "http://127.0.0.1:9000");
-        assert_eq!(url("[::]:9000"), "http://[::1]:9000");
-        assert_eq!(url("192.168.1.5:80"), "http://192.168.1.5:80");
-    }
-
-    #[test]
-    fn public_urls_must_be_http_without_query() {
-        assert_eq!(
-            check_public_url("https://klaxon.example.com/").unwrap(),
-            "https://klaxon.example.com"
-        );
-        assert_eq!(
-            check_public_url("http://host:8080/prefix").unwrap(),
-            "http://host:8080/prefix"
-        );
-        for bad in ["ftp://host", "klaxon.example.com", "https://host/?a=1"] {
-            let error = check_public_url(bad).unwrap_err().to_string();
-            assert!(error.starts_with("--public-url: "), "{error}");
-        }
-    }
-}
+mod tests;
