@@ -75,7 +75,7 @@ pub enum Command {
             Examples:\n  \
             klaxon serve --config examples/klaxon.yaml\n  \
             klaxon serve --config klaxon.yaml --listen 0.0.0.0:8080 --public-url https://klaxon.example.com\n  \
-            klaxon serve --config klaxon.yaml --smtp-url 'smtp://localhost:1025?tls=none' --smtp-from klaxon@example.com"
+            klaxon serve --smtp-url 'smtp://localhost:1025?tls=none&from=klaxon@localhost'"
     )]
     Serve(ServeArgs),
     /// Check configuration files, and store them in a database or DynamoDB table.
@@ -90,6 +90,9 @@ pub enum Command {
     /// List, add and remove schedule overrides on a running Klaxon.
     #[command(subcommand)]
     Overrides(OverridesCommand),
+    /// List and redrive the dead letters of a local data directory's queues.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
     /// Dry-run routing: how an alert payload would be grouped, routed and escalated.
     #[command(subcommand)]
     Route(RouteCommand),
@@ -367,6 +370,51 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
             "{text:?} is not HOST:PORT or a port (e.g. 127.0.0.1:8080, 0.0.0.0:8080, 8080): {error}"
         )),
     }
+}
+
+/// `klaxon dead-letters ...`
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// List the messages that failed every attempt.
+    #[command(
+        long_about = "List the dead letters of `klaxon serve`'s queues: messages that \
+            failed every attempt (or are not Klaxon messages), with their queue, attempts, when \
+            they died and the last error. (On AWS, dead letters are in the SQS dead-letter \
+            queues; see docs/deployment.md.)\n\n\
+            Examples:\n  \
+            klaxon dead-letters list --db klaxon-data\n  \
+            klaxon dead-letters list --db klaxon-data --json"
+    )]
+    List(DeadLettersListArgs),
+    /// Put a dead letter back on its queue, for another round of attempts.
+    #[command(
+        long_about = "Put a dead letter back at the end of its queue with its attempts \
+            reset (after fixing what made it fail: an SMTP server that was down, a webhook URL). \
+            A running `klaxon serve` picks it up within a second.\n\n\
+            Examples:\n  \
+            klaxon dead-letters redrive 42 --db klaxon-data"
+    )]
+    Redrive(DeadLettersRedriveArgs),
+}
+
+/// Arguments of `klaxon dead-letters list`.
+#[derive(Debug, Args)]
+pub struct DeadLettersListArgs {
+    /// The data directory (as given to `serve --data-dir`) or its SQLite file.
+    #[arg(long, value_name = "PATH", env = "KLAXON_DB")]
+    pub db: PathBuf,
+}
+
+/// Arguments of `klaxon dead-letters redrive`.
+#[derive(Debug, Args)]
+pub struct DeadLettersRedriveArgs {
+    /// The dead letter's id (from `dead-letters list`).
+    #[arg(value_name = "ID")]
+    pub id: i64,
+
+    /// The data directory (as given to `serve --data-dir`) or its SQLite file.
+    #[arg(long, value_name = "PATH", env = "KLAXON_DB")]
+    pub db: PathBuf,
 }
 
 /// Where a running Klaxon is and how to authenticate to its API.

@@ -34,7 +34,10 @@ fn post_alert(serve: &Serve, body: &Value) -> Value {
 }
 
 fn incidents(serve: &Serve) -> Vec<Value> {
-    let listing = serve.cli(&["incidents", "list", "--all", "--json"]).ok().json();
+    let listing = serve
+        .cli(&["incidents", "list", "--all", "--json"])
+        .ok()
+        .json();
     listing["incidents"].as_array().unwrap().clone()
 }
 
@@ -48,23 +51,39 @@ fn an_alert_escalates_tier_by_tier_until_acknowledged_by_the_link_in_the_page() 
         serve.stdout()
     );
 
-    post_alert(&serve, &alert("checkout-down", json!({"service": "checkout"})));
+    post_alert(
+        &serve,
+        &alert("checkout-down", json!({"service": "checkout"})),
+    );
     let tier_0 = eventually("the tier-0 page to alice", || {
-        pages_to(&serve.outbox(), "alice@example.com").into_iter().next()
+        pages_to(&serve.outbox(), "alice@example.com")
+            .into_iter()
+            .next()
     });
     assert_eq!(tier_0["channel"], "email");
     assert!(
-        tier_0["subject"].as_str().unwrap().contains("checkout-down needs a human"),
+        tier_0["subject"]
+            .as_str()
+            .unwrap()
+            .contains("checkout-down needs a human"),
         "{tier_0}"
     );
-    assert!(serve.stdout().contains("→ alice@example.com"), "pages are printed too");
+    assert!(
+        serve.stdout().contains("→ alice@example.com"),
+        "pages are printed too"
+    );
     eventually("the tier-1 page to bob, after the tier delay", || {
-        pages_to(&serve.outbox(), "bob@example.com").into_iter().next()
+        pages_to(&serve.outbox(), "bob@example.com")
+            .into_iter()
+            .next()
     });
 
     // Acknowledge with the link from alice's page, as `curl -X POST "$link"` would.
     let link = ack_link(&tier_0).unwrap();
-    assert!(link.starts_with(&format!("{}/v1/links?", serve.url)), "{link}");
+    assert!(
+        link.starts_with(&format!("{}/v1/links?", serve.url)),
+        "{link}"
+    );
     let (status, page) = http("POST", &link, None, None);
     assert_eq!(status, 200, "{page}");
     assert!(page.as_str().unwrap().contains("acknowledged"), "{page}");
@@ -88,7 +107,10 @@ fn an_alert_escalates_tier_by_tier_until_acknowledged_by_the_link_in_the_page() 
     );
 
     let (status, stderr) = serve.terminate();
-    assert!(status.success(), "SIGTERM is a clean stop: {status}\n{stderr}");
+    assert!(
+        status.success(),
+        "SIGTERM is a clean stop: {status}\n{stderr}"
+    );
     assert!(stderr.contains("klaxon serve stopped"), "{stderr}");
 }
 
@@ -100,7 +122,9 @@ fn kill_9_between_tiers_loses_no_accepted_alert_and_fires_tier_1_exactly_once() 
     let serve = Serve::start(&serve_config(), &data_dir, port);
     post_alert(&serve, &alert("db-slow", json!({"test": "restart"})));
     eventually("the tier-0 page", || {
-        pages_to(&serve.outbox(), "alice@example.com").into_iter().next()
+        pages_to(&serve.outbox(), "alice@example.com")
+            .into_iter()
+            .next()
     });
     // Tier 1 is due five seconds after tier 0: this alert is answered 2xx, then the process
     // dies at once, before grouping may even have seen it.
@@ -120,7 +144,9 @@ fn kill_9_between_tiers_loses_no_accepted_alert_and_fires_tier_1_exactly_once() 
         serve.stdout()
     );
     eventually("tier 1 after the restart", || {
-        pages_to(&serve.outbox(), "bob@example.com").into_iter().next()
+        pages_to(&serve.outbox(), "bob@example.com")
+            .into_iter()
+            .next()
     });
     let listed = eventually("the late alert's incident", || {
         let listed = incidents(&serve);
@@ -178,7 +204,15 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
 
     // A key made with `keys create` works at once; revoked, it stops working.
     let created = cli_with_env(
-        &["keys", "create", "--integration", "ci", "--db", &db, "--json"],
+        &[
+            "keys",
+            "create",
+            "--integration",
+            "ci",
+            "--db",
+            &db,
+            "--json",
+        ],
         &[],
     )
     .ok()
@@ -202,23 +236,38 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
     assert_eq!(status, 401, "{body}");
 
     let number = eventually("the incident", || {
-        incidents(&serve)
-            .first()
-            .and_then(|i| i["number"].as_u64())
+        incidents(&serve).first().and_then(|i| i["number"].as_u64())
     });
     let number = number.to_string();
     let listed = serve.cli(&["incidents", "list"]).ok();
-    assert!(listed.stdout.starts_with("NUMBER  STATUS"), "{}", listed.stdout);
-    assert!(listed.stdout.contains("api-errors needs a human"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.starts_with("NUMBER  STATUS"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed.stdout.contains("api-errors needs a human"),
+        "{}",
+        listed.stdout
+    );
 
     let shown = serve.cli(&["incidents", "show", &number]).ok();
     assert!(
-        shown.stdout.starts_with(&format!("Incident #{number} api-errors needs a human\n")),
+        shown
+            .stdout
+            .starts_with(&format!("Incident #{number} api-errors needs a human\n")),
         "{}",
         shown.stdout
     );
-    assert!(shown.stdout.contains("incident.triggered"), "{}", shown.stdout);
-    let shown = serve.cli(&["incidents", "show", &number, "--json"]).ok().json();
+    assert!(
+        shown.stdout.contains("incident.triggered"),
+        "{}",
+        shown.stdout
+    );
+    let shown = serve
+        .cli(&["incidents", "show", &number, "--json"])
+        .ok()
+        .json();
     assert_eq!(shown["alerts"][0]["dedup_key"], "api-errors");
 
     let acked = serve
@@ -229,11 +278,24 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
         format!("incident #{number} acknowledged by user:alice (api-errors needs a human)\n")
     );
     let again = serve.cli(&["incidents", "ack", &number]).ok();
-    assert!(again.stdout.contains("already acknowledged"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("already acknowledged"),
+        "{}",
+        again.stdout
+    );
     serve.cli(&["incidents", "resolve", &number]).ok();
-    let resolved = serve.cli(&["incidents", "show", &number, "--json"]).ok().json();
+    let resolved = serve
+        .cli(&["incidents", "show", &number, "--json"])
+        .ok()
+        .json();
     assert_eq!(resolved["incident"]["status"], "resolved");
-    assert!(serve.cli(&["incidents", "list"]).ok().stdout.contains("no open"));
+    assert!(
+        serve
+            .cli(&["incidents", "list"])
+            .ok()
+            .stdout
+            .contains("no open")
+    );
 
     // Overrides: add, list, remove.
     let added = serve
@@ -267,7 +329,10 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
     assert!(listed.stdout.contains(&id), "{}", listed.stdout);
     assert!(listed.stdout.contains("bob"), "{}", listed.stdout);
     let removed = serve.cli(&["overrides", "remove", "primary", &id]).ok();
-    assert_eq!(removed.stdout, format!("override {id} removed from primary\n"));
+    assert_eq!(
+        removed.stdout,
+        format!("override {id} removed from primary\n")
+    );
     let listed = serve
         .cli(&[
             "overrides",
@@ -336,7 +401,9 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
             "2030-01-01T00:00:00Z",
         ])
         .fails(2, "--end");
-    serve.cli(&["incidents", "show", "999"]).fails(1, "404 not_found");
+    serve
+        .cli(&["incidents", "show", "999"])
+        .fails(1, "404 not_found");
     cli_with_env(
         &["incidents", "list"],
         &[("KLAXON_URL", &serve.url), ("KLAXON_API_KEY", "klx_wrong")],
@@ -356,7 +423,14 @@ fn unreachable_servers_and_unusable_options_are_reported_without_a_panic() {
     )
     .fails(1, &format!("cannot reach Klaxon at {url}"));
     cli_with_env(
-        &["incidents", "list", "--url", "ftp://x", "--api-key", "klx_x"],
+        &[
+            "incidents",
+            "list",
+            "--url",
+            "ftp://x",
+            "--api-key",
+            "klx_x",
+        ],
         &[],
     )
     .fails(2, "http://");
@@ -367,7 +441,15 @@ fn unreachable_servers_and_unusable_options_are_reported_without_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
     cli_with_env(
-        &["serve", "--config", &serve_config(), "--data-dir", &dir, "--listen", &address],
+        &[
+            "serve",
+            "--config",
+            &serve_config(),
+            "--data-dir",
+            &dir,
+            "--listen",
+            &address,
+        ],
         &[],
     )
     .fails(1, &format!("cannot listen on {address}"));

@@ -37,7 +37,9 @@ fn config_apply_stores_versions_says_unchanged_and_prints_the_diff() {
     let again = klaxon(&["--config", &config, "config", "apply", "--db", &db]).ok();
     assert_eq!(
         again.stdout,
-        format!("{config} is unchanged: version 1 is current in {db}/klaxon.db (nothing written)\n")
+        format!(
+            "{config} is unchanged: version 1 is current in {db}/klaxon.db (nothing written)\n"
+        )
     );
 
     let changed = changed_example(temp.path());
@@ -47,12 +49,34 @@ fn config_apply_stores_versions_says_unchanged_and_prints_the_diff() {
         lines.next().unwrap(),
         format!("applied {changed} to {db}/klaxon.db: version 2 (was version 1)")
     );
+    assert_eq!(
+        lines.next().unwrap(),
+        "  escalation_policies: changed infra"
+    );
     assert_eq!(lines.next().unwrap(), "--- version 1");
     assert_eq!(lines.next().unwrap(), format!("+++ version 2 ({changed})"));
-    let removed: Vec<&str> = applied.stdout.lines().filter(|l| l.starts_with("-  ")).collect();
-    let added: Vec<&str> = applied.stdout.lines().filter(|l| l.starts_with("+  ")).collect();
-    assert_eq!(removed, ["-          \"delay\": \"10m\","], "{}", applied.stdout);
-    assert_eq!(added, ["+          \"delay\": \"7m\","], "{}", applied.stdout);
+    let removed: Vec<&str> = applied
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("-  "))
+        .collect();
+    let added: Vec<&str> = applied
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("+  "))
+        .collect();
+    assert_eq!(
+        removed,
+        ["-          \"delay\": \"10m\","],
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(
+        added,
+        ["+          \"delay\": \"7m\","],
+        "{}",
+        applied.stdout
+    );
 
     // Back to the original: version 3, and JSON output.
     let report = klaxon(&["config", "apply", &config, "--db", &db, "--json"])
@@ -62,7 +86,18 @@ fn config_apply_stores_versions_says_unchanged_and_prints_the_diff() {
     assert_eq!(report["previous_version"], 2);
     assert_eq!(report["unchanged"], false);
     assert_eq!(report["target"], format!("sqlite:{db}/klaxon.db"));
-    assert!(report["diff"].as_str().unwrap().contains("+          \"delay\": \"10m\","));
+    assert_eq!(report["sections"][0]["section"], "escalation_policies");
+    assert_eq!(
+        report["sections"][0]["changed"],
+        serde_json::json!(["infra"])
+    );
+    assert_eq!(report["other_changes"], serde_json::json!([]));
+    assert!(
+        report["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+          \"delay\": \"10m\",")
+    );
     let report = klaxon(&["config", "apply", &config, "--db", &db, "--json"])
         .ok()
         .json();
@@ -79,8 +114,14 @@ fn config_apply_reports_bad_input_with_exit_1_or_2() {
         .fails(1, "cannot read config file /nope.yaml");
     let broken = temp.path().join("broken.yaml");
     std::fs::write(&broken, "users:\n  - id: Bad Id\n").unwrap();
-    klaxon(&["config", "apply", &broken.display().to_string(), "--db", &db])
-        .fails(1, "is invalid");
+    klaxon(&[
+        "config",
+        "apply",
+        &broken.display().to_string(),
+        "--db",
+        &db,
+    ])
+    .fails(1, "is invalid");
     assert!(
         !temp.path().join("data/klaxon.db").exists(),
         "nothing is created for an invalid file"
@@ -103,14 +144,33 @@ fn keys_are_created_once_listed_by_hash_and_revoked_by_prefix() {
     let db = temp.path().join("data").display().to_string();
     klaxon(&["keys", "list", "--db", &db]).fails(1, "no Klaxon database");
     klaxon(&["config", "apply", &example_config(), "--db", &db]).ok();
-    assert_eq!(klaxon(&["keys", "list", "--db", &db]).ok().stdout, "no keys\n");
+    assert_eq!(
+        klaxon(&["keys", "list", "--db", &db]).ok().stdout,
+        "no keys\n"
+    );
 
     let created = klaxon(&["keys", "create", "--integration", "grafana", "--db", &db]).ok();
     let key = created.stdout.lines().last().unwrap().to_owned();
-    assert!(key.starts_with("klx_") && key.len() == 47, "{}", created.stdout);
-    assert!(created.stdout.contains("shown only this once"), "{}", created.stdout);
+    assert!(
+        key.starts_with("klx_") && key.len() == 47,
+        "{}",
+        created.stdout
+    );
+    assert!(
+        created.stdout.contains("shown only this once"),
+        "{}",
+        created.stdout
+    );
     let api = klaxon(&[
-        "keys", "create", "--api", "ops", "--label", "cron on bastion", "--db", &db, "--json",
+        "keys",
+        "create",
+        "--api",
+        "ops",
+        "--label",
+        "cron on bastion",
+        "--db",
+        &db,
+        "--json",
     ])
     .ok()
     .json();
@@ -134,8 +194,10 @@ fn keys_are_created_once_listed_by_hash_and_revoked_by_prefix() {
     assert_eq!(hashes.len(), 2);
     assert!(hashes.contains(&api["hash"].as_str().unwrap().to_owned()));
 
-    klaxon(&["keys", "create", "--integration", "nope", "--db", &db])
-        .fails(1, "unknown integration 'nope' (configuration version 1 defines: alertmanager-prod, grafana");
+    klaxon(&["keys", "create", "--integration", "nope", "--db", &db]).fails(
+        1,
+        "unknown integration 'nope' (configuration version 1 defines: alertmanager-prod, grafana",
+    );
     klaxon(&["keys", "create", "--db", &db]).fails(2, "--integration");
     klaxon(&["keys", "revoke", "zz", "--db", &db]).fails(2, "not a hash prefix");
 
@@ -176,27 +238,101 @@ async fn config_apply_and_keys_work_on_a_dynamodb_table() {
     let applied = run(vec!["config", "apply", &config, "--table", &table]).ok();
     assert_eq!(
         applied.stdout,
-        format!("applied {config} to DynamoDB table {table}: version 1 (the first configuration)\n")
+        format!(
+            "applied {config} to DynamoDB table {table}: version 1 (the first configuration)\n"
+        )
     );
-    let again = run(vec!["config", "apply", &config, "--table", &table, "--json"])
-        .ok()
-        .json();
+    let again = run(vec![
+        "config", "apply", &config, "--table", &table, "--json",
+    ])
+    .ok()
+    .json();
     assert_eq!(again["unchanged"], true);
     assert_eq!(again["target"], format!("dynamodb:{table}"));
 
     let created = run(vec![
-        "keys", "create", "--integration", "alertmanager-prod", "--table", &table, "--json",
+        "keys",
+        "create",
+        "--integration",
+        "alertmanager-prod",
+        "--table",
+        &table,
+        "--json",
     ])
     .ok()
     .json();
-    let listed = run(vec!["keys", "list", "--table", &table, "--json"]).ok().json();
+    let listed = run(vec!["keys", "list", "--table", &table, "--json"])
+        .ok()
+        .json();
     assert_eq!(listed[0]["hash"], created["hash"]);
     assert_eq!(listed[0]["name"], "alertmanager-prod");
     let hash = created["hash"].as_str().unwrap();
     run(vec!["keys", "revoke", &hash[..10], "--table", &table]).ok();
-    let listed = run(vec!["keys", "list", "--table", &table, "--json"]).ok().json();
+    let listed = run(vec!["keys", "list", "--table", &table, "--json"])
+        .ok()
+        .json();
     assert_eq!(listed, serde_json::json!([]));
 
-    run(vec!["keys", "list", "--table", "no-such-table"])
-        .fails(1, "cannot list the keys");
+    run(vec!["keys", "list", "--table", "no-such-table"]).fails(1, "cannot list the keys");
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_redriven() {
+    use klaxon_app::messages::QueueName;
+    use klaxon_local::queue::SqliteQueue;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let db = data.display().to_string();
+    klaxon(&["dead-letters", "list", "--db", &db]).fails(1, "no Klaxon database");
+    std::fs::create_dir(&data).unwrap();
+    let clock: Arc<dyn klaxon_store::Clock> = Arc::new(klaxon_store::SystemClock);
+    let queue = SqliteQueue::open(data.join("klaxon.db"), clock).unwrap();
+    assert_eq!(
+        klaxon(&["dead-letters", "list", "--db", &db]).ok().stdout,
+        "no dead letters\n"
+    );
+
+    // A body that is not a Klaxon message is dead-lettered when received.
+    queue
+        .send_raw(
+            QueueName::Notifications,
+            None,
+            None,
+            "{\"kind\":\"mystery\"}".into(),
+        )
+        .await
+        .unwrap();
+    let received = queue
+        .receive(QueueName::Notifications, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(received.is_empty());
+    let listed = klaxon(&["dead-letters", "list", "--db", &db]).ok();
+    let row = listed.stdout.lines().nth(1).unwrap();
+    assert!(
+        row.contains("notifications") && row.contains("unparseable body"),
+        "{}",
+        listed.stdout
+    );
+    let letters = klaxon(&["dead-letters", "list", "--db", &db, "--json"])
+        .ok()
+        .json();
+    let id = letters[0]["id"].as_i64().unwrap();
+    assert_eq!(letters[0]["body"], "{\"kind\":\"mystery\"}");
+
+    let redriven = klaxon(&["dead-letters", "redrive", &id.to_string(), "--db", &db]).ok();
+    assert_eq!(
+        redriven.stdout,
+        format!("dead letter {id} is back on the notifications queue with fresh attempts\n")
+    );
+    assert_eq!(queue.len(QueueName::Notifications).await.unwrap(), 1);
+    assert_eq!(
+        klaxon(&["dead-letters", "list", "--db", &db]).ok().stdout,
+        "no dead letters\n"
+    );
+    klaxon(&["dead-letters", "redrive", &id.to_string(), "--db", &db]).fails(1, "no dead letter");
+    klaxon(&["dead-letters", "redrive", "x", "--db", &db]).fails(2, "ID");
 }

@@ -153,7 +153,7 @@ fn text<'a>(value: &'a Value, field: &str) -> &'a str {
 fn time(value: &Value, field: &str) -> String {
     let raw = text(value, field);
     chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|at| crate::time::utc(at.to_utc()))
+        .map(|at| crate::time::utc_seconds(at.to_utc()))
         .unwrap_or_else(|_| raw.to_owned())
 }
 
@@ -299,7 +299,7 @@ fn render_detail(detail: &Value) -> String {
             "acknowledged",
             format!(
                 "{} by {}",
-                text(ack, "at"),
+                time(ack, "at"),
                 actor(ack.get("by").unwrap_or(&null))
             ),
         );
@@ -440,8 +440,8 @@ pub fn add_override(args: &OverrideAddArgs, output: Output) -> anyhow::Result<Ex
             text(created, "id"),
             text(created, "user"),
             text(created, "schedule"),
-            text(created, "start"),
-            text(created, "end")
+            time(created, "start"),
+            time(created, "end")
         )
     })?;
     Ok(ExitCode::SUCCESS)
@@ -477,8 +477,8 @@ pub fn list_overrides(args: &OverrideListArgs, output: Output) -> anyhow::Result
         let mut out = format!(
             "Overrides of {} from {} to {}\n",
             text(listing, "schedule"),
-            text(listing, "from"),
-            text(listing, "to")
+            time(listing, "from"),
+            time(listing, "to")
         );
         if overrides.is_empty() {
             out.push_str("none\n");
@@ -490,8 +490,8 @@ pub fn list_overrides(args: &OverrideListArgs, output: Output) -> anyhow::Result
                 vec![
                     text(o, "id").to_owned(),
                     text(o, "user").to_owned(),
-                    text(o, "start").to_owned(),
-                    text(o, "end").to_owned(),
+                    time(o, "start"),
+                    time(o, "end"),
                 ]
             })
             .collect();

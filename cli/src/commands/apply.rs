@@ -5,6 +5,7 @@ use super::store::{self, Missing, with_repo};
 use crate::args::ApplyArgs;
 use crate::{config_file, output};
 use anyhow::Context;
+use klaxon_app::usecases::queries::{SectionChange, summarize};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use klaxon_store::repo::Repository;
@@ -26,6 +27,10 @@ struct ApplyReport {
     /// True when the file equals the current version (nothing was written).
     unchanged: bool,
     fingerprint: String,
+    /// Per list section, the ids added, removed and changed (empty when unchanged or first).
+    sections: Vec<SectionChange>,
+    /// Other parts that changed (`settings`, `routing.defaults`, …).
+    other_changes: Vec<&'static str>,
     /// Unified diff of the canonical JSON against the previous version (null when unchanged
     /// or when there was no previous version).
     diff: Option<String>,
@@ -52,6 +57,16 @@ pub fn run(args: &ApplyArgs, config: &Path, output: Output) -> anyhow::Result<Ex
         let (version, previous, unchanged, diff) =
             with_repo!(&backend, |repo| save(repo, &canonical, &fingerprint, path)
                 .await)?;
+        let (sections, other_changes) = match &diff {
+            Some(diff) => {
+                let (sections, others) = summarize(&diff.old, &diff.new);
+                let changed = |s: &SectionChange| {
+                    !(s.added.is_empty() && s.removed.is_empty() && s.changed.is_empty())
+                };
+                (sections.into_iter().filter(changed).collect(), others)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         anyhow::Ok(ApplyReport {
             file: path.display().to_string(),
             target: backend.target(),
@@ -59,7 +74,9 @@ pub fn run(args: &ApplyArgs, config: &Path, output: Output) -> anyhow::Result<Ex
             previous_version: previous,
             unchanged,
             fingerprint: fingerprint.clone(),
-            diff,
+            sections,
+            other_changes,
+            diff: diff.map(|diff| diff.text),
             warnings,
             target_description: backend.describe(),
         })
@@ -76,13 +93,20 @@ pub fn run(args: &ApplyArgs, config: &Path, output: Output) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// Saves the configuration; returns (version, previous version, unchanged, diff).
+/// What changed between the previous version and the applied one.
+struct Changes {
+    old: serde_json::Value,
+    new: serde_json::Value,
+    text: String,
+}
+
+/// Saves the configuration; returns (version, previous version, unchanged, changes).
 async fn save<S: Store>(
     repo: &Repository<S>,
     canonical: &str,
     fingerprint: &str,
     path: &Path,
-) -> anyhow::Result<(u64, Option<u64>, bool, Option<String>)> {
+) -> anyhow::Result<(u64, Option<u64>, bool, Option<Changes>)> {
     let current = repo
         .current_config()
         .await
@@ -92,12 +116,16 @@ async fn save<S: Store>(
         .await
         .context("cannot store the configuration")?;
     let diff = match (&current, saved.unchanged) {
-        (Some(current), false) => Some(diff(
-            &current.json,
-            canonical,
-            &format!("version {}", current.version),
-            &format!("version {} ({})", saved.version, path.display()),
-        )),
+        (Some(current), false) => Some(Changes {
+            old: serde_json::from_str(&current.json).unwrap_or_default(),
+            new: serde_json::from_str(canonical).unwrap_or_default(),
+            text: diff(
+                &current.json,
+                canonical,
+                &format!("version {}", current.version),
+                &format!("version {} ({})", saved.version, path.display()),
+            ),
+        }),
         _ => None,
     };
     Ok((
@@ -144,6 +172,22 @@ fn render(report: &ApplyReport) -> String {
             report.file, report.target_description, report.version
         ),
     };
+    for section in &report.sections {
+        let mut parts = Vec::new();
+        for (verb, ids) in [
+            ("added", &section.added),
+            ("removed", &section.removed),
+            ("changed", &section.changed),
+        ] {
+            if !ids.is_empty() {
+                parts.push(format!("{verb} {}", ids.join(", ")));
+            }
+        }
+        text.push_str(&format!("  {}: {}\n", section.section, parts.join("; ")));
+    }
+    for other in &report.other_changes {
+        text.push_str(&format!("  {other}: changed\n"));
+    }
     if let Some(diff) = &report.diff {
         text.push_str(diff);
     }

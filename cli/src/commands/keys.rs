@@ -192,7 +192,7 @@ pub fn list(args: &KeysListArgs, output: Output) -> anyhow::Result<ExitCode> {
                     kind_name(key.kind).to_owned(),
                     key.name.clone(),
                     short(&key.hash).to_owned(),
-                    crate::time::utc(key.created_at),
+                    crate::time::utc_seconds(key.created_at),
                     key.label.clone().unwrap_or_default(),
                 ]
             })

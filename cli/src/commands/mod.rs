@@ -4,6 +4,7 @@
 mod api;
 mod apply;
 mod config;
+mod dead_letters;
 mod keys;
 mod oncall;
 mod route;
@@ -12,8 +13,8 @@ mod serve;
 mod store;
 
 use crate::args::{
-    Cli, Command, ConfigCommand, IncidentsCommand, KeysCommand, OverridesCommand, RouteCommand,
-    ScheduleCommand,
+    Cli, Command, ConfigCommand, DeadLettersCommand, IncidentsCommand, KeysCommand,
+    OverridesCommand, RouteCommand, ScheduleCommand,
 };
 use klaxon_domain::config::Config;
 use klaxon_domain::ids::ScheduleId;
@@ -47,6 +48,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Overrides(OverridesCommand::Add(args)) => api::add_override(&args, output),
         Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
         Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),
+        Command::DeadLetters(DeadLettersCommand::List(args)) => dead_letters::list(&args, output),
+        Command::DeadLetters(DeadLettersCommand::Redrive(args)) => {
+            dead_letters::redrive(&args, output)
+        }
         Command::Route(RouteCommand::Test(args)) => route::test(&args, config_path, output),
         Command::Oncall(args) => oncall::run(&args, config_path, output),
         Command::Schedule(ScheduleCommand::Show(args)) => {

@@ -78,15 +78,22 @@ impl Serve {
             .args(["serve", "--config", config, "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
+            .args(extra);
+        for variable in KLAXON_VARIABLES {
+            command.env_remove(variable);
+        }
+        Self::spawn(command, port, data_dir)
+    }
+
+    /// Runs `command` (a `klaxon serve` listening on `port` with data in `data_dir`) from the
+    /// repository root and waits until it says where it listens.
+    pub fn spawn(mut command: Command, port: u16, data_dir: &Path) -> Serve {
+        command
             .current_dir(repo())
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for variable in KLAXON_VARIABLES {
-            command.env_remove(variable);
-        }
         let mut child = command.spawn().expect("klaxon serve starts");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -297,12 +304,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// An HTTP request; returns the status and the body (parsed as JSON when it is JSON, else as
 /// a JSON string).
-pub fn http(
-    method: &str,
-    url: &str,
-    bearer: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
+pub fn http(method: &str, url: &str, bearer: Option<&str>, body: Option<&Value>) -> (u16, Value) {
     runtime().block_on(async {
         let client = reqwest::Client::new();
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");

@@ -191,8 +191,8 @@ impl std::fmt::Debug for Console {
 pub struct Tuning {
     /// How often the recovery sweep runs (also once at start).
     pub sweep_interval: Duration,
-    /// How long each use case keeps the configuration before re-reading it (so `klaxon config
-    /// apply --db` and `PUT /v1/config` reach every part within this time).
+    /// How long the configuration is kept before it is read again (so `klaxon config apply
+    /// --db` from another process takes effect within this time; `PUT /v1/config` at once).
     pub config_ttl: Duration,
     /// Consumers' receive batch, visibility, polling and retry backoff.
     pub consumer: ConsumerOptions,
@@ -202,16 +202,36 @@ pub struct Tuning {
     pub queue: QueueOptions,
 }
 
+/// Attempts before a message is dead-lettered in `klaxon serve`. With the consumer's backoff
+/// (2 s doubling to 5 min) the last attempt comes about 13 minutes after the first: longer than
+/// notify's stale-claim time (5 min), so a page whose delivery was claimed by a process killed
+/// mid-send is retried until the claim is stale and then sent, not dead-lettered.
+pub const SERVE_MAX_ATTEMPTS: u32 = 10;
+
 impl Default for Tuning {
-    /// A sweep every minute, configuration re-read every 5 s, the workers' and queue's defaults.
+    /// A sweep every minute, configuration re-read every 5 s, [`SERVE_MAX_ATTEMPTS`] attempts,
+    /// otherwise the workers' and queue's defaults.
     fn default() -> Self {
         Self {
             sweep_interval: Duration::from_secs(60),
             config_ttl: Duration::from_secs(5),
             consumer: ConsumerOptions::default(),
             pump: PumpOptions::default(),
-            queue: QueueOptions::default(),
+            queue: QueueOptions {
+                max_attempts: SERVE_MAX_ATTEMPTS,
+                ..QueueOptions::default()
+            },
         }
+    }
+}
+
+impl Tuning {
+    /// How long after its first attempt a failing message gets its last one (the sum of the
+    /// backoffs between attempts; consumers may be up to a poll late on each).
+    pub fn retry_span(&self) -> Duration {
+        (1..self.queue.max_attempts.max(1))
+            .map(|attempt| self.consumer.backoff(attempt))
+            .sum()
     }
 }
 
@@ -425,10 +445,12 @@ impl LocalRuntime {
         };
 
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Ids);
+        // One cache for every use case: a `PUT /v1/config` reaches all of them at once.
+        let config_cache = Arc::new(ConfigCache::new(options.tuning.config_ttl));
         let core = |component: &str| -> Result<Core<SqliteStore>, RuntimeError> {
             Ok(Core::new(
                 repository(&store, &clock, component)?,
-                ConfigCache::new(options.tuning.config_ttl),
+                Arc::clone(&config_cache),
                 clock.clone(),
                 ids.clone(),
             ))

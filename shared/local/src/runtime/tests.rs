@@ -445,3 +445,14 @@ fn public_urls_must_be_http_without_query() {
         assert!(error.starts_with("--public-url: "), "{error}");
     }
 }
+
+#[test]
+fn failing_messages_are_retried_for_longer_than_a_stale_delivery_claim() {
+    let span = Tuning::default().retry_span();
+    let stale = Duration::from_secs(
+        u64::try_from(klaxon_app::usecases::notify::STALE_CLAIM.as_secs()).unwrap(),
+    );
+    assert!(span > stale, "{span:?} <= {stale:?}");
+    // And not for hours: a message that cannot work reaches the dead letters the same day.
+    assert!(span < Duration::from_secs(30 * 60), "{span:?}");
+}
