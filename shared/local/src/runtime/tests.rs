@@ -173,6 +173,8 @@ async fn an_alert_pages_tier_0_then_tier_1_and_an_ack_by_link_stops_the_escalati
     assert_eq!(incidents[0].incident.status(), IncidentStatus::Acknowledged);
 
     // Unacknowledged, the next tiers would page every second; acknowledged, nothing more.
+    // (A page whose send began before the acknowledgement committed may still land: settle.)
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let paged = pages_to(&outbox(&runtime), "alice@example.com").len()
         + pages_to(&outbox(&runtime), "bob@example.com").len();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -209,7 +211,6 @@ async fn a_restart_keeps_keys_and_config_and_fires_a_pending_tier_once() {
         .await
         .unwrap();
     let keys = runtime.keys().clone();
-    let url = runtime.public_url().to_owned();
     post_alert(&runtime, &alert("slow-burn", json!({"speed": "slow"}))).await;
     eventually("the tier-0 page", async || {
         pages_to(&outbox(&runtime), "alice@example.com")
@@ -230,7 +231,6 @@ async fn a_restart_keeps_keys_and_config_and_fires_a_pending_tier_once() {
     assert_eq!(runtime.keys().api.key, keys.api.key);
     assert_eq!(runtime.report().pending_timers, 1);
     assert_eq!(runtime.report().overdue_timers, 1);
-    assert_ne!(runtime.public_url(), url, "port 0 picked another port");
     eventually("the tier-1 page after the restart", async || {
         pages_to(&outbox(&runtime), "bob@example.com")
             .into_iter()
