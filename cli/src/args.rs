@@ -101,12 +101,14 @@ pub enum Command {
         long_about = "Who is on call on each schedule (or one), now or at a given time, with the \
             layer that puts them there and when their stretch started and ends, in the \
             schedule's time zone and in UTC.\n\n\
-            Overrides are runtime data and are not in the configuration file, so this command \
-            shows the schedule as configured.\n\n\
+            Overrides are runtime data, not in the configuration file: with --db or --table \
+            the overrides stored there are included, otherwise the schedule is shown as \
+            configured.\n\n\
             Examples:\n  \
             klaxon oncall\n  \
             klaxon oncall --schedule primary --at 2026-03-08T06:30:00Z\n  \
-            klaxon oncall --at 2026-03-08T09:30:00-04:00 --json"
+            klaxon oncall --at 2026-03-08T09:30:00-04:00 --json\n  \
+            klaxon oncall --config klaxon.yaml --db klaxon-data"
     )]
     Oncall(OncallArgs),
     /// Show or export a schedule's final schedule (who is on call when).
@@ -713,6 +715,10 @@ pub struct OncallArgs {
     /// The moment to ask about, RFC 3339 (`2026-03-08T06:30:00Z`).
     #[arg(long, value_name = "TIME", value_parser = parse_instant, default_value = "now")]
     pub at: Instant,
+
+    /// Include the overrides stored here.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `klaxon schedule ...`
@@ -723,7 +729,8 @@ pub enum ScheduleCommand {
         long_about = "The final schedule over a range: consecutive intervals covering it \
             exactly, each with its start and end in the schedule's time zone (with the UTC \
             offset) and in UTC, who is on call (or nobody) and why (which layer). This is what \
-            pages people and what the ICS feed shows. Overrides (runtime data) are not included.\n\n\
+            pages people and what the ICS feed shows. Overrides (runtime data) are included \
+            with --db or --table.\n\n\
             --from and --to take an RFC 3339 time or a date; a date means midnight in the \
             schedule's time zone. The range may be at most 366 days.\n\n\
             Examples:\n  \
@@ -739,7 +746,8 @@ pub enum ScheduleCommand {
             that stays the same across exports, so calendar clients update instead of \
             duplicating. Stretches that cross the range's edges keep their real start and end.\n\n\
             Default range: from 7 days ago to 90 days ahead. --from and --to take an RFC 3339 \
-            time or a date (midnight in the schedule's zone).\n\n\
+            time or a date (midnight in the schedule's zone). Overrides are included with --db \
+            or --table.\n\n\
             Examples:\n  \
             klaxon schedule export primary --ics > primary.ics\n  \
             klaxon schedule export database --ics --from 2026-03-01 --to 2026-04-01 --output database.ics"
@@ -762,6 +770,10 @@ pub struct ShowArgs {
     /// End of the range (exclusive), like --from [default: 7 days after --from].
     #[arg(long, value_name = "TIME", value_parser = parse_time_or_date)]
     pub to: Option<TimeArg>,
+
+    /// Include the overrides stored here.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Arguments of `klaxon schedule export`.
@@ -786,6 +798,10 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Include the overrides stored here.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[cfg(test)]

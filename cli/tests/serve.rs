@@ -326,6 +326,55 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
         .ok();
     assert!(listed.stdout.contains(&id), "{}", listed.stdout);
     assert!(listed.stdout.contains("bob"), "{}", listed.stdout);
+
+    // The offline on-call commands include stored overrides when given the database.
+    let config = serve_config();
+    let oncall = |extra: &[&str]| {
+        let mut args = vec![
+            "--config",
+            &config,
+            "oncall",
+            "--schedule",
+            "primary",
+            "--at",
+            "2030-01-01T12:00:00Z",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        cli_with_env(&args, &[]).ok().json()
+    };
+    let stored = oncall(&["--db", &db]);
+    assert_eq!(stored["schedules"][0]["user"]["id"], "bob");
+    assert_eq!(stored["schedules"][0]["source"]["kind"], "override");
+    assert_eq!(stored["schedules"][0]["source"]["id"], id.as_str());
+    assert_eq!(
+        stored["schedules"][0]["until"]["utc"],
+        "2030-01-01T23:00:00Z"
+    );
+    let configured = oncall(&[]);
+    assert_eq!(configured["schedules"][0]["source"]["kind"], "layer");
+    let shown = cli_with_env(
+        &[
+            "--config",
+            &config,
+            "schedule",
+            "show",
+            "primary",
+            "--from",
+            "2030-01-01T00:00:00Z",
+            "--to",
+            "2030-01-02T00:00:00Z",
+            "--db",
+            &db,
+        ],
+        &[],
+    )
+    .ok();
+    assert!(
+        shown.stdout.contains(&format!("override {id}")),
+        "{}",
+        shown.stdout
+    );
     let removed = serve.cli(&["overrides", "remove", "primary", &id]).ok();
     assert_eq!(
         removed.stdout,

@@ -10,7 +10,7 @@ mod oncall;
 mod route;
 mod schedule;
 mod serve;
-mod store;
+pub(crate) mod store;
 
 use crate::args::{
     Cli, Command, ConfigCommand, DeadLettersCommand, IncidentsCommand, KeysCommand,

@@ -5,11 +5,15 @@ use crate::args::StoreArgs;
 use crate::failure::UsageError;
 use anyhow::Context;
 use klaxon_aws::dynamo::DynamoStore;
+use klaxon_domain::Instant;
+use klaxon_domain::ids::ScheduleId;
+use klaxon_domain::schedule::Override;
 use klaxon_domain::timeline::EventSource;
 use klaxon_local::runtime::DataDir;
 use klaxon_local::store::SqliteStore;
 use klaxon_store::repo::Repository;
 use klaxon_store::{Clock, SystemClock};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -129,6 +133,36 @@ pub async fn open(args: &StoreArgs, missing: Missing, component: &str) -> anyhow
         )
         .into()),
     }
+}
+
+/// How far beyond a range overrides are read: the on-call and calendar commands look up to 31
+/// days past their range for where a stretch starts and ends.
+const OVERRIDE_MARGIN_DAYS: i64 = 32;
+
+/// The stored overrides of `schedules` in force at some moment of `[from, to)` (widened by a
+/// month on each side), when `--db` or `--table` is given; none otherwise.
+pub fn stored_overrides(
+    args: &StoreArgs,
+    schedules: &[&ScheduleId],
+    from: Instant,
+    to: Instant,
+) -> anyhow::Result<HashMap<ScheduleId, Vec<Override>>> {
+    if args.db.is_none() && args.table.is_none() {
+        return Ok(HashMap::new());
+    }
+    let margin = chrono::TimeDelta::days(OVERRIDE_MARGIN_DAYS);
+    let from = from.checked_sub_signed(margin).unwrap_or(from);
+    let to = to.checked_add_signed(margin).unwrap_or(to);
+    block_on(async {
+        let backend = open(args, Missing::Refuse, "cli").await?;
+        let mut found = HashMap::new();
+        for schedule in schedules {
+            let list = with_repo!(&backend, |repo| repo.overrides(schedule, from, to).await)
+                .with_context(|| format!("cannot read the overrides of {schedule}"))?;
+            found.insert((*schedule).clone(), list);
+        }
+        anyhow::Ok(found)
+    })?
 }
 
 /// Runs `future` on a tokio runtime (the commands that store or call the API are async).
