@@ -520,3 +520,54 @@ fn unreachable_servers_and_unusable_options_are_reported_without_a_panic() {
     .fails(2, "--smtp-from");
     cli_with_env(&["serve", "--listen", "not-an-address:x"], &[]).fails(2, "--listen");
 }
+
+#[test]
+fn serve_json_prints_its_start_report_as_one_json_line() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let temp = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_klaxon"));
+    command
+        .args(["serve", "--json", "--config", &serve_config(), "--data-dir"])
+        .arg(temp.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for variable in common::server::KLAXON_VARIABLES {
+        command.env_remove(variable);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let report: Value = serde_json::from_str(&line).unwrap();
+    let listening = report["listening"].as_str().unwrap();
+    assert!(
+        listening.starts_with("127.0.0.1:") && !listening.ends_with(":0"),
+        "{report}"
+    );
+    assert_eq!(report["public_url"], format!("http://{listening}"));
+    assert_eq!(report["config"]["version"], 1);
+    assert_eq!(report["config"]["unchanged"], false);
+    assert_eq!(report["api_key"]["variable"], "KLAXON_API_KEY");
+    let integrations = report["integrations"].as_array().unwrap();
+    assert_eq!(integrations.len(), 2);
+    assert_eq!(integrations[0]["name"], "ci");
+    assert_eq!(
+        integrations[0]["endpoint"],
+        format!("POST http://{listening}/v1/alerts")
+    );
+    let keys = std::fs::read_to_string(temp.path().join("keys.env")).unwrap();
+    assert!(
+        keys.contains(&format!(
+            "KLAXON_KEY_CI={}\n",
+            integrations[0]["key"].as_str().unwrap()
+        )),
+        "{keys}"
+    );
+}

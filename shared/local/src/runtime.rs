@@ -50,7 +50,6 @@ use klaxon_app::usecases::{ConfigCache, Core};
 use klaxon_app::webhook::ReqwestWebhookSender;
 use klaxon_domain::config::Config;
 use klaxon_domain::timeline::{Actor, EventSource};
-use klaxon_store::StoreError;
 use klaxon_store::repo::{RepoError, Repository};
 use std::future::Future;
 use std::io::{self, Write};
@@ -388,7 +387,7 @@ impl LocalRuntime {
         let store = SqliteStore::open(&database, clock.clone()).map_err(|error| {
             RuntimeError::Database {
                 path: database.clone(),
-                message: store_message(error),
+                message: error.to_string(),
             }
         })?;
         let queue = SqliteQueue::open(&database, clock.clone())
@@ -506,14 +505,13 @@ impl LocalRuntime {
         ));
         let api = Arc::new(QueryService::new(core("api")?));
 
+        let pending = timers.pending().await?;
         let report = StartReport {
             config: config_status,
             recovered_leases,
             queued_messages: queued(&queue).await?,
-            pending_timers: timers.pending().await?.len(),
-            overdue_timers: timers
-                .pending()
-                .await?
+            pending_timers: pending.len(),
+            overdue_timers: pending
                 .iter()
                 .filter(|timer| timer.due <= clock.now())
                 .count(),
@@ -705,10 +703,6 @@ fn repository(
     let source = EventSource::klaxon(component)
         .map_err(|error| RuntimeError::Internal(format!("event source {component}: {error}")))?;
     Ok(Repository::new(store.clone(), clock.clone(), source))
-}
-
-fn store_message(error: StoreError) -> String {
-    error.to_string()
 }
 
 /// Applies `given` (if any) as a new snapshot when it changed; returns the configuration in
