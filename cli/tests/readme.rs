@@ -56,7 +56,7 @@ fn the_readme_opens_with_the_run_and_test_commands() {
     assert_eq!(
         commands,
         [
-            "cargo run --release -p klaxon -- serve --config examples/klaxon.yaml",
+            "cargo run -p klaxon -- serve --config examples/klaxon.yaml",
             "./scripts/test"
         ]
     );
@@ -75,7 +75,7 @@ fn the_quickstart_commands_page_acknowledge_and_list_as_the_readme_says() {
 
     // The serve command exactly as written, with the binary this test built in place of cargo
     // run; the port and data directory come from the environment variables the README names.
-    let cargo = "cargo run --release -p klaxon --";
+    let cargo = "cargo run -p klaxon --";
     assert!(
         start.trim().starts_with(cargo),
         "the quickstart starts serve with cargo run: {start}"
