@@ -1,4 +1,5 @@
-//! The `klaxon` command: configuration checks, routing dry runs and on-call queries.
+//! The `klaxon` command: the local server, configuration checks and storage, routing dry runs,
+//! on-call queries, keys, and incidents and overrides through the API.
 //!
 //! `main` parses the command line, runs the command, and maps the outcome to an exit status:
 //! 0 success, 1 failure (the command could not do its job), 2 usage error. Every error is

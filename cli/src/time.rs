@@ -83,6 +83,11 @@ pub fn utc(at: Instant) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// An instant in UTC to the whole second (`2026-03-08T13:00:00Z`), for tables.
+pub fn utc_seconds(at: Instant) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 /// An instant in `zone` as RFC 3339 with its offset (`2026-03-08T09:00:00-04:00`): the JSON
 /// form of local times.
 pub fn local_rfc3339(at: Instant, zone: Tz) -> String {

@@ -1,12 +1,21 @@
 //! One module per command group. Each command builds a report (serialisable for `--json`),
 //! renders it as text or JSON, and returns its exit status.
 
+mod api;
+mod apply;
 mod config;
+mod dead_letters;
+mod keys;
 mod oncall;
 mod route;
 mod schedule;
+mod serve;
+pub(crate) mod store;
 
-use crate::args::{Cli, Command, ConfigCommand, RouteCommand, ScheduleCommand};
+use crate::args::{
+    Cli, Command, ConfigCommand, DeadLettersCommand, IncidentsCommand, KeysCommand,
+    OverridesCommand, RouteCommand, ScheduleCommand,
+};
 use klaxon_domain::config::Config;
 use klaxon_domain::ids::ScheduleId;
 use klaxon_domain::schedule::Schedule;
@@ -16,13 +25,32 @@ use std::process::ExitCode;
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let output = Output { json: cli.json };
+    if let Command::Serve(args) = &cli.command {
+        return serve::run(args, cli.config.as_deref(), output);
+    }
     let config_path = cli
         .config
         .unwrap_or_else(|| PathBuf::from(crate::args::DEFAULT_CONFIG));
     let config_path = config_path.as_path();
     match cli.command {
+        Command::Serve(_) => Ok(ExitCode::SUCCESS),
         Command::Config(ConfigCommand::Validate(args)) => {
             config::validate(&args, config_path, output)
+        }
+        Command::Config(ConfigCommand::Apply(args)) => apply::run(&args, config_path, output),
+        Command::Keys(KeysCommand::Create(args)) => keys::create(&args, output),
+        Command::Keys(KeysCommand::List(args)) => keys::list(&args, output),
+        Command::Keys(KeysCommand::Revoke(args)) => keys::revoke(&args, output),
+        Command::Incidents(IncidentsCommand::List(args)) => api::list(&args, output),
+        Command::Incidents(IncidentsCommand::Show(args)) => api::show(&args, output),
+        Command::Incidents(IncidentsCommand::Ack(args)) => api::acknowledge(&args, output),
+        Command::Incidents(IncidentsCommand::Resolve(args)) => api::resolve(&args, output),
+        Command::Overrides(OverridesCommand::Add(args)) => api::add_override(&args, output),
+        Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
+        Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),
+        Command::DeadLetters(DeadLettersCommand::List(args)) => dead_letters::list(&args, output),
+        Command::DeadLetters(DeadLettersCommand::Redrive(args)) => {
+            dead_letters::redrive(&args, output)
         }
         Command::Route(RouteCommand::Test(args)) => route::test(&args, config_path, output),
         Command::Oncall(args) => oncall::run(&args, config_path, output),

@@ -1,12 +1,13 @@
 //! `klaxon oncall`: who is on call on each schedule at one moment.
 
-use super::{Output, find_schedule, user_label};
+use super::{Output, find_schedule, store, user_label};
 use crate::args::OncallArgs;
 use crate::{config_file, output, time};
 use chrono::TimeDelta;
 use klaxon_domain::Instant;
 use klaxon_domain::config::Config;
-use klaxon_domain::schedule::{OnCallSource, Schedule};
+use klaxon_domain::ids::ScheduleId;
+use klaxon_domain::schedule::{OnCallSource, Override, Schedule};
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
@@ -81,11 +82,16 @@ pub fn run(args: &OncallArgs, config: &Path, output: Output) -> anyhow::Result<E
         Some(id) => vec![find_schedule(&config, id)?],
         None => config.schedules.iter().collect(),
     };
+    let ids: Vec<&ScheduleId> = schedules.iter().map(|schedule| &schedule.id).collect();
+    let overrides = store::stored_overrides(&args.store, &ids, args.at, args.at)?;
     let report = OncallReport {
         at: time::utc(args.at),
         schedules: schedules
             .iter()
-            .map(|schedule| on_call(&config, schedule, args.at))
+            .map(|schedule| {
+                let overrides = overrides.get(&schedule.id).map_or(&[][..], Vec::as_slice);
+                on_call(&config, schedule, overrides, args.at)
+            })
             .collect(),
     };
     let text = if output.json {
@@ -97,13 +103,18 @@ pub fn run(args: &OncallArgs, config: &Path, output: Output) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-fn on_call(config: &Config, schedule: &Schedule, at: Instant) -> ScheduleOnCall {
-    let current = schedule.on_call_at(&[], at);
+fn on_call(
+    config: &Config,
+    schedule: &Schedule,
+    overrides: &[Override],
+    at: Instant,
+) -> ScheduleOnCall {
+    let current = schedule.on_call_at(overrides, at);
     let around = TimeDelta::days(LOOKAROUND_DAYS);
     let from = at.checked_sub_signed(around).unwrap_or(at);
     let to = at.checked_add_signed(around).unwrap_or(at);
     let stretch = schedule
-        .final_schedule(&[], from, to)
+        .final_schedule(overrides, from, to)
         .into_iter()
         .find(|interval| interval.start <= at && at < interval.end);
     let (since, until) = match stretch {

@@ -1,7 +1,7 @@
 //! `klaxon schedule show` and `klaxon schedule export`.
 
 use super::oncall::{Moment, source_text};
-use super::{Output, find_schedule, user_label};
+use super::{Output, find_schedule, store, user_label};
 use crate::args::{ExportArgs, ShowArgs};
 use crate::failure::UsageError;
 use crate::time::{self, TimeArg};
@@ -97,7 +97,11 @@ pub fn show(args: &ShowArgs, config: &Path, output: Output) -> anyhow::Result<Ex
         time::now(),
         TimeDelta::days(SHOW_DEFAULT_DAYS),
     )?;
-    let intervals = schedule.final_schedule(&[], range.from(), range.to());
+    let overrides =
+        store::stored_overrides(&args.store, &[&schedule.id], range.from(), range.to())?
+            .remove(&schedule.id)
+            .unwrap_or_default();
+    let intervals = schedule.final_schedule(&overrides, range.from(), range.to());
     let report = ShowReport {
         schedule: ScheduleRef {
             id: schedule.id.to_string(),
@@ -195,7 +199,11 @@ pub fn export(args: &ExportArgs, config: &Path, output: Output) -> anyhow::Resul
     let from = args.from.unwrap_or(TimeArg::Instant(default_from));
     let to = args.to.unwrap_or(TimeArg::Instant(default_to));
     let range = range(schedule, Some(from), Some(to), now, TimeDelta::zero())?;
-    let calendar = ics::schedule_calendar(&config, schedule, &[], range, now);
+    let overrides =
+        store::stored_overrides(&args.store, &[&schedule.id], range.from(), range.to())?
+            .remove(&schedule.id)
+            .unwrap_or_default();
+    let calendar = ics::schedule_calendar(&config, schedule, &overrides, range, now);
     match &args.output {
         None => output::print(&calendar)?,
         Some(path) => {
@@ -206,7 +214,7 @@ pub fn export(args: &ExportArgs, config: &Path, output: Output) -> anyhow::Resul
                 schedule: schedule.id.to_string(),
                 from: time::utc(range.from()),
                 to: time::utc(range.to()),
-                events: ics::on_call_events(schedule, &[], range).len(),
+                events: ics::on_call_events(schedule, &overrides, range).len(),
             };
             let text = if output.json {
                 output::json(&report)?

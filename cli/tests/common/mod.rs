@@ -3,6 +3,8 @@
 // Not every test file uses every helper; a failed expect is a failed test.
 #![allow(dead_code, clippy::expect_used)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

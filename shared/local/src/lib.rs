@@ -1,9 +1,11 @@
 //! Klaxon's local adapters, for `klaxon serve` and tests: the SQLite store ([`store`]), durable
 //! queues ([`queue`]) and timers ([`timers`]) on SQLite, the console/outbox and SMTP senders
-//! ([`outbox`], [`smtp`]), and the runtime that drives queues and timers ([`worker`]).
+//! ([`outbox`], [`smtp`]), the workers that drive queues and timers ([`worker`]), and the
+//! assembly of the whole local server, `klaxon serve` ([`runtime`]).
 
 pub mod outbox;
 pub mod queue;
+pub mod runtime;
 pub mod smtp;
 pub mod store;
 pub mod timers;

@@ -535,3 +535,53 @@ async fn other_message_kinds_are_refused() {
         .unwrap_err();
     assert!(matches!(error, UseCaseError::Invalid { ref field, .. } if field == "kind"));
 }
+
+/// A sender that claimed a delivery and died before recording it: a redelivered page must not
+/// count it as done. It fails (so the queue retries it) until the claim goes stale, then sends.
+#[tokio::test]
+async fn a_delivery_claimed_by_a_dead_sender_is_retried_and_sent_once_stale() {
+    use klaxon_store::repo::{Claim, Delivery};
+    let world = World::new().await;
+    let incident = world.open_incident("Database down").await;
+    let message = page_user(&world, &incident, "alice");
+    let QueueMessage::Page(page) = &message else {
+        unreachable!()
+    };
+    // The dead sender's claim on alice's SMS.
+    let repo = world.repo("notify");
+    let claim = repo
+        .claim_delivery(
+            &Delivery::page(page, &user("alice"), Channel::Sms),
+            klaxon_app::usecases::notify::STALE_CLAIM,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Claimed { .. }));
+
+    let notify = world.notify();
+    let result = notify.handle(&message).await;
+    let error = result.expect_err("an in-flight claim makes the message fail for a retry");
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(
+        world.senders.sent().sms.len(),
+        0,
+        "not sent while the claim is fresh"
+    );
+    assert_eq!(
+        world.senders.sent().emails.len(),
+        1,
+        "the other channel went out"
+    );
+
+    world.advance(TimeDelta::minutes(6));
+    assert_eq!(
+        outcome(notify.handle(&message).await),
+        delivered(report(1, 1, 0))
+    );
+    assert_eq!(
+        world.senders.sent().sms.len(),
+        1,
+        "sent once the claim went stale"
+    );
+    assert_eq!(world.senders.sent().emails.len(), 1, "email not sent again");
+}

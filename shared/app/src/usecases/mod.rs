@@ -36,8 +36,9 @@ use std::sync::Arc;
 pub struct Core<S> {
     /// The repository over the store.
     pub repo: Repository<S>,
-    /// The current configuration, cached.
-    pub config: ConfigCache,
+    /// The current configuration, cached (shared between the services of one process, so an
+    /// upload through the API is seen by every use case at once).
+    pub config: Arc<ConfigCache>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Identifier generator.
@@ -48,13 +49,13 @@ impl<S: Store> Core<S> {
     /// Assembles a core.
     pub fn new(
         repo: Repository<S>,
-        config: ConfigCache,
+        config: impl Into<Arc<ConfigCache>>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             repo,
-            config,
+            config: config.into(),
             clock,
             ids,
         }

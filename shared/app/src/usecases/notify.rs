@@ -92,7 +92,8 @@ pub enum NotifyOutcome {
 pub struct DeliveryReport {
     /// Sent now.
     pub sent: usize,
-    /// Sent, in flight or failed for good before (a redelivered message): not sent again.
+    /// Sent or failed for good before (a redelivered message), or claimed by another sender
+    /// right now (the message is then retried, in case that sender dies): not sent now.
     pub already_handled: usize,
     /// Failed for good now (recorded on the timeline, not retried).
     pub failed_permanently: usize,
@@ -448,8 +449,18 @@ where
             .await?
         {
             Claim::Claimed { attempt } => attempt,
-            Claim::AlreadySent | Claim::InFlight | Claim::FailedPermanently => {
+            Claim::AlreadySent | Claim::FailedPermanently => {
                 tally.report.already_handled += 1;
+                return Ok(());
+            }
+            Claim::InFlight => {
+                // Someone else holds a fresh claim. If that sender died before recording the
+                // outcome, only a retry of this message (after the claim goes stale) sends the
+                // page, so this counts as a transient failure rather than as handled.
+                tally.report.already_handled += 1;
+                tally
+                    .transient
+                    .push(format!("{}: claimed by another sender", job.delivery.key));
                 return Ok(());
             }
         };

@@ -710,8 +710,10 @@ fn entries<'v>(value: &'v Value, path: &str, id_key: &str) -> BTreeMap<String, &
         .unwrap_or_default()
 }
 
-/// Compares two configurations (canonical JSON values; `Null` for none).
-fn summarize(before: &Value, after: &Value) -> (Vec<SectionChange>, Vec<&'static str>) {
+/// Compares two configurations (canonical JSON values; `Null` for none): per list section the
+/// ids added, removed and changed, and the other parts that changed. (`PUT /v1/config` answers
+/// with it; `klaxon config apply` prints it above its diff.)
+pub fn summarize(before: &Value, after: &Value) -> (Vec<SectionChange>, Vec<&'static str>) {
     let sections = LIST_SECTIONS
         .iter()
         .map(|(section, id_key)| {
