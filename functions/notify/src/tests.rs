@@ -53,13 +53,16 @@ async fn a_page_delivered_three_times_emails_the_on_call_user_once() {
     let (pages, _) = page_requests(&fixture.env).await;
     assert_eq!(pages.len(), 1);
     let page = pages[0].clone();
+    // Two copies in one batch run concurrently: one sends; the other may find the delivery
+    // claimed and in flight, and then fails so that SQS retries it (its sender might die).
     let response = fixture
         .handler
         .handle_batch(sqs_event(&[page.clone(), page.clone()]))
         .await;
-    assert!(failed(&response).is_empty(), "{response:?}");
+    assert!(failed(&response).len() <= 1, "{response:?}");
+    // The retry (and any later copy) finds the page sent.
     let response = fixture.handler.handle_batch(sqs_event(&[page])).await;
-    assert!(failed(&response).is_empty());
+    assert!(failed(&response).is_empty(), "{response:?}");
     let emails = fixture.senders.emails.lock().unwrap().clone();
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert_eq!(emails[0].to, "alice@example.com");

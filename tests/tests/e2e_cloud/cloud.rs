@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use routing::CloudRoutingHandler;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -41,6 +41,9 @@ pub const SLACK_SECRET: &str = "e2e-slack-signing-secret-8f742231b10e";
 
 /// Where notify says Klaxon lives (links in pages point here).
 pub const PUBLIC_BASE_URL: &str = "https://klaxon.e2e.example.com";
+
+/// How many receives the template's redrive policies allow before the dead-letter queue.
+const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// One SQS queue.
 #[derive(Debug, Clone)]
@@ -393,9 +396,12 @@ impl Cloud {
         }
     }
 
-    /// Delivers every message of every queue to its consumer (and deletes what succeeded) until
-    /// the queues are empty. Panics on a failed record. Returns
-    /// how many messages it delivered.
+    /// Delivers every message of every queue to its consumer until the queues are empty, as
+    /// Lambda's event source mapping does: batches of up to 10, a record that succeeded is
+    /// deleted, a failed one becomes visible again and is redelivered (a transient failure,
+    /// such as a page another concurrent delivery is sending, heals on the retry). Panics when
+    /// a message fails as often as the queue's `maxReceiveCount` (5): it would reach the
+    /// dead-letter queue. Returns how many records it delivered.
     pub async fn pump(&self) -> usize {
         let mut delivered = 0;
         loop {
@@ -409,13 +415,17 @@ impl Cloud {
                 any = true;
                 for batch in messages.chunks(10) {
                     let response = self.consume(&queue, batch).await;
-                    assert!(
-                        response.batch_item_failures.is_empty(),
-                        "{} records failed: {response:?}",
-                        name.as_str()
-                    );
+                    let failed: Vec<&str> = response
+                        .batch_item_failures
+                        .iter()
+                        .map(|f| f.item_identifier.as_str())
+                        .collect();
                     for message in batch {
-                        self.delete(&queue, message).await;
+                        if failed.contains(&message.message_id.as_deref().unwrap_or_default()) {
+                            self.retry_later(&queue, message).await;
+                        } else {
+                            self.delete(&queue, message).await;
+                        }
                     }
                     delivered += batch.len();
                 }
@@ -424,6 +434,31 @@ impl Cloud {
                 return delivered;
             }
         }
+    }
+
+    /// Makes a failed message visible again for redelivery; panics when it has failed as often
+    /// as the queue's `maxReceiveCount` allows.
+    async fn retry_later(&self, queue: &QueueRef, message: &Message) {
+        let receives: u32 = message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1);
+        assert!(
+            receives < MAX_RECEIVE_COUNT,
+            "a {} message failed {receives} times and would reach the dead-letter queue: {:?}",
+            queue.name.as_str(),
+            message.body
+        );
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&queue.url)
+            .receipt_handle(message.receipt_handle.clone().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Like [`Cloud::pump`], but every message is delivered twice, in an order shuffled with
@@ -448,24 +483,27 @@ impl Cloud {
             }
             deliveries.shuffle(rng);
             keep_fifo_group_order(&mut deliveries);
+            let mut failed = BTreeSet::new();
             for (_, queue, message) in &deliveries {
                 let response = self.consume(queue, std::slice::from_ref(message)).await;
-                assert!(
-                    response.batch_item_failures.is_empty(),
-                    "{} record failed: {response:?}",
-                    queue.name.as_str()
-                );
+                if !response.batch_item_failures.is_empty() {
+                    failed.insert(message.receipt_handle.clone().unwrap());
+                }
                 delivered += 1;
             }
+            // Each message was received once and delivered twice: delete it or, when a copy
+            // failed, let SQS deliver it again.
+            let mut settled = BTreeSet::new();
             for (_, queue, message) in &deliveries {
-                // Each message appears twice; the second delete of a handle is harmless.
-                let _ = self
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(message.receipt_handle.clone().unwrap())
-                    .send()
-                    .await;
+                let handle = message.receipt_handle.clone().unwrap();
+                if !settled.insert(handle.clone()) {
+                    continue;
+                }
+                if failed.contains(&handle) {
+                    self.retry_later(queue, message).await;
+                } else {
+                    self.delete(queue, message).await;
+                }
             }
         }
     }
