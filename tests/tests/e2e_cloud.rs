@@ -455,6 +455,7 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
         ("ingest-pagerduty-enqueue.json", "pd"),
         ("ingest-opsgenie-create.json", "og"),
         ("ingest-opsgenie-acknowledge.json", "og"),
+        ("ingest-opsgenie-close.json", "og"),
         ("ingest-sns-https.json", "cw"),
     ];
     let bodies = [
@@ -466,9 +467,13 @@ async fn malformed_bodies_in_every_format_get_4xx_with_a_reason_and_store_nothin
     ];
     for (file, integration) in routes {
         for bad in bodies {
-            // Opsgenie's acknowledge body is optional and its fields are all optional: only
-            // a body that is not a JSON object is malformed there.
-            if file == "ingest-opsgenie-acknowledge.json" && !matches!(bad, "not json" | "[]") {
+            // Opsgenie's acknowledge and close bodies are optional and so are all their
+            // fields: only a body that is not a JSON object is malformed there.
+            let action = matches!(
+                file,
+                "ingest-opsgenie-acknowledge.json" | "ingest-opsgenie-close.json"
+            );
+            if action && !matches!(bad, "not json" | "[]") {
                 continue;
             }
             let (code, body) = ingest(
