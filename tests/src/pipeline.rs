@@ -80,8 +80,13 @@ impl Pipeline {
         Self::with_config(&pipeline_config_text()).await
     }
 
-    /// A pipeline with `yaml` applied.
+    /// A pipeline with `yaml` applied (every use case re-reads the configuration each time).
     pub async fn with_config(yaml: &str) -> Self {
+        Self::with_config_cache(yaml, Duration::ZERO).await
+    }
+
+    /// A pipeline with `yaml` applied, caching the configuration for `ttl` as deployments do.
+    pub async fn with_config_cache(yaml: &str, ttl: Duration) -> Self {
         let clock = manual_clock();
         let store = sqlite_store(clock.clone());
         let ids: Arc<SequentialIds> = Arc::new(SequentialIds::default());
@@ -93,10 +98,9 @@ impl Pipeline {
             )
         };
         let core = |component: &str| {
-            // TTL zero: every use case sees the latest applied configuration.
             Core::new(
                 repo(component),
-                ConfigCache::new(Duration::ZERO),
+                ConfigCache::new(ttl),
                 clock.clone(),
                 ids.clone(),
             )
