@@ -105,8 +105,13 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             .mark_grouped(&message.key, &record.alert_id, incident.id())
             .await?;
         // Announce until routing has started (or suppressed) the escalation: covers a crash
-        // between creating the incident and queueing the event. Routing ignores repeats.
-        let needs_routing = incident.escalation().is_none()
+        // between creating the incident and queueing the event (the sweep covers the rest).
+        // Routing ignores repeats.
+        // An alert joining the incident does not announce it: the alert that created it did,
+        // and a redelivery of that alert's message (`newly_linked` false) announces again.
+        let announcer = linked.created || !linked.newly_linked;
+        let needs_routing = announcer
+            && incident.escalation().is_none()
             && incident.suppressed().is_none()
             && incident.status() == IncidentStatus::Triggered;
         if needs_routing {
