@@ -996,3 +996,57 @@ fn the_recovery_sweep_schedule_sends_a_sweep_message_to_the_timers_queue() {
         json!(["TimersQueue.Arn", "SchedulerDeadLetterQueue.Arn"])
     );
 }
+
+/// A failed record's next delivery is deferred (its visibility timeout set by the backoff), so
+/// a provider outage is not retried at the queue's fixed pace.
+#[tokio::test]
+async fn failed_records_are_deferred_by_the_retry_backoff() {
+    use klaxon_aws::lambda::{RetryBackoff, process_sqs_batch_with_backoff};
+    let client = sqs_client().await;
+    for deferred in [false, true] {
+        let (url, arn) = create_queue(&client, &queue_name("backoff")).await;
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(r#"{"kind":"sweep"}"#)
+            .send()
+            .await
+            .unwrap();
+        // Received with no visibility timeout: visible again at once unless deferred.
+        let received = client
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap();
+        let message = &received[0];
+        let event: SqsEvent = serde_json::from_value(json!({"Records": [{
+            "messageId": message.message_id.clone().unwrap(),
+            "receiptHandle": message.receipt_handle.clone().unwrap(),
+            "body": message.body.clone().unwrap(),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1"
+        }]}))
+        .unwrap();
+        let backoff = RetryBackoff::new(client.clone());
+        let failing = |_: QueueMessage, _: MessageMeta| async { Err::<(), _>("provider down") };
+        let response =
+            process_sqs_batch_with_backoff(event, &failing, deferred.then_some(&backoff)).await;
+        assert_eq!(response.batch_item_failures.len(), 1);
+        let visible = client
+            .receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(visible.is_empty(), deferred, "deferred: {deferred}");
+    }
+}

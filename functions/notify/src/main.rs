@@ -3,7 +3,7 @@
 
 use klaxon_app::usecases::notify::process_env;
 use klaxon_aws::env::Function;
-use klaxon_aws::lambda::run_sqs_function;
+use klaxon_aws::lambda::run_sqs_function_with_backoff;
 use klaxon_aws::{FunctionContext, init_tracing};
 use std::sync::Arc;
 
@@ -15,9 +15,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &context,
         process_env(),
     )?);
-    run_sqs_function(move |message, meta| {
-        let handler = Arc::clone(&handler);
-        async move { handler.handle_message(message, meta).await.map(|_| ()) }
-    })
+    let backoff = context.retry_backoff();
+    run_sqs_function_with_backoff(
+        move |message, meta| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle_message(message, meta).await.map(|_| ()) }
+        },
+        backoff,
+    )
     .await
 }

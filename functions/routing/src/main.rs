@@ -2,7 +2,7 @@
 //! and hands each incidents or timers record to [`routing::RoutingHandler`].
 
 use klaxon_aws::env::Function;
-use klaxon_aws::lambda::run_sqs_function;
+use klaxon_aws::lambda::run_sqs_function_with_backoff;
 use klaxon_aws::{FunctionContext, init_tracing};
 use std::sync::Arc;
 
@@ -11,9 +11,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let context = FunctionContext::from_env(Function::Routing).await?;
     let handler = Arc::new(routing::CloudRoutingHandler::from_context(&context)?);
-    run_sqs_function(move |message, meta| {
-        let handler = Arc::clone(&handler);
-        async move { handler.handle_message(message, meta).await.map(|_| ()) }
-    })
+    let backoff = context.retry_backoff();
+    run_sqs_function_with_backoff(
+        move |message, meta| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle_message(message, meta).await.map(|_| ()) }
+        },
+        backoff,
+    )
     .await
 }

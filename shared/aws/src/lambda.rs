@@ -128,6 +128,84 @@ struct Outcome {
     index: usize,
     message_id: String,
     failed: bool,
+    receive_count: u32,
+    receipt_handle: Option<String>,
+    source_arn: Option<String>,
+}
+
+/// Spaces out the retries of failed records. SQS redelivers a failed record when its visibility
+/// timeout ends, which by default is the same short wait every time; after a record fails this
+/// sets its visibility timeout to `base × 2^(receive count − 1)`, capped at `max`, so a provider
+/// outage is retried after 30 s, 1 min, 2 min, 4 min… until the queue's redrive policy
+/// (`maxReceiveCount`) moves the record to the dead-letter queue. Failing to defer is logged,
+/// never fatal: the record is then retried at the queue's own pace.
+#[derive(Debug, Clone)]
+pub struct RetryBackoff {
+    client: aws_sdk_sqs::Client,
+    base: std::time::Duration,
+    max: std::time::Duration,
+}
+
+impl RetryBackoff {
+    /// Backoff from 30 s, doubling, at most 15 minutes.
+    pub fn new(client: aws_sdk_sqs::Client) -> Self {
+        Self {
+            client,
+            base: std::time::Duration::from_secs(30),
+            max: std::time::Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// The wait before the next delivery of a record received `receive_count` times.
+    pub fn delay(&self, receive_count: u32) -> std::time::Duration {
+        let doublings = receive_count.saturating_sub(1).min(20);
+        self.base.saturating_mul(1 << doublings).min(self.max)
+    }
+
+    async fn defer(&self, outcome: &Outcome) {
+        let (Some(receipt), Some(url)) = (
+            outcome.receipt_handle.as_deref(),
+            outcome.source_arn.as_deref().and_then(queue_url_from_arn),
+        ) else {
+            return;
+        };
+        let delay = self.delay(outcome.receive_count);
+        let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+        if let Err(error) = self
+            .client
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+        {
+            tracing::warn!(
+                message_id = %outcome.message_id,
+                error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
+                "could not defer the retry of a failed record"
+            );
+        }
+    }
+}
+
+/// The queue URL of an SQS queue ARN (`arn:aws:sqs:eu-west-1:123456789012:name` →
+/// `https://sqs.eu-west-1.amazonaws.com/123456789012/name`).
+pub fn queue_url_from_arn(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "sqs", region, account, name]
+            if !region.is_empty() && !account.is_empty() && !name.is_empty() =>
+        {
+            let domain = if partition.ends_with("-cn") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            Some(format!("https://sqs.{region}.{domain}/{account}/{name}"))
+        }
+        _ => None,
+    }
 }
 
 fn meta_of(record: &SqsMessage) -> MessageMeta {
@@ -201,6 +279,20 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
+    process_sqs_batch_with_backoff(event, handler, None).await
+}
+
+/// [`process_sqs_batch`], deferring each failed record's next delivery with `backoff`.
+pub async fn process_sqs_batch_with_backoff<F, Fut, E>(
+    event: SqsEvent,
+    handler: &F,
+    backoff: Option<&RetryBackoff>,
+) -> SqsBatchResponse
+where
+    F: Fn(QueueMessage, MessageMeta) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
     // Group records: FIFO records by message group, every other record on its own.
     let mut groups: Vec<Vec<(usize, SqsMessage)>> = Vec::new();
     let mut group_index: HashMap<String, usize> = HashMap::new();
@@ -242,6 +334,9 @@ where
                 index,
                 message_id,
                 failed,
+                receive_count: meta_of(&record).receive_count,
+                receipt_handle: record.receipt_handle.clone(),
+                source_arn: record.event_source_arn.clone(),
             });
         }
         outcomes
@@ -256,6 +351,11 @@ where
     outcomes.sort_by_key(|outcome| outcome.index);
 
     let mut response = SqsBatchResponse::default();
+    if let Some(backoff) = backoff {
+        for outcome in outcomes.iter().filter(|outcome| outcome.failed) {
+            backoff.defer(outcome).await;
+        }
+    }
     for outcome in outcomes.into_iter().filter(|outcome| outcome.failed) {
         if outcome.message_id.is_empty() {
             tracing::error!("a failed record has no message id: the whole batch will be retried");
@@ -268,12 +368,14 @@ where
 /// The Lambda service for an SQS-triggered function: hand it to `lambda_runtime::run`.
 pub struct SqsBatchService<F> {
     handler: Arc<F>,
+    backoff: Option<RetryBackoff>,
 }
 
 impl<F> Clone for SqsBatchService<F> {
     fn clone(&self) -> Self {
         Self {
             handler: Arc::clone(&self.handler),
+            backoff: self.backoff.clone(),
         }
     }
 }
@@ -289,7 +391,14 @@ impl<F> SqsBatchService<F> {
     pub fn new(handler: F) -> Self {
         Self {
             handler: Arc::new(handler),
+            backoff: None,
         }
+    }
+
+    /// Defers failed records' retries with `backoff`.
+    pub fn with_backoff(mut self, backoff: RetryBackoff) -> Self {
+        self.backoff = Some(backoff);
+        self
     }
 }
 
@@ -309,7 +418,13 @@ where
 
     fn call(&mut self, event: LambdaEvent<SqsEvent>) -> Self::Future {
         let handler = Arc::clone(&self.handler);
-        Box::pin(async move { Ok(process_sqs_batch(event.payload, handler.as_ref()).await) })
+        let backoff = self.backoff.clone();
+        Box::pin(async move {
+            Ok(
+                process_sqs_batch_with_backoff(event.payload, handler.as_ref(), backoff.as_ref())
+                    .await,
+            )
+        })
     }
 }
 
@@ -323,9 +438,51 @@ where
     lambda_runtime::run(SqsBatchService::new(handler)).await
 }
 
+/// [`run_sqs_function`], deferring failed records' retries with `backoff`.
+pub async fn run_sqs_function_with_backoff<F, Fut, E>(
+    handler: F,
+    backoff: RetryBackoff,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(QueueMessage, MessageMeta) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Display,
+{
+    lambda_runtime::run(SqsBatchService::new(handler).with_backoff(backoff)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_from_30_seconds_up_to_15_minutes() {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .build();
+        let backoff = RetryBackoff::new(aws_sdk_sqs::Client::from_conf(config));
+        let secs: Vec<u64> = [1, 2, 3, 4, 5, 6, 50]
+            .iter()
+            .map(|n| backoff.delay(*n).as_secs())
+            .collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(backoff.delay(0).as_secs(), 30);
+    }
+
+    #[test]
+    fn queue_urls_come_from_arns() {
+        assert_eq!(
+            queue_url_from_arn("arn:aws:sqs:eu-west-1:123456789012:klaxon-Notifications")
+                .as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/klaxon-Notifications")
+        );
+        assert_eq!(
+            queue_url_from_arn("arn:aws-cn:sqs:cn-north-1:1:q").as_deref(),
+            Some("https://sqs.cn-north-1.amazonaws.com.cn/1/q")
+        );
+        assert_eq!(queue_url_from_arn("arn:aws:sns:eu-west-1:1:topic"), None);
+        assert_eq!(queue_url_from_arn("garbage"), None);
+    }
     use std::io::Write;
     use std::sync::Mutex;
 

@@ -117,6 +117,11 @@ impl FunctionContext {
         ))
     }
 
+    /// The backoff that defers failed SQS records' retries (30 s doubling, at most 15 min).
+    pub fn retry_backoff(&self) -> crate::lambda::RetryBackoff {
+        crate::lambda::RetryBackoff::new(aws_sdk_sqs::Client::new(&self.aws))
+    }
+
     /// The SQS queue adapter, knowing every queue URL the environment sets.
     pub fn queue(&self) -> SqsQueue {
         self.settings.sqs_queue(aws_sdk_sqs::Client::new(&self.aws))
