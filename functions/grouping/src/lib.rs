@@ -11,7 +11,7 @@
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::usecases::grouping::{GroupingOutcome, GroupingService};
-use klaxon_aws::consumer::MessageFailure;
+use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -65,22 +65,14 @@ impl<S: Store, Q: Queue, T: Timers> GroupingHandler<S, Q, T> {
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<GroupingOutcome, MessageFailure> {
-        let QueueMessage::Alert(alert) = &message else {
-            return Err(MessageFailure::wrong_kind(COMPONENT, &message, &meta));
-        };
-        match self.service.handle(alert).await {
-            Ok(outcome) => {
-                tracing::info!(
-                    message_id = %meta.message_id,
-                    alert = %alert.alert_id,
-                    action = ?alert.action,
-                    ?outcome,
-                    "alert grouped"
-                );
-                Ok(outcome)
+        let accepted = matches!(message, QueueMessage::Alert(_));
+        consume(COMPONENT, accepted, message, &meta, |message| async move {
+            match message {
+                QueueMessage::Alert(alert) => self.service.handle(&alert).await,
+                _ => Ok(GroupingOutcome::Unchanged), // refused above: not reached
             }
-            Err(error) => Err(MessageFailure::from_use_case(error, &meta)),
-        }
+        })
+        .await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

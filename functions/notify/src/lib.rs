@@ -15,7 +15,7 @@ use klaxon_app::ports::{EmailSender, SmsSender, WebhookSender};
 use klaxon_app::security::links::LinkSigner;
 use klaxon_app::usecases::notify::{EnvLookup, NotifyOutcome, NotifyService, Senders};
 use klaxon_app::webhook::ReqwestWebhookSender;
-use klaxon_aws::consumer::MessageFailure;
+use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -89,22 +89,11 @@ where
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<NotifyOutcome, MessageFailure> {
-        if !matches!(message, QueueMessage::Page(_) | QueueMessage::Notice(_)) {
-            return Err(MessageFailure::wrong_kind(COMPONENT, &message, &meta));
-        }
-        match self.service.handle(&message).await {
-            Ok(outcome) => {
-                tracing::info!(
-                    message_id = %meta.message_id,
-                    receive_count = meta.receive_count,
-                    kind = klaxon_aws::consumer::kind_of(&message),
-                    ?outcome,
-                    "notification handled"
-                );
-                Ok(outcome)
-            }
-            Err(error) => Err(MessageFailure::from_use_case(error, &meta)),
-        }
+        let accepted = matches!(message, QueueMessage::Page(_) | QueueMessage::Notice(_));
+        consume(COMPONENT, accepted, message, &meta, |message| async move {
+            self.service.handle(&message).await
+        })
+        .await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

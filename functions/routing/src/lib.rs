@@ -9,7 +9,7 @@
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::usecases::routing::{RoutingOutcome, RoutingService};
-use klaxon_aws::consumer::MessageFailure;
+use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -63,25 +63,14 @@ impl<S: Store, Q: Queue, T: Timers> RoutingHandler<S, Q, T> {
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<RoutingOutcome, MessageFailure> {
-        if !matches!(
+        let accepted = matches!(
             message,
             QueueMessage::Incident(_) | QueueMessage::Timer(_) | QueueMessage::Sweep { .. }
-        ) {
-            return Err(MessageFailure::wrong_kind(COMPONENT, &message, &meta));
-        }
-        match self.service.handle(&message).await {
-            Ok(outcome) => {
-                tracing::info!(
-                    message_id = %meta.message_id,
-                    receive_count = meta.receive_count,
-                    kind = klaxon_aws::consumer::kind_of(&message),
-                    ?outcome,
-                    "routing message handled"
-                );
-                Ok(outcome)
-            }
-            Err(error) => Err(MessageFailure::from_use_case(error, &meta)),
-        }
+        );
+        consume(COMPONENT, accepted, message, &meta, |message| async move {
+            self.service.handle(&message).await
+        })
+        .await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

@@ -74,6 +74,40 @@ impl MessageFailure {
     }
 }
 
+/// Runs a consumer's use case on one message: refuses a message of a kind the consumer does not
+/// take (`accepted` false), logs the outcome of a handled one, and classifies a failure.
+pub async fn consume<T, F, Fut>(
+    consumer: &'static str,
+    accepted: bool,
+    message: QueueMessage,
+    meta: &MessageMeta,
+    handle: F,
+) -> Result<T, MessageFailure>
+where
+    T: std::fmt::Debug,
+    F: FnOnce(QueueMessage) -> Fut,
+    Fut: std::future::Future<Output = Result<T, UseCaseError>>,
+{
+    if !accepted {
+        return Err(MessageFailure::wrong_kind(consumer, &message, meta));
+    }
+    let kind = kind_of(&message);
+    match handle(message).await {
+        Ok(outcome) => {
+            tracing::info!(
+                consumer,
+                message_id = %meta.message_id,
+                receive_count = meta.receive_count,
+                kind,
+                ?outcome,
+                "message handled"
+            );
+            Ok(outcome)
+        }
+        Err(error) => Err(MessageFailure::from_use_case(error, meta)),
+    }
+}
+
 /// The `kind` tag of a message (`alert`, `incident`, `timer`, `sweep`, `page`, `notice`).
 pub fn kind_of(message: &QueueMessage) -> &'static str {
     message_kind(message)

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use klaxon_domain::ingest::opsgenie::{OpsgenieAccepted, OpsgenieAction};
 use klaxon_domain::ingest::pagerduty::{PagerDutyErrorResponse, PagerDutySuccess};
-use klaxon_domain::ingest::{IngestError, IngestErrorKind, MAX_BODY_BYTES};
+use klaxon_domain::ingest::{Format, IngestError, IngestErrorKind, MAX_BODY_BYTES};
 use klaxon_store::Store;
 use serde_json::json;
 use std::sync::Arc;
@@ -115,22 +115,35 @@ where
 
 const BEARER: &[&str] = &["bearer"];
 
-async fn native<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
+/// The formats that authenticate with a bearer key: read the body, authenticate, parse, accept.
+async fn bearer_format<S: Store, Q: Queue, H: HttpGet>(
+    svc: Svc<S, Q, H>,
     headers: HeaderMap,
     body: Body,
+    format: Format,
 ) -> Response {
     let body = match read_body(body).await {
         Ok(body) => body,
         Err(error) => return parse_error_response(&error),
     };
-    match svc
-        .native(key_from_headers(&headers, BEARER).as_deref(), &body)
-        .await
-    {
+    let key = key_from_headers(&headers, BEARER);
+    let result = match format {
+        Format::Alertmanager => svc.alertmanager(key.as_deref(), &body).await,
+        Format::Grafana => svc.grafana(key.as_deref(), &body).await,
+        _ => svc.native(key.as_deref(), &body).await,
+    };
+    match result {
         Ok(summary) => accepted(summary),
         Err(failure) => failure_response(failure),
     }
+}
+
+async fn native<S: Store, Q: Queue, H: HttpGet>(
+    State(svc): State<Svc<S, Q, H>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    bearer_format(svc, headers, body, Format::Native).await
 }
 
 async fn alertmanager<S: Store, Q: Queue, H: HttpGet>(
@@ -138,17 +151,7 @@ async fn alertmanager<S: Store, Q: Queue, H: HttpGet>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = match read_body(body).await {
-        Ok(body) => body,
-        Err(error) => return parse_error_response(&error),
-    };
-    match svc
-        .alertmanager(key_from_headers(&headers, BEARER).as_deref(), &body)
-        .await
-    {
-        Ok(summary) => accepted(summary),
-        Err(failure) => failure_response(failure),
-    }
+    bearer_format(svc, headers, body, Format::Alertmanager).await
 }
 
 async fn grafana<S: Store, Q: Queue, H: HttpGet>(
@@ -156,17 +159,7 @@ async fn grafana<S: Store, Q: Queue, H: HttpGet>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = match read_body(body).await {
-        Ok(body) => body,
-        Err(error) => return parse_error_response(&error),
-    };
-    match svc
-        .grafana(key_from_headers(&headers, BEARER).as_deref(), &body)
-        .await
-    {
-        Ok(summary) => accepted(summary),
-        Err(failure) => failure_response(failure),
-    }
+    bearer_format(svc, headers, body, Format::Grafana).await
 }
 
 async fn sns_https<S: Store, Q: Queue, H: HttpGet>(
