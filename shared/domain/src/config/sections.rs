@@ -61,7 +61,7 @@ impl EnvRef {
             .strip_prefix("${")
             .and_then(|rest| rest.strip_suffix('}'))
             .ok_or_else(|| {
-                "must be an environment variable reference like \"${KLAXON_SLACK_WEBHOOK_URL}\": \
+                "must be an environment variable reference like \"${SLACK_WEBHOOK_URL}\": \
                  webhook URLs and secrets are credentials and stay out of the config file"
                     .to_string()
             })?;
@@ -206,7 +206,7 @@ mod tests {
             })
         );
         let literal = EnvRef::parse("https://hooks.slack.com/services/T/B/x").unwrap_err();
-        assert!(literal.contains("${KLAXON_SLACK_WEBHOOK_URL}"), "{literal}");
+        assert!(literal.contains("${SLACK_WEBHOOK_URL}"), "{literal}");
         assert!(EnvRef::parse("${lower}").is_err());
         assert!(EnvRef::parse("${1ABC}").is_err());
         assert!(EnvRef::parse("${}").is_err());

@@ -959,7 +959,7 @@ fn webhook_urls_must_be_env_references() {
     assert_one_error(
         &errors,
         "notifications.slack.webhook_url",
-        "must be an environment variable reference like \"${KLAXON_SLACK_WEBHOOK_URL}\"",
+        "must be an environment variable reference like \"${SLACK_WEBHOOK_URL}\"",
     );
 }
 
@@ -1174,10 +1174,10 @@ fn canonical_json_is_sorted_stable_and_round_trips() {
     assert_eq!(again.to_canonical_json().unwrap(), canonical);
     assert_eq!(again.fingerprint().unwrap(), config.fingerprint().unwrap());
     assert!(
-        !canonical.contains("KLAXON_SLACK_WEBHOOK_URL\":"),
+        !canonical.contains("SLACK_WEBHOOK_URL\":"),
         "no resolved secrets"
     );
-    assert!(canonical.contains("\"${KLAXON_SLACK_WEBHOOK_URL}\""));
+    assert!(canonical.contains("\"${SLACK_WEBHOOK_URL}\""));
 }
 
 #[test]
@@ -1305,7 +1305,7 @@ fn example_lookups() {
             .unwrap()
             .webhook_url
             .var_name(),
-        "KLAXON_SLACK_WEBHOOK_URL"
+        "SLACK_WEBHOOK_URL"
     );
 }
 
