@@ -22,6 +22,7 @@ use events::{
     link_query, link_request, request, response, sign_sns, slack_request, text, with_body, with_key,
 };
 use klaxon_app::messages::QueueName;
+use klaxon_app::usecases::routing::SWEEP_GRACE;
 use klaxon_domain::escalation::EscalationStatus;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;
@@ -592,4 +593,82 @@ async fn tampered_and_expired_links_and_bad_slack_signatures_change_nothing() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
     assert!(cloud.schedule(&schedule).await.is_none());
+}
+
+/// The recurring sweep (template.yaml's `RecoverySweepSchedule` Input on the timers queue)
+/// recovers each kind of lost work exactly once, through the deployed handlers' own wiring: a
+/// stored alert whose queue message was lost is grouped, a lost escalation schedule fires, and
+/// an incident whose announcement was lost is routed and paged.
+#[tokio::test]
+async fn the_sweep_recovers_lost_alert_messages_lost_timers_and_lost_incident_events() {
+    let cloud = Cloud::new().await;
+    let past_grace = SWEEP_GRACE + TimeDelta::minutes(1);
+
+    // Accepted, stored, but its alerts.fifo messages are lost.
+    let am = cloud.key("am").to_owned();
+    let (code, body) = ingest(&cloud, with_key("ingest-alertmanager.json", &am)).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(cloud.lose(QueueName::Alerts).await, 2);
+    // Within the grace period the message may still be in flight: the sweep leaves it.
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    assert!(cloud.incidents().await.is_empty());
+    cloud.clock.advance(past_grace);
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    let incident = cloud.only_incident().await;
+    assert_eq!(incident.incident.alerts().linked, 2, "both alerts grouped");
+    let sent = cloud.sent().await;
+    assert_eq!(sent.emails.len(), 1, "tier 0 emails alice: {sent:?}");
+
+    // The tier-0 schedule is lost (deleted before it fired): the sweep fires it once overdue.
+    let tier0 = only_schedule(&cloud).await;
+    let (due, _) = cloud.schedule(&tier0).await.unwrap();
+    cloud
+        .scheduler
+        .delete_schedule()
+        .name(&tier0)
+        .group_name(&cloud.group)
+        .send()
+        .await
+        .unwrap();
+    cloud.clock.set(due + past_grace);
+    cloud.send_sweep().await;
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    let sent = cloud.sent().await;
+    assert_eq!(sent.sms.len(), 1, "tier 1 texts bob once: {sent:?}");
+    assert_eq!(sent.emails.len(), 1);
+    let tier1 = only_schedule(&cloud).await;
+    assert_ne!(tier1, tier0, "tier 1's own schedule is armed");
+
+    // A new incident whose announcement to routing is lost.
+    let pd = cloud.key("pd").to_owned();
+    let (code, body) = ingest(&cloud, with_key("ingest-pagerduty-enqueue.json", &pd)).await;
+    assert_eq!(code, 202, "{body}");
+    cloud.pump_only(QueueName::Alerts).await;
+    assert_eq!(cloud.lose(QueueName::Incidents).await, 1);
+    assert_eq!(cloud.incidents().await.len(), 2);
+    cloud.clock.advance(past_grace);
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    let sent = cloud.sent().await;
+    assert_eq!(
+        sent.emails.len(),
+        2,
+        "the second incident pages alice: {sent:?}"
+    );
+    assert!(
+        cloud
+            .incidents()
+            .await
+            .iter()
+            .all(|stored| stored.incident.escalation().is_some()),
+        "both incidents escalate"
+    );
+
+    // Nothing left to recover: another sweep sends nothing.
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    assert_eq!(cloud.sent().await, sent);
 }

@@ -4,8 +4,8 @@
 //! | variable | meaning | needed by |
 //! |---|---|---|
 //! | `TABLE_NAME` | the DynamoDB table | every function |
-//! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest |
-//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping |
+//! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest, routing (sweep) |
+//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, routing (sweep) |
 //! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
 //! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
@@ -114,7 +114,12 @@ impl Function {
                 names.extend(TIMER_VARIABLES);
             }
             Function::Routing => {
-                names.push("NOTIFICATIONS_QUEUE_URL");
+                // The sweep re-queues ungrouped alerts and re-announces unrouted incidents.
+                names.extend([
+                    "ALERTS_QUEUE_URL",
+                    "INCIDENTS_QUEUE_URL",
+                    "NOTIFICATIONS_QUEUE_URL",
+                ]);
                 names.extend(TIMER_VARIABLES);
             }
             Function::Ack => {
@@ -495,6 +500,8 @@ mod tests {
             error,
             EnvError::Missing {
                 names: vec![
+                    "ALERTS_QUEUE_URL",
+                    "INCIDENTS_QUEUE_URL",
                     "NOTIFICATIONS_QUEUE_URL",
                     "TIMERS_QUEUE_URL",
                     "TIMERS_QUEUE_ARN",
@@ -506,9 +513,9 @@ mod tests {
         );
         assert_eq!(
             error.to_string(),
-            "missing environment variables NOTIFICATIONS_QUEUE_URL, TIMERS_QUEUE_URL, \
-             TIMERS_QUEUE_ARN, SCHEDULER_ROLE_ARN, SCHEDULE_GROUP_NAME (required by the \
-             routing function)"
+            "missing environment variables ALERTS_QUEUE_URL, INCIDENTS_QUEUE_URL, \
+             NOTIFICATIONS_QUEUE_URL, TIMERS_QUEUE_URL, TIMERS_QUEUE_ARN, SCHEDULER_ROLE_ARN, \
+             SCHEDULE_GROUP_NAME (required by the routing function)"
         );
     }
 

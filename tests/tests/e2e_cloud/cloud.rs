@@ -643,6 +643,55 @@ impl Cloud {
             .unwrap();
     }
 
+    /// Sends the recovery sweep's message to the timers queue: the Input template.yaml gives
+    /// the recurring `RecoverySweepSchedule`, read from the template itself.
+    pub async fn send_sweep(&self) {
+        let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+        let template: Value = serde_saphyr::from_str(&text).unwrap();
+        let target = &template["Resources"]["RecoverySweepSchedule"]["Properties"]["Target"];
+        assert_eq!(
+            target["Arn"], "TimersQueue.Arn",
+            "the sweep targets the timers queue"
+        );
+        let input = target["Input"].as_str().unwrap();
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue(QueueName::Timers).url)
+            .message_body(input)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Loses every message waiting on queue `name` (received and deleted unhandled, as if a
+    /// send had failed after its write). Returns how many there were.
+    pub async fn lose(&self, name: QueueName) -> usize {
+        let queue = self.queue(name).clone();
+        let messages = self.receive(&queue).await;
+        for message in &messages {
+            self.delete(&queue, message).await;
+        }
+        messages.len()
+    }
+
+    /// Delivers what is waiting on queue `name` only, once, to its consumer (deleting what
+    /// succeeded); the other queues keep their messages.
+    pub async fn pump_only(&self, name: QueueName) {
+        let queue = self.queue(name).clone();
+        let messages = self.receive(&queue).await;
+        for batch in messages.chunks(10) {
+            let response = self.consume(&queue, batch).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "{:?}",
+                response.batch_item_failures
+            );
+            for message in batch {
+                self.delete(&queue, message).await;
+            }
+        }
+    }
+
     // --- Assertions ---------------------------------------------------------------------------
 
     /// Every incident, newest first.
