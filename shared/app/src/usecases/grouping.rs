@@ -21,6 +21,7 @@ use klaxon_domain::ids::IncidentId;
 use klaxon_domain::incident::{AutoResolve, IncidentStatus};
 use klaxon_domain::timeline::{Actor, TimelineEntry};
 use klaxon_store::Store;
+use klaxon_store::repo::AlertState;
 
 /// What handling one alert message did (for logs and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,32 +85,65 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             // This occurrence resolved and a newer one replaced it; that one has its own message.
             return Ok(GroupingOutcome::Unchanged);
         }
-        let config = self.core.config().await?;
-        let window = config.group(&record.alert).window;
-        let new_id = IncidentId::new(self.core.ids.new_id())
-            .map_err(|e| UseCaseError::invalid("incident_id", e.to_string()))?;
-        let linked = self
-            .core
-            .repo
-            .find_or_create_incident(
-                &message.group_key,
-                window,
-                &record.alert_id,
-                &record.alert,
-                &new_id,
-            )
-            .await?;
-        let incident = &linked.incident.incident;
-        self.core
-            .repo
-            .mark_grouped(&message.key, &record.alert_id, incident.id())
-            .await?;
+        let (stored, outcome, announcer) = match &record.incident {
+            // Linked already (a redelivery after `mark_grouped`): never group it again, or an
+            // incident resolved meanwhile would get a twin. Still announce below if routing
+            // has not started (a crash before the announcement).
+            Some(linked_to) => {
+                let Some(stored) = self.core.repo.incident(linked_to).await? else {
+                    tracing::warn!(incident = %linked_to, "the alert's incident is gone; dropping the message");
+                    return Ok(GroupingOutcome::Unchanged);
+                };
+                (stored, GroupingOutcome::Unchanged, true)
+            }
+            None => {
+                let config = self.core.config().await?;
+                let window = config.group(&record.alert).window;
+                let new_id = IncidentId::new(self.core.ids.new_id())
+                    .map_err(|e| UseCaseError::invalid("incident_id", e.to_string()))?;
+                let linked = self
+                    .core
+                    .repo
+                    .find_or_create_incident(
+                        &message.group_key,
+                        window,
+                        &record.alert_id,
+                        &record.alert,
+                        &new_id,
+                    )
+                    .await?;
+                let id = linked.incident.incident.id().clone();
+                self.core
+                    .repo
+                    .mark_grouped(&message.key, &record.alert_id, &id)
+                    .await?;
+                // An alert joining the incident does not announce it: the alert that created
+                // it did, and a redelivery of that alert's message (`newly_linked` false)
+                // announces again.
+                let announcer = linked.created || !linked.newly_linked;
+                let outcome = match (linked.created, linked.newly_linked) {
+                    (true, _) => GroupingOutcome::Opened(id),
+                    (false, true) => GroupingOutcome::Joined(id),
+                    (false, false) => GroupingOutcome::Unchanged,
+                };
+                (linked.incident, outcome, announcer)
+            }
+        };
+        let incident = &stored.incident;
+        if record.state == AlertState::Resolved {
+            // The alert resolved before grouping saw it fire (a quick flap, or a fire message
+            // the sweep re-queued after its resolve was dropped as unlinked): apply the
+            // resolution now, so the incident does not page for, or wait on, an alert that is
+            // already over. Its later resolve message, if any, finds the link resolved.
+            let at = record.resolved_at.unwrap_or(message.at);
+            if self.resolve_link(incident.id(), message, at).await? {
+                return Ok(outcome);
+            }
+            // Still open (other alerts, or auto-resolve off): announce it as below.
+        }
         // Announce until routing has started (or suppressed) the escalation: covers a crash
         // between creating the incident and queueing the event (the sweep covers the rest).
         // Routing ignores repeats.
-        // An alert joining the incident does not announce it: the alert that created it did,
-        // and a redelivery of that alert's message (`newly_linked` false) announces again.
-        let announcer = linked.created || !linked.newly_linked;
         let needs_routing = announcer
             && incident.escalation().is_none()
             && incident.suppressed().is_none()
@@ -121,11 +155,7 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             };
             self.queue.send(&QueueMessage::Incident(event)).await?;
         }
-        Ok(match (linked.created, linked.newly_linked) {
-            (true, _) => GroupingOutcome::Opened(incident.id().clone()),
-            (false, true) => GroupingOutcome::Joined(incident.id().clone()),
-            (false, false) => GroupingOutcome::Unchanged,
-        })
+        Ok(outcome)
     }
 
     async fn resolve(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {
@@ -138,9 +168,26 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             .filter(|_| record.alert_id == message.alert_id)
         else {
             // Not linked (or replaced): the Fire message ahead of this one in the FIFO group
-            // links it first, so this only happens for an occurrence grouping never saw.
+            // links it first, so this only happens for an occurrence grouping never saw (its
+            // fire message was lost: the sweep re-queues it, and `fire` applies the resolve).
             return Ok(GroupingOutcome::Unchanged);
         };
+        let resolved = self.resolve_link(&incident_id, message, message.at).await?;
+        Ok(GroupingOutcome::AlertResolved {
+            incident: incident_id,
+            resolved,
+        })
+    }
+
+    /// Resolves occurrence `message.alert_id`'s link to `incident_id` (and the incident, when it
+    /// was its last open alert and auto-resolve is on): cancels its timer and tells the
+    /// responders already paged. Returns whether the incident is resolved.
+    async fn resolve_link(
+        &self,
+        incident_id: &IncidentId,
+        message: &AlertMessage,
+        at: klaxon_domain::Instant,
+    ) -> Result<bool, UseCaseError> {
         let config = self.core.config().await?;
         let auto_resolve = if config.settings.auto_resolve {
             AutoResolve::WhenAllAlertsResolve
@@ -152,11 +199,11 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             .core
             .repo
             .alert_resolved(
-                &incident_id,
+                incident_id,
                 &message.alert_id,
                 actor.clone(),
                 auto_resolve,
-                message.at,
+                at,
             )
             .await?;
         let resolved = outcome.incident.incident.status() == IncidentStatus::Resolved;
@@ -175,16 +222,13 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             announce(
                 &self.core,
                 &self.queue,
-                &incident_id,
+                incident_id,
                 NoticeKind::Resolved,
                 actor,
             )
             .await?;
         }
-        Ok(GroupingOutcome::AlertResolved {
-            incident: incident_id,
-            resolved,
-        })
+        Ok(resolved)
     }
 
     async fn acknowledge(&self, message: &AlertMessage) -> Result<GroupingOutcome, UseCaseError> {

@@ -295,20 +295,29 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
             report.requeued_alerts += 1;
         }
 
-        let open = self.core.repo.open_incidents(None, SWEEP_BATCH).await?;
-        for stored in open.items {
-            let incident = &stored.incident;
-            if incident.escalation().is_none()
-                && incident.suppressed().is_none()
-                && incident.status() == IncidentStatus::Triggered
-                && incident.created_at() <= cutoff
-            {
-                let event = IncidentMessage {
-                    incident: incident.id().clone(),
-                    event: IncidentEvent::Triggered,
-                };
-                self.queue.send(&QueueMessage::Incident(event)).await?;
-                report.reannounced_incidents += 1;
+        // Every open incident, page by page: acknowledged ones stay open (and in this index)
+        // for hours, so an unrouted one may sit behind more than one page of them.
+        let mut cursor = None;
+        loop {
+            let open = self.core.repo.open_incidents(cursor, SWEEP_BATCH).await?;
+            for stored in open.items {
+                let incident = &stored.incident;
+                if incident.escalation().is_none()
+                    && incident.suppressed().is_none()
+                    && incident.status() == IncidentStatus::Triggered
+                    && incident.created_at() <= cutoff
+                {
+                    let event = IncidentMessage {
+                        incident: incident.id().clone(),
+                        event: IncidentEvent::Triggered,
+                    };
+                    self.queue.send(&QueueMessage::Incident(event)).await?;
+                    report.reannounced_incidents += 1;
+                }
+            }
+            match open.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         if report != SweepReport::default() {
