@@ -16,7 +16,6 @@ use klaxon_app::usecases::routing::{RoutingOutcome, SWEEP_BATCH, SWEEP_GRACE};
 use klaxon_domain::escalation::{EscalationStatus, Target};
 use klaxon_domain::ids::{ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
-use klaxon_store::Clock;
 use klaxon_store::repo::StoredIncident;
 use klaxon_tests::pipeline::{NowInstant, Pipeline};
 use klaxon_tests::workspace_root;
