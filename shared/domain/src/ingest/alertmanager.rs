@@ -187,6 +187,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn blank_annotations_do_not_block_the_summary_fallback() {
+        let mut body = firing();
+        body["alerts"][0]["annotations"]["summary"] = json!("  ");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "p99 request latency has been above 1s for 10 minutes.",
+            "blank summary: the description"
+        );
+        body["alerts"][0]["annotations"]["description"] = json!("");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "HighRequestLatency",
+            "blank summary and description: the alertname"
+        );
+        body["alerts"][0]["labels"]["alertname"] = json!(" ");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "5c2e4b0f8a1d3e7b",
+            "all blank: the dedup key"
+        );
+    }
+
+    #[test]
     fn missing_fingerprint_falls_back_to_a_stable_label_hash() {
         let mut body = firing();
         body["alerts"][0]

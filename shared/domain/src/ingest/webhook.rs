@@ -177,11 +177,12 @@ fn parse_alert(
     let severity = labels
         .get("severity")
         .and_then(|word| severity_from_label(word));
+    // The first of these that is not blank: a blank `summary` must not hide `description`.
     let summary = ["summary", "description"]
         .iter()
-        .find_map(|name| annotations.get(*name))
-        .or_else(|| labels.get("alertname"))
-        .filter(|text| !text.trim().is_empty())
+        .filter_map(|name| annotations.get(*name))
+        .chain(labels.get("alertname"))
+        .find(|text| !text.trim().is_empty())
         .map_or_else(|| key.as_str().to_string(), |text| truncate_summary(text));
     let source = labels
         .get("instance")
