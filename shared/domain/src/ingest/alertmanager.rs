@@ -8,7 +8,7 @@
 //! ignored.
 //!
 //! **Dedup key:** the alert's `fingerprint`; when absent (Alertmanager before 0.19), `labels-`
-//! and 16 hex digits of a SHA-256 over the alert's labels.
+//! and 16 hex digits of a SHA-256 over the alert's labels, each name and value length-prefixed.
 //!
 //! Each alert becomes one [`AlertEvent::Alert`]: status from
 //! the alert (not the group), severity from `labels.severity` via
