@@ -4,7 +4,7 @@
 //!
 //! | field | type | required | meaning |
 //! |---|---|---|---|
-//! | `dedup_key` | string | yes | identity within the integration (≤ 512 bytes, no control characters) |
+//! | `dedup_key` | string | yes | identity within the integration (≤ 512 characters, no control characters) |
 //! | `status` | `firing` \| `resolved` | no (`firing`) | |
 //! | `severity` | `critical` \| `error` \| `warning` \| `info` | no | else the integration default, else `warning` |
 //! | `summary` | string | when firing | one line, ≤ 1024 characters |

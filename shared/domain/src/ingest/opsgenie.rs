@@ -415,6 +415,43 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_alias_limit_is_512_characters() {
+        let fixture = Fixture::new();
+        // 512 two-byte characters: 1024 bytes, within Opsgenie's limit of 512 characters.
+        let longest = "ä".repeat(MAX_ALIAS_CHARS);
+        let mut body = create();
+        body["alias"] = json!(longest);
+        let created = create_value(&body).unwrap();
+        assert_eq!(created.key().dedup_key.as_str(), longest);
+        for action in [OpsgenieAction::Acknowledge, OpsgenieAction::Close] {
+            let event = parse_action(&longest, Some("alias"), b"", action, &fixture.ctx()).unwrap();
+            assert_eq!(event.key(), created.key());
+        }
+
+        let too_long = format!("{longest}ä");
+        body["alias"] = json!(too_long);
+        let error = create_value(&body).unwrap_err();
+        assert_eq!(error_fields(&error), ["alias"]);
+        assert_eq!(
+            error.errors[0].message,
+            "must be at most 512 characters (got 513)"
+        );
+        let error = parse_action(
+            &too_long,
+            Some("alias"),
+            b"",
+            OpsgenieAction::Close,
+            &fixture.ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(error_fields(&error), ["identifier"]);
+        assert_eq!(
+            error.errors[0].message,
+            "must be at most 512 characters (got 513)"
+        );
+    }
+
+    #[test]
     fn unsupported_identifier_types_are_clear_errors() {
         let fixture = Fixture::new();
         let ctx = fixture.ctx();
