@@ -336,6 +336,9 @@ mod tests {
         proptest::collection::vec(("[a-e]{1,2}", "[a-z0-9]{0,3}"), 0..8)
     }
 
+    /// Labels as name/value pairs in a chosen order.
+    type LabelList = Vec<(String, String)>;
+
     /// A JSON object written with its members in exactly the given order.
     fn json_object_in_order(entries: &[(String, String)]) -> String {
         let members: Vec<String> = entries
@@ -377,19 +380,13 @@ mod tests {
 
     /// Labels with distinct names in sorted order, the same labels in a random order, and the
     /// same labels plus labels outside `[a-e]` (never in `group_by`), all in a random order.
-    fn labels_sorted_and_permuted() -> impl Strategy<
-        Value = (
-            Vec<(String, String)>,
-            Vec<(String, String)>,
-            Vec<(String, String)>,
-        ),
-    > {
+    fn labels_sorted_and_permuted() -> impl Strategy<Value = (LabelList, LabelList, LabelList)> {
         (
             proptest::collection::btree_map("[a-e]{1,2}", "[a-z0-9]{0,3}", 0..8),
             proptest::collection::btree_map("[x-z]{1,3}", "[a-z]{0,3}", 0..5),
         )
             .prop_flat_map(|(labels, extra)| {
-                let sorted: Vec<(String, String)> = labels.into_iter().collect();
+                let sorted: LabelList = labels.into_iter().collect();
                 let mut with_extra = sorted.clone();
                 with_extra.extend(extra);
                 (
