@@ -253,6 +253,10 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/ingest/opsgenie-close.json"
     ));
+    const ACKNOWLEDGE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/opsgenie-acknowledge.json"
+    ));
 
     fn create() -> Value {
         serde_json::from_str(CREATE).unwrap()
@@ -323,7 +327,7 @@ mod tests {
         let acked = parse_action(
             "checkout-api-5xx-rate",
             Some("alias"),
-            b"",
+            ACKNOWLEDGE.as_bytes(),
             OpsgenieAction::Acknowledge,
             &fixture.ctx(),
         )
@@ -335,6 +339,56 @@ mod tests {
                 at: fixture.received_at
             }
         );
+        // The body is optional: without one the same events come out.
+        for (body, action, expected) in [
+            (&b""[..], OpsgenieAction::Close, &closed),
+            (&b"  \n"[..], OpsgenieAction::Acknowledge, &acked),
+        ] {
+            let event = parse_action(
+                "checkout-api-5xx-rate",
+                Some("alias"),
+                body,
+                action,
+                &fixture.ctx(),
+            )
+            .unwrap();
+            assert_eq!(&event, expected);
+        }
+    }
+
+    #[test]
+    fn sample_action_bodies_carry_opsgenies_documented_fields() {
+        // Opsgenie's acknowledge and close bodies: optional strings `user`, `source`, `note`.
+        // The samples use all three, and each is type-checked: a number in any of them is refused.
+        let fixture = Fixture::new();
+        for (sample, action) in [
+            (ACKNOWLEDGE, OpsgenieAction::Acknowledge),
+            (CLOSE, OpsgenieAction::Close),
+        ] {
+            let body: Value = serde_json::from_str(sample).unwrap();
+            let fields: Vec<&str> = body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(fields, ["note", "source", "user"], "{sample}");
+            for field in fields {
+                assert!(body[field].as_str().is_some_and(|text| !text.is_empty()));
+                let mut broken = body.clone();
+                broken[field] = json!(7);
+                let error = parse_action(
+                    "checkout-api-5xx-rate",
+                    Some("alias"),
+                    broken.to_string().as_bytes(),
+                    action,
+                    &fixture.ctx(),
+                )
+                .unwrap_err();
+                assert_eq!(error_fields(&error), [field]);
+                assert_eq!(error.errors[0].message, "must be a string (got number)");
+            }
+        }
     }
 
     #[test]
