@@ -227,6 +227,71 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn documented_optional_fields_are_tolerated_present_or_absent() {
+        // The fields Alertmanager's webhook (version 4) documents besides `version`, `alerts`
+        // and each alert's `status` and `labels`. The sample carries all of them.
+        const GROUP_FIELDS: [&str; 8] = [
+            "groupKey",
+            "truncatedAlerts",
+            "receiver",
+            "status",
+            "groupLabels",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+        ];
+        let sample = firing();
+        for field in GROUP_FIELDS {
+            assert!(sample.get(field).is_some(), "the sample lacks {field}");
+        }
+        let expected = alerts(parse_value(&sample).unwrap());
+
+        // Values other than the sample's: alerts cut by `max_alerts`, empty maps, no URL.
+        let mut varied = sample.clone();
+        varied["truncatedAlerts"] = json!(3);
+        varied["groupLabels"] = json!({});
+        varied["commonAnnotations"] = json!({});
+        varied["externalURL"] = json!("");
+        varied["receiver"] = json!("klaxon/webhook");
+        assert_eq!(alerts(parse_value(&varied).unwrap()), expected);
+
+        // Each group field left out: the same alerts (only `groupKey` is used: the hint).
+        for field in GROUP_FIELDS {
+            let mut body = sample.clone();
+            body.as_object_mut().unwrap().remove(field);
+            let parsed = alerts(parse_value(&body).unwrap());
+            let mut want = expected.clone();
+            if field == "groupKey" {
+                want.iter_mut().for_each(|alert| alert.group_hint = None);
+            }
+            assert_eq!(parsed, want, "without {field}");
+        }
+
+        // Each alert field left out: the alert still parses, without what that field gave.
+        let without = |field: &str| {
+            let mut body = sample.clone();
+            body["alerts"][0].as_object_mut().unwrap().remove(field);
+            alerts(parse_value(&body).unwrap()).remove(0)
+        };
+        assert_eq!(without("annotations").summary, "HighRequestLatency");
+        assert!(without("annotations").annotations.is_empty());
+        assert_eq!(without("startsAt").started_at, None);
+        assert_eq!(without("endsAt").ended_at, None);
+        let links: Vec<_> = without("generatorURL")
+            .links
+            .into_iter()
+            .map(|link| link.text)
+            .collect();
+        assert_eq!(links, [Some("Runbook".to_string())]);
+        assert!(
+            without("fingerprint")
+                .dedup_key
+                .as_str()
+                .starts_with("labels-")
+        );
+    }
+
+    #[test]
     fn missing_version_is_named() {
         let mut body = firing();
         body.as_object_mut().unwrap().remove("version");
