@@ -179,11 +179,12 @@ pub enum AlertEvent {
     /// A full alert, firing or resolved (Alertmanager, Grafana, CloudWatch, native, PagerDuty
     /// `trigger`, Opsgenie create).
     Alert(Box<Alert>),
-    /// Resolve by key only (PagerDuty `resolve`, Opsgenie close, native resolve without body).
+    /// Resolve by key only (PagerDuty `resolve`, Opsgenie close, native resolve without summary).
     Resolve {
         /// Which alert.
         key: AlertKey,
-        /// When it was received.
+        /// When it resolved: the sender's end time if the format carries one (native
+        /// `ended_at`), else when it was received.
         at: Instant,
     },
     /// Acknowledge the incident this alert belongs to (PagerDuty `acknowledge`, Opsgenie ack).

@@ -202,10 +202,13 @@ fn default_key(alert: &Alert) -> GroupKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::{AlertStatus, Severity};
+    use crate::alert::{AlertEvent, AlertStatus, Severity};
     use crate::ids::DedupKey;
+    use crate::ingest::test_support::Fixture;
+    use crate::ingest::{alertmanager, native};
     use crate::matcher::{FullRegex, ValueMatcher};
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn alert(integration: &str, dedup: &str, labels: &[(&str, &str)]) -> Alert {
         Alert {
@@ -333,36 +336,102 @@ mod tests {
         proptest::collection::vec(("[a-e]{1,2}", "[a-z0-9]{0,3}"), 0..8)
     }
 
+    /// Labels as name/value pairs in a chosen order.
+    type LabelList = Vec<(String, String)>;
+
+    /// A JSON object written with its members in exactly the given order.
+    fn json_object_in_order(entries: &[(String, String)]) -> String {
+        let members: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| format!("{}:{}", json!(k), json!(v)))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
+
+    /// The one alert a native or Alertmanager body parses to.
+    fn parsed_alert(events: Vec<AlertEvent>) -> Alert {
+        match <[AlertEvent; 1]>::try_from(events) {
+            Ok([AlertEvent::Alert(alert)]) => *alert,
+            other => panic!("expected one full alert, got {other:?}"),
+        }
+    }
+
+    /// A native alert whose `labels` member lists `entries` in the given order.
+    fn native_with_labels(entries: &[(String, String)]) -> Alert {
+        let body = format!(
+            r#"{{"dedup_key":"disk-full","summary":"Disk full","labels":{}}}"#,
+            json_object_in_order(entries)
+        );
+        let fixture = Fixture::without_defaults();
+        parsed_alert(native::parse(body.as_bytes(), &fixture.ctx()).unwrap())
+    }
+
+    /// An Alertmanager alert without `fingerprint` (so its dedup key is derived from the labels)
+    /// whose `labels` member lists `entries` in the given order.
+    fn alertmanager_with_labels(entries: &[(String, String)]) -> Alert {
+        let body = format!(
+            r#"{{"version":"4","status":"firing","groupKey":"{{}}:{{}}",
+                "alerts":[{{"status":"firing","labels":{}}}]}}"#,
+            json_object_in_order(entries)
+        );
+        let fixture = Fixture::without_defaults();
+        parsed_alert(alertmanager::parse(body.as_bytes(), &fixture.ctx()).unwrap())
+    }
+
+    /// Labels with distinct names in sorted order, the same labels in a random order, and the
+    /// same labels plus labels outside `[a-e]` (never in `group_by`), all in a random order.
+    fn labels_sorted_and_permuted() -> impl Strategy<Value = (LabelList, LabelList, LabelList)> {
+        (
+            proptest::collection::btree_map("[a-e]{1,2}", "[a-z0-9]{0,3}", 0..8),
+            proptest::collection::btree_map("[x-z]{1,3}", "[a-z]{0,3}", 0..5),
+        )
+            .prop_flat_map(|(labels, extra)| {
+                let sorted: LabelList = labels.into_iter().collect();
+                let mut with_extra = sorted.clone();
+                with_extra.extend(extra);
+                (
+                    Just(sorted.clone()),
+                    Just(sorted).prop_shuffle(),
+                    Just(with_extra).prop_shuffle(),
+                )
+            })
+    }
+
+    /// `group_by` keys (possibly repeated) and the same keys in a random order.
+    fn group_by_and_permuted() -> impl Strategy<Value = (Vec<String>, Vec<String>)> {
+        proptest::collection::vec("[a-e]{1,2}", 0..4)
+            .prop_flat_map(|keys| (Just(keys.clone()), Just(keys).prop_shuffle()))
+    }
+
+    fn rule_by(group_by: &[String]) -> Vec<GroupingRule> {
+        vec![rule(
+            "r",
+            1,
+            &group_by.iter().map(String::as_str).collect::<Vec<_>>(),
+        )]
+    }
+
     proptest! {
+        /// The order a sender writes labels in, the order of `group_by` and labels outside
+        /// `group_by` never change the group key: bodies are parsed by the real parsers.
         #[test]
         fn key_ignores_label_order_group_by_order_and_other_labels(
-            pairs in label_map(),
-            extra in proptest::collection::vec(("[x-z]{1,3}", "[a-z]{0,3}"), 0..5),
-            group_by in proptest::collection::vec("[a-e]{1,2}", 0..4),
-            seed in any::<u64>(),
+            (sorted, permuted, permuted_with_extra) in labels_sorted_and_permuted(),
+            (group_by, group_by_permuted) in group_by_and_permuted(),
         ) {
-            let rules = vec![rule("r", 1, &group_by.iter().map(String::as_str).collect::<Vec<_>>())];
-            let labels: BTreeMap<String, String> = pairs.into_iter().collect();
-            let mut forward = alert("am", "1", &[]);
-            forward.labels = labels.clone();
-            // The same labels inserted in reverse order, plus labels outside group_by.
-            let mut other = alert("am", "2", &[]);
-            for (k, v) in labels.iter().rev() {
-                other.labels.insert(k.clone(), v.clone());
+            let rules = rule_by(&group_by);
+            let rules_permuted = rule_by(&group_by_permuted);
+            for parse in [native_with_labels, alertmanager_with_labels] {
+                let expected = key_of(&rules, &parse(&sorted));
+                prop_assert_eq!(&key_of(&rules, &parse(&permuted)), &expected);
+                prop_assert_eq!(&key_of(&rules_permuted, &parse(&permuted)), &expected);
+                prop_assert_eq!(&key_of(&rules_permuted, &parse(&permuted_with_extra)), &expected);
             }
-            for (k, v) in &extra {
-                other.labels.insert(k.clone(), v.clone());
-            }
-            let mut shuffled = group_by.clone();
-            if !shuffled.is_empty() {
-                let len = shuffled.len();
-                shuffled.rotate_left((seed as usize) % len);
-                shuffled.reverse();
-            }
-            let rotated = vec![rule("r", 1, &shuffled.iter().map(String::as_str).collect::<Vec<_>>())];
-            let k1 = key_of(&rules, &forward);
-            prop_assert_eq!(&k1, &key_of(&rules, &other));
-            prop_assert_eq!(&k1, &key_of(&rotated, &other));
+            // The dedup key Alertmanager alerts without a fingerprint get ignores order too.
+            prop_assert_eq!(
+                alertmanager_with_labels(&permuted).dedup_key,
+                alertmanager_with_labels(&sorted).dedup_key
+            );
         }
 
         #[test]

@@ -119,8 +119,14 @@ slug_id!(
     IntegrationName
 );
 
-/// Maximum dedup key length in bytes (PagerDuty allows 255 characters; Opsgenie aliases 512).
-pub const MAX_DEDUP_KEY_LEN: usize = 512;
+/// Maximum dedup key length in characters: Opsgenie's limit on `alias` (PagerDuty's `dedup_key`
+/// allows 255). Counted in characters, as both vendors count, so a non-ASCII key the vendor
+/// accepts is accepted here too.
+pub const MAX_DEDUP_KEY_CHARS: usize = 512;
+
+/// The most UTF-8 bytes a dedup key can take ([`MAX_DEDUP_KEY_CHARS`] characters of at most four
+/// bytes each). Storage hashes the key into its item key, so only this attribute size matters.
+pub const MAX_DEDUP_KEY_BYTES: usize = 4 * MAX_DEDUP_KEY_CHARS;
 
 /// The key that identifies one alert within an integration: a repeat with the same key updates
 /// the open alert instead of creating a new one.
@@ -129,17 +135,22 @@ pub const MAX_DEDUP_KEY_LEN: usize = 512;
 pub struct DedupKey(String);
 
 impl DedupKey {
-    /// Validates a dedup key: non-empty, at most [`MAX_DEDUP_KEY_LEN`] bytes, no control characters.
+    /// Validates a dedup key: not blank, at most [`MAX_DEDUP_KEY_CHARS`] characters (so at most
+    /// [`MAX_DEDUP_KEY_BYTES`] bytes), no control characters.
     pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
         let value = value.into();
         if value.trim().is_empty() {
             return Err(IdError::Empty);
         }
-        if value.len() > MAX_DEDUP_KEY_LEN {
-            return Err(IdError::TooLong {
-                max: MAX_DEDUP_KEY_LEN,
-                len: value.len(),
-            });
+        // Only a string of more bytes than the limit can have more characters than it.
+        if value.len() > MAX_DEDUP_KEY_CHARS {
+            let chars = value.chars().count();
+            if chars > MAX_DEDUP_KEY_CHARS {
+                return Err(IdError::TooLong {
+                    max: MAX_DEDUP_KEY_CHARS,
+                    len: chars,
+                });
+            }
         }
         if let Some(found) = value.chars().find(|c| c.is_control()) {
             return Err(IdError::BadChar {
@@ -275,6 +286,22 @@ mod tests {
         assert!(DedupKey::new("a\nb").is_err());
         assert!(DedupKey::new("   ").is_err());
         assert!(DedupKey::new("x".repeat(513)).is_err());
+    }
+
+    #[test]
+    fn dedup_key_limit_counts_characters_not_bytes() {
+        // 512 four-byte characters: 2048 bytes, accepted.
+        let widest = "🔥".repeat(MAX_DEDUP_KEY_CHARS);
+        assert_eq!(widest.len(), MAX_DEDUP_KEY_BYTES);
+        assert_eq!(DedupKey::new(widest.clone()).unwrap().as_str(), widest);
+        // 300 two-byte characters (600 bytes) were refused when the limit counted bytes.
+        assert!(DedupKey::new("é".repeat(300)).is_ok());
+        let error = DedupKey::new(format!("{widest}x")).unwrap_err();
+        assert_eq!(error, IdError::TooLong { max: 512, len: 513 });
+        assert_eq!(
+            error.to_string(),
+            "must be at most 512 characters (got 513)"
+        );
     }
 
     #[test]

@@ -234,6 +234,168 @@ mod tests {
         assert!(!re.matches(Some("my-api-gateway")), "regex is anchored");
     }
 
+    /// The alert every case in [`alert_matcher_fields`] is matched against.
+    struct Parts {
+        integration: IntegrationName,
+        source: Option<&'static str>,
+        severity: Severity,
+        labels: BTreeMap<String, String>,
+        summary: &'static str,
+    }
+
+    impl Parts {
+        fn new() -> Self {
+            Parts {
+                integration: IntegrationName::new("alertmanager-prod").unwrap(),
+                source: Some("db-primary-2:9100"),
+                severity: Severity::Error,
+                labels: labels(&[("service", "postgres"), ("env", "prod")]),
+                summary: "Replication lag 340s on db-primary-2",
+            }
+        }
+
+        fn matched_by(&self, matcher: &AlertMatcher) -> bool {
+            matcher.matches_parts(
+                &self.integration,
+                self.source,
+                self.severity,
+                &self.labels,
+                self.summary,
+            )
+        }
+    }
+
+    fn integrations(names: &[&str]) -> AlertMatcher {
+        AlertMatcher {
+            integrations: names
+                .iter()
+                .map(|n| IntegrationName::new(*n).unwrap())
+                .collect(),
+            ..AlertMatcher::default()
+        }
+    }
+
+    fn severities(list: &[Severity]) -> AlertMatcher {
+        AlertMatcher {
+            severities: list.to_vec(),
+            ..AlertMatcher::default()
+        }
+    }
+
+    fn summary(pattern: &str) -> AlertMatcher {
+        AlertMatcher {
+            summary: Some(SearchRegex::new(pattern).unwrap()),
+            ..AlertMatcher::default()
+        }
+    }
+
+    fn source(matcher: ValueMatcher) -> AlertMatcher {
+        AlertMatcher {
+            source: Some(matcher),
+            ..AlertMatcher::default()
+        }
+    }
+
+    fn source_regex(pattern: &str) -> AlertMatcher {
+        source(ValueMatcher::Regex(FullRegex::new(pattern).unwrap()))
+    }
+
+    #[test]
+    fn alert_matcher_fields() {
+        let exact = |text: &str| source(ValueMatcher::Exact(text.into()));
+        let cases: Vec<(&str, AlertMatcher, bool)> = vec![
+            (
+                "empty matcher matches anything",
+                AlertMatcher::default(),
+                true,
+            ),
+            // integrations: any listed one matches; unlisted never does.
+            (
+                "integration listed",
+                integrations(&["alertmanager-prod"]),
+                true,
+            ),
+            (
+                "integration among several",
+                integrations(&["grafana", "alertmanager-prod"]),
+                true,
+            ),
+            ("integration not listed", integrations(&["grafana"]), false),
+            (
+                "integration name is not a prefix match",
+                integrations(&["alertmanager"]),
+                false,
+            ),
+            // severities: the alert's severity must be one of the list.
+            ("severity listed", severities(&[Severity::Error]), true),
+            (
+                "severity among several",
+                severities(&[Severity::Critical, Severity::Error]),
+                true,
+            ),
+            (
+                "severity not listed (no ordering implied)",
+                severities(&[Severity::Critical, Severity::Warning]),
+                false,
+            ),
+            // summary: unanchored search.
+            ("summary substring", summary("lag [0-9]+s"), true),
+            ("summary match in the middle", summary("340s on"), true),
+            (
+                "summary anchored by the pattern itself",
+                summary("^Replication"),
+                true,
+            ),
+            ("summary no match", summary("disk full"), false),
+            ("summary anchor that does not hold", summary("^lag"), false),
+            ("summary is case-sensitive", summary("replication"), false),
+            // source: exact, any, anchored regex.
+            ("source exact", exact("db-primary-2:9100"), true),
+            ("source exact differs", exact("db-primary-2"), false),
+            ("source any", source(ValueMatcher::Any), true),
+            (
+                "source regex whole value",
+                source_regex("db-primary-[0-9]+:.*"),
+                true,
+            ),
+            (
+                "source regex is anchored",
+                source_regex("db-primary-[0-9]+"),
+                false,
+            ),
+        ];
+        let alert = Parts::new();
+        for (name, matcher, expected) in &cases {
+            assert_eq!(alert.matched_by(matcher), *expected, "{name}");
+        }
+
+        // Without a source, no source matcher matches, not even `*`; leaving it out still does.
+        let sourceless = Parts {
+            source: None,
+            ..Parts::new()
+        };
+        for matcher in [
+            exact("db-primary-2:9100"),
+            source(ValueMatcher::Any),
+            source_regex(".*"),
+        ] {
+            assert!(!sourceless.matched_by(&matcher), "{matcher:?}");
+        }
+        assert!(sourceless.matched_by(&AlertMatcher::default()));
+
+        // Every field that is set must match: one failing field fails the whole matcher.
+        let mut all = AlertMatcher {
+            integrations: integrations(&["alertmanager-prod"]).integrations,
+            source: Some(ValueMatcher::Any),
+            severities: vec![Severity::Error],
+            labels: [("env".to_string(), ValueMatcher::Exact("prod".into()))].into(),
+            summary: Some(SearchRegex::new("lag").unwrap()),
+        };
+        assert!(alert.matched_by(&all));
+        all.severities = vec![Severity::Critical];
+        assert!(!alert.matched_by(&all));
+    }
+
     #[test]
     fn matchers_deserialize_from_config_shapes() {
         let m: LabelMatchers =

@@ -8,7 +8,7 @@
 //! ignored.
 //!
 //! **Dedup key:** the alert's `fingerprint`; when absent (Alertmanager before 0.19), `labels-`
-//! and 16 hex digits of a SHA-256 over the alert's labels.
+//! and 16 hex digits of a SHA-256 over the alert's labels, each name and value length-prefixed.
 //!
 //! Each alert becomes one [`AlertEvent::Alert`]: status from
 //! the alert (not the group), severity from `labels.severity` via
@@ -187,6 +187,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn blank_annotations_do_not_block_the_summary_fallback() {
+        let mut body = firing();
+        body["alerts"][0]["annotations"]["summary"] = json!("  ");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "p99 request latency has been above 1s for 10 minutes.",
+            "blank summary: the description"
+        );
+        body["alerts"][0]["annotations"]["description"] = json!("");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "HighRequestLatency",
+            "blank summary and description: the alertname"
+        );
+        body["alerts"][0]["labels"]["alertname"] = json!(" ");
+        assert_eq!(
+            alerts(parse_value(&body).unwrap())[0].summary,
+            "5c2e4b0f8a1d3e7b",
+            "all blank: the dedup key"
+        );
+    }
+
+    #[test]
     fn missing_fingerprint_falls_back_to_a_stable_label_hash() {
         let mut body = firing();
         body["alerts"][0]
@@ -201,6 +224,71 @@ pub(crate) mod tests {
         body["alerts"][0]["labels"]["instance"] = json!("other:8080");
         let other = alerts(parse_value(&body).unwrap()).remove(0);
         assert_ne!(other.dedup_key, first.dedup_key);
+    }
+
+    #[test]
+    fn documented_optional_fields_are_tolerated_present_or_absent() {
+        // The fields Alertmanager's webhook (version 4) documents besides `version`, `alerts`
+        // and each alert's `status` and `labels`. The sample carries all of them.
+        const GROUP_FIELDS: [&str; 8] = [
+            "groupKey",
+            "truncatedAlerts",
+            "receiver",
+            "status",
+            "groupLabels",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+        ];
+        let sample = firing();
+        for field in GROUP_FIELDS {
+            assert!(sample.get(field).is_some(), "the sample lacks {field}");
+        }
+        let expected = alerts(parse_value(&sample).unwrap());
+
+        // Values other than the sample's: alerts cut by `max_alerts`, empty maps, no URL.
+        let mut varied = sample.clone();
+        varied["truncatedAlerts"] = json!(3);
+        varied["groupLabels"] = json!({});
+        varied["commonAnnotations"] = json!({});
+        varied["externalURL"] = json!("");
+        varied["receiver"] = json!("klaxon/webhook");
+        assert_eq!(alerts(parse_value(&varied).unwrap()), expected);
+
+        // Each group field left out: the same alerts (only `groupKey` is used: the hint).
+        for field in GROUP_FIELDS {
+            let mut body = sample.clone();
+            body.as_object_mut().unwrap().remove(field);
+            let parsed = alerts(parse_value(&body).unwrap());
+            let mut want = expected.clone();
+            if field == "groupKey" {
+                want.iter_mut().for_each(|alert| alert.group_hint = None);
+            }
+            assert_eq!(parsed, want, "without {field}");
+        }
+
+        // Each alert field left out: the alert still parses, without what that field gave.
+        let without = |field: &str| {
+            let mut body = sample.clone();
+            body["alerts"][0].as_object_mut().unwrap().remove(field);
+            alerts(parse_value(&body).unwrap()).remove(0)
+        };
+        assert_eq!(without("annotations").summary, "HighRequestLatency");
+        assert!(without("annotations").annotations.is_empty());
+        assert_eq!(without("startsAt").started_at, None);
+        assert_eq!(without("endsAt").ended_at, None);
+        let links: Vec<_> = without("generatorURL")
+            .links
+            .into_iter()
+            .map(|link| link.text)
+            .collect();
+        assert_eq!(links, [Some("Runbook".to_string())]);
+        assert!(
+            without("fingerprint")
+                .dedup_key
+                .as_str()
+                .starts_with("labels-")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! | field | type | required | meaning |
 //! |---|---|---|---|
-//! | `dedup_key` | string | yes | identity within the integration (≤ 512 bytes, no control characters) |
+//! | `dedup_key` | string | yes | identity within the integration (≤ 512 characters, no control characters) |
 //! | `status` | `firing` \| `resolved` | no (`firing`) | |
 //! | `severity` | `critical` \| `error` \| `warning` \| `info` | no | else the integration default, else `warning` |
 //! | `summary` | string | when firing | one line, ≤ 1024 characters |
@@ -14,8 +14,9 @@
 //! | `started_at`, `ended_at` | RFC 3339 | no | |
 //! | `group` | string | no | grouping hint: alerts with the same group join one incident by default |
 //!
-//! **Dedup key:** the `dedup_key` field. A `resolved` alert without a `summary` resolves the open
-//! alert by key alone.
+//! **Dedup key:** the `dedup_key` field. A `resolved` alert resolves the open alert with that key
+//! at its `ended_at` (else when received); nothing else in it is recorded. Without a `summary` it
+//! becomes [`AlertEvent::Resolve`]; with one, a full resolved alert (validated like a firing one).
 
 use super::json::{Errors, Located, item, parse_body};
 use super::normalize::{
@@ -117,13 +118,14 @@ fn parse_alert(
     let (key, status) = (key?, status?);
 
     let Some(summary) = summary else {
-        // Only reachable for `resolved` (firing without a summary is an error above).
+        // Only reachable for `resolved` (firing without a summary is an error above). Resolved
+        // at the sender's end time, as a resolved alert with a summary is.
         return Some(AlertEvent::Resolve {
             key: AlertKey {
                 integration: ctx.integration.clone(),
                 dedup_key: key,
             },
-            at: ctx.received_at,
+            at: ended_at.unwrap_or(ctx.received_at),
         });
     };
 
@@ -274,6 +276,19 @@ mod tests {
                 },
                 at: fixture.received_at,
             }]
+        );
+        let events = parse(
+            br#"{"dedup_key":"db-down","status":"resolved","ended_at":"2025-03-14T09:47:30Z"}"#,
+            &fixture.ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            events[0],
+            AlertEvent::Resolve {
+                key: events[0].key(),
+                at: Utc.with_ymd_and_hms(2025, 3, 14, 9, 47, 30).unwrap(),
+            },
+            "the sender's end time, not the receive time"
         );
     }
 

@@ -253,6 +253,10 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/ingest/opsgenie-close.json"
     ));
+    const ACKNOWLEDGE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/ingest/opsgenie-acknowledge.json"
+    ));
 
     fn create() -> Value {
         serde_json::from_str(CREATE).unwrap()
@@ -323,7 +327,7 @@ mod tests {
         let acked = parse_action(
             "checkout-api-5xx-rate",
             Some("alias"),
-            b"",
+            ACKNOWLEDGE.as_bytes(),
             OpsgenieAction::Acknowledge,
             &fixture.ctx(),
         )
@@ -335,6 +339,56 @@ mod tests {
                 at: fixture.received_at
             }
         );
+        // The body is optional: without one the same events come out.
+        for (body, action, expected) in [
+            (&b""[..], OpsgenieAction::Close, &closed),
+            (&b"  \n"[..], OpsgenieAction::Acknowledge, &acked),
+        ] {
+            let event = parse_action(
+                "checkout-api-5xx-rate",
+                Some("alias"),
+                body,
+                action,
+                &fixture.ctx(),
+            )
+            .unwrap();
+            assert_eq!(&event, expected);
+        }
+    }
+
+    #[test]
+    fn sample_action_bodies_carry_opsgenies_documented_fields() {
+        // Opsgenie's acknowledge and close bodies: optional strings `user`, `source`, `note`.
+        // The samples use all three, and each is type-checked: a number in any of them is refused.
+        let fixture = Fixture::new();
+        for (sample, action) in [
+            (ACKNOWLEDGE, OpsgenieAction::Acknowledge),
+            (CLOSE, OpsgenieAction::Close),
+        ] {
+            let body: Value = serde_json::from_str(sample).unwrap();
+            let fields: Vec<&str> = body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(fields, ["note", "source", "user"], "{sample}");
+            for field in fields {
+                assert!(body[field].as_str().is_some_and(|text| !text.is_empty()));
+                let mut broken = body.clone();
+                broken[field] = json!(7);
+                let error = parse_action(
+                    "checkout-api-5xx-rate",
+                    Some("alias"),
+                    broken.to_string().as_bytes(),
+                    action,
+                    &fixture.ctx(),
+                )
+                .unwrap_err();
+                assert_eq!(error_fields(&error), [field]);
+                assert_eq!(error.errors[0].message, "must be a string (got number)");
+            }
+        }
     }
 
     #[test]
@@ -411,6 +465,43 @@ mod tests {
         assert_eq!(
             error.errors[0].message,
             "must be at most 130 characters (got 131)"
+        );
+    }
+
+    #[test]
+    fn non_ascii_alias_limit_is_512_characters() {
+        let fixture = Fixture::new();
+        // 512 two-byte characters: 1024 bytes, within Opsgenie's limit of 512 characters.
+        let longest = "ä".repeat(MAX_ALIAS_CHARS);
+        let mut body = create();
+        body["alias"] = json!(longest);
+        let created = create_value(&body).unwrap();
+        assert_eq!(created.key().dedup_key.as_str(), longest);
+        for action in [OpsgenieAction::Acknowledge, OpsgenieAction::Close] {
+            let event = parse_action(&longest, Some("alias"), b"", action, &fixture.ctx()).unwrap();
+            assert_eq!(event.key(), created.key());
+        }
+
+        let too_long = format!("{longest}ä");
+        body["alias"] = json!(too_long);
+        let error = create_value(&body).unwrap_err();
+        assert_eq!(error_fields(&error), ["alias"]);
+        assert_eq!(
+            error.errors[0].message,
+            "must be at most 512 characters (got 513)"
+        );
+        let error = parse_action(
+            &too_long,
+            Some("alias"),
+            b"",
+            OpsgenieAction::Close,
+            &fixture.ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(error_fields(&error), ["identifier"]);
+        assert_eq!(
+            error.errors[0].message,
+            "must be at most 512 characters (got 513)"
         );
     }
 

@@ -614,6 +614,30 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_dedup_key_limit_is_255_characters() {
+        // 255 three-byte characters: 765 bytes, within PagerDuty's limit of 255 characters.
+        let longest = "€".repeat(MAX_DEDUP_KEY_CHARS);
+        let mut body = trigger();
+        body["dedup_key"] = json!(longest);
+        let request = parse_value(&body).unwrap();
+        assert_eq!(request.dedup_key().unwrap().as_str(), longest);
+        let resolve =
+            json!({"routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": longest});
+        let (event, _) = parse_value(&resolve)
+            .unwrap()
+            .into_event(&Fixture::new().ctx());
+        assert_eq!(event.key().dedup_key.as_str(), longest);
+
+        body["dedup_key"] = json!(format!("{longest}€"));
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error_fields(&error), ["dedup_key"]);
+        assert_eq!(
+            error.errors[0].message,
+            "must be at most 255 characters (got 256)"
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_in_pagerduty_shape() {
         let body = json!({
             "routing_key": 12,

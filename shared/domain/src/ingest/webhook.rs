@@ -177,11 +177,12 @@ fn parse_alert(
     let severity = labels
         .get("severity")
         .and_then(|word| severity_from_label(word));
+    // The first of these that is not blank: a blank `summary` must not hide `description`.
     let summary = ["summary", "description"]
         .iter()
-        .find_map(|name| annotations.get(*name))
-        .or_else(|| labels.get("alertname"))
-        .filter(|text| !text.trim().is_empty())
+        .filter_map(|name| annotations.get(*name))
+        .chain(labels.get("alertname"))
+        .find(|text| !text.trim().is_empty())
         .map_or_else(|| key.as_str().to_string(), |text| truncate_summary(text));
     let source = labels
         .get("instance")
@@ -230,15 +231,64 @@ fn non_zero(instant: Option<Instant>) -> Option<Instant> {
 
 /// The dedup key text for an alert without `fingerprint` (Alertmanager before 0.19): a hash of
 /// its labels, which is what the fingerprint identifies. `labels-` and 16 hex digits of SHA-256
-/// over `name=value` lines in name order.
+/// over each label name and value in name order, each length-prefixed so that no two label sets
+/// give the same byte stream (`{a: "b\nc=d"}` is not `{a: "b", c: "d"}`).
 pub(crate) fn fingerprint_of_labels(labels: &BTreeMap<String, String>) -> String {
     let mut hasher = Sha256::new();
     for (name, value) in labels {
-        hasher.update(name.as_bytes());
-        hasher.update(b"=");
-        hasher.update(value.as_bytes());
-        hasher.update(b"\n");
+        push_part(&mut hasher, name.as_bytes());
+        push_part(&mut hasher, value.as_bytes());
     }
     let digest = hex::encode(hasher.finalize());
     format!("labels-{}", digest.get(..16).unwrap_or(&digest))
+}
+
+/// Feeds one variable-length part: its length as 8 big-endian bytes, then its bytes.
+fn push_part(hasher: &mut Sha256, bytes: &[u8]) {
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn label_fingerprints_cannot_collide_by_concatenation() {
+        // With `name=value\n` lines these two hashed the same bytes.
+        assert_ne!(
+            fingerprint_of_labels(&labels(&[("a", "b\nc=d")])),
+            fingerprint_of_labels(&labels(&[("a", "b"), ("c", "d")]))
+        );
+        // Moving text between a name and its value, or between two labels, changes the key.
+        assert_ne!(
+            fingerprint_of_labels(&labels(&[("ab", "c")])),
+            fingerprint_of_labels(&labels(&[("a", "bc")]))
+        );
+        assert_ne!(
+            fingerprint_of_labels(&labels(&[("a", "xy"), ("b", "")])),
+            fingerprint_of_labels(&labels(&[("a", "x"), ("b", "y")]))
+        );
+        assert_ne!(
+            fingerprint_of_labels(&labels(&[])),
+            fingerprint_of_labels(&labels(&[("", "")]))
+        );
+    }
+
+    #[test]
+    fn label_fingerprint_is_stable_and_short() {
+        let set = labels(&[("alertname", "DiskFull"), ("instance", "db-1:9100")]);
+        let key = fingerprint_of_labels(&set);
+        assert_eq!(key, fingerprint_of_labels(&set.clone()));
+        let digits = key.strip_prefix("labels-").unwrap();
+        assert_eq!(digits.len(), 16);
+        assert!(digits.chars().all(|c| c.is_ascii_hexdigit()));
+    }
 }
