@@ -57,9 +57,9 @@ pub const KEYS: &str = "KEYS";
 pub const CONFIG: &str = "CONFIG";
 /// Sort key of the pointer to the current configuration version.
 pub const CURRENT: &str = "CURRENT";
-/// Sort key prefix of a configuration version: `VERSION#<n:010>`.
+/// Sort key prefix of a configuration version: `VERSION#<n:020>`.
 pub const VERSION: &str = "VERSION#";
-/// Sort key infix of a part of a configuration version: `VERSION#<n:010>#PART#<n:03>`.
+/// Sort key infix of a part of a configuration version: `VERSION#<n:020>#PART#<n:03>`.
 pub const PART: &str = "PART#";
 /// Partition of an idempotency record: `IDEMPOTENCY#<scope>#<sha256(id)>`.
 pub const IDEMPOTENCY: &str = "IDEMPOTENCY#";
@@ -114,7 +114,7 @@ pub fn sort_time(at: Instant) -> String {
 }
 
 /// The key of an alert identity's dedup record: `ALERT#<integration>#<sha256(dedup key)>`.
-/// The dedup key is hashed: it is free text of up to 512 bytes, and a hash keeps the key short
+/// The dedup key is hashed: it is free text of up to 512 characters (at most 2048 bytes), and a hash keeps the key short
 /// and free of separators.
 pub fn alert_record_key(key: &AlertKey) -> Key {
     Key::new(
