@@ -368,6 +368,11 @@ async fn assert_nothing_stored(cloud: &Cloud, what: &str) {
         "{what}: nothing queued"
     );
     assert!(cloud.incidents().await.is_empty(), "{what}: no incident");
+    assert_eq!(
+        cloud.items_with_pk_prefix("ALERT#").await,
+        0,
+        "{what}: no alert record"
+    );
 }
 
 #[tokio::test]
@@ -608,6 +613,7 @@ async fn the_sweep_recovers_lost_alert_messages_lost_timers_and_lost_incident_ev
     let am = cloud.key("am").to_owned();
     let (code, body) = ingest(&cloud, with_key("ingest-alertmanager.json", &am)).await;
     assert_eq!(code, 202, "{body}");
+    assert_eq!(cloud.items_with_pk_prefix("ALERT#").await, 2, "kept");
     assert_eq!(cloud.lose(QueueName::Alerts).await, 2);
     // Within the grace period the message may still be in flight: the sweep leaves it.
     cloud.send_sweep().await;

@@ -16,6 +16,7 @@ use klaxon_app::usecases::routing::{RoutingOutcome, SWEEP_BATCH, SWEEP_GRACE};
 use klaxon_domain::escalation::{EscalationStatus, Target};
 use klaxon_domain::ids::{ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_store::port::Store;
 use klaxon_store::repo::StoredIncident;
 use klaxon_tests::pipeline::{NowInstant, Pipeline};
 use klaxon_tests::workspace_root;
@@ -793,4 +794,84 @@ async fn oversized_labels_are_refused_before_anything_is_stored() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn pagerduty_senders_get_pagerduty_shaped_answers_for_limits_and_for_a_dependency_down() {
+    let p = Pipeline::new().await;
+    let key = p.key("pd").to_owned();
+    let mut trigger: Value = serde_json::from_str(&event("pagerduty-trigger.json")).unwrap();
+    trigger["routing_key"] = json!(key);
+
+    // Parses, but its labels are over the limit: 400 in PagerDuty's shape, nothing stored.
+    let mut huge = trigger.clone();
+    huge["payload"]["component"] = json!("x".repeat(40 * 1024));
+    let (status, body) = post(p.ingest_router(), "/v2/enqueue", &[], huge.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["status"], "invalid event");
+    assert_eq!(body["message"], "Event object is invalid");
+    let error = body["errors"][0].as_str().unwrap();
+    assert!(error.starts_with("'labels' labels total"), "{error}");
+    assert!(p.queue.peek(QueueName::Alerts).is_empty());
+
+    // No configuration applied (the table answers, but there is nothing to route with): 429,
+    // which PagerDuty senders retry.
+    p.store
+        .delete(
+            &klaxon_store::key::Key::new(
+                klaxon_store::repo::schema::CONFIG,
+                klaxon_store::repo::schema::CURRENT,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let (status, body) = post(p.ingest_router(), "/v2/enqueue", &[], trigger.to_string()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["status"], "throttle event");
+    assert!(p.queue.peek(QueueName::Alerts).is_empty());
+}
+
+#[tokio::test]
+async fn opsgenie_senders_get_opsgenie_shaped_rejections_naming_the_field() {
+    let p = Pipeline::new().await;
+    let genie = format!("GenieKey {}", p.key("og"));
+    let cases = [
+        (None, "{}".to_owned(), StatusCode::UNAUTHORIZED, "key"),
+        (
+            Some(genie.as_str()),
+            "not json".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "JSON",
+        ),
+        (
+            Some(genie.as_str()),
+            "{}".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            Some(genie.as_str()),
+            json!({"message": "disk", "priority": "P9"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "priority",
+        ),
+        (
+            Some(genie.as_str()),
+            json!({"message": "disk", "tags": ["x".repeat(40 * 1024)]}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "labels",
+        ),
+    ];
+    for (auth, body, expected, mentions) in cases {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let (status, answer) = post(p.ingest_router(), "/v2/alerts", &headers, body.clone()).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{body}: {message}");
+        assert!(answer["requestId"].is_string(), "{answer}");
+        assert!(answer["took"].is_number(), "{answer}");
+    }
+    assert!(p.queue.peek(QueueName::Alerts).is_empty());
+    assert!(incidents(&p).await.is_empty());
 }

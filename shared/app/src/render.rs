@@ -184,8 +184,10 @@ pub fn email(input: &RenderInput<'_>) -> RenderedEmail {
 pub fn sms(input: &RenderInput<'_>) -> String {
     let mut headline = headline(input);
     // Keep the headline to ~100 characters so the link fits in as few segments as possible.
+    // "..." rather than "…": the ellipsis is not in the GSM 7-bit alphabet, and one such
+    // character makes the whole SMS UCS-2 (70 characters a segment instead of 160).
     if headline.chars().count() > 100 {
-        headline = headline.chars().take(99).collect::<String>() + "…";
+        headline = headline.chars().take(97).collect::<String>() + "...";
     }
     match &input.purpose {
         Purpose::Page { links, .. } => format!("Klaxon {headline} Ack: {}", links.ack),
@@ -400,6 +402,9 @@ mod tests {
         let text = sms(&input);
         assert!(text.ends_with(&links.ack));
         assert!(text.chars().count() < 100 + links.ack.len() + 20, "{text}");
+        // Shortened with GSM 7-bit characters only, so it stays a 160-character-segment SMS.
+        assert!(text.contains("x... Ack: "), "{text}");
+        assert!(text.is_ascii(), "{text}");
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct QueueRef {
 pub struct Cloud {
     /// The clock every handler and adapter reads.
     pub clock: Arc<ManualClock>,
+    /// The table's name.
+    pub table: String,
+    /// DynamoDB, for looking at the raw table.
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// A repository for set-up and assertions.
     pub repo: Repository<DynamoStore>,
     /// SQS.
@@ -325,6 +329,8 @@ impl Cloud {
             ack: AckHandler::from_context(&context(Function::Ack)).unwrap(),
             api: ApiHandler::from_context(&context(Function::Api)).unwrap(),
             clock,
+            table,
+            dynamodb,
             repo,
             sqs,
             scheduler,
@@ -693,6 +699,35 @@ impl Cloud {
     }
 
     // --- Assertions ---------------------------------------------------------------------------
+
+    /// How many items of the table have a partition key starting with `prefix` (a scan).
+    pub async fn items_with_pk_prefix(&self, prefix: &str) -> usize {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            count += page
+                .items()
+                .iter()
+                .filter(|item| {
+                    item.get("pk")
+                        .and_then(|pk| pk.as_s().ok())
+                        .is_some_and(|pk| pk.starts_with(prefix))
+                })
+                .count();
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return count,
+            }
+        }
+    }
 
     /// Every incident, newest first.
     pub async fn incidents(&self) -> Vec<StoredIncident> {

@@ -210,6 +210,11 @@ fn pagerduty_failure(failure: IngestFailure) -> Response {
             StatusCode::BAD_REQUEST,
             vec![format!("'routing_key' {message}")],
         ),
+        // A limit the parsed alert breaks (its labels' total size): still PagerDuty's shape.
+        IngestFailure::Other(UseCaseError::Invalid { field, message }) => pagerduty_error(
+            StatusCode::BAD_REQUEST,
+            vec![format!("'{field}' {message}")],
+        ),
         IngestFailure::Other(error)
             if error.is_transient() || matches!(error, UseCaseError::NoConfig) =>
         {
@@ -270,6 +275,11 @@ fn opsgenie_failure(request_id: String, failure: IngestFailure) -> Response {
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect::<Vec<_>>()
                 .join("; "),
+        ),
+        // A limit the parsed alert breaks: a validation error, which Opsgenie answers with 422.
+        IngestFailure::Other(UseCaseError::Invalid { field, message }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{field}: {message}"),
         ),
         IngestFailure::Other(error) => {
             let api = ApiError::from(error);

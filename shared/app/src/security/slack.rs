@@ -84,7 +84,8 @@ impl SlackVerifier {
             .trim()
             .parse()
             .map_err(|_| SlackSignatureError::BadTimestamp)?;
-        if (now.timestamp() - seconds).abs() > MAX_SKEW_SECONDS {
+        // `abs_diff`: an extreme timestamp must be refused, not overflow the subtraction.
+        if now.timestamp().abs_diff(seconds) > MAX_SKEW_SECONDS.unsigned_abs() {
             return Err(SlackSignatureError::Stale);
         }
         let hex_part = signature
@@ -159,5 +160,19 @@ mod tests {
             Err(SlackSignatureError::BadSignature)
         );
         assert!(SlackVerifier::new("").is_none());
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let v = SlackVerifier::new(SECRET).unwrap();
+        let body = b"payload=%7B%7D";
+        for timestamp in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let sig = v.sign(&timestamp, body);
+            assert_eq!(
+                v.verify(Some(&timestamp), Some(&sig), body, now()),
+                Err(SlackSignatureError::Stale),
+                "{timestamp}"
+            );
+        }
     }
 }
