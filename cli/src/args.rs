@@ -42,7 +42,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// The configuration file, YAML or JSON (chosen by its extension) [default: klaxon.yaml].
+    /// The configuration file, YAML or JSON (chosen by its extension); without --config,
+    /// KLAXON_CONFIG names it, else ./klaxon.yaml [default: klaxon.yaml].
     #[arg(long, global = true, value_name = "FILE", env = "KLAXON_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -71,7 +72,9 @@ pub enum Command {
             environment.\n\n\
             Everything accepted is durable: stopping the process, even with kill -9, loses no \
             alert, and every pending escalation tier fires at its due time after a restart (late \
-            ones at once). Ctrl-C or SIGTERM stops gracefully. See docs/local-mode.md.\n\n\
+            ones at once). Ctrl-C or SIGTERM stops gracefully (status 0); a second one while \
+            that waits for work in progress exits at once with status 130. See \
+            docs/local-mode.md.\n\n\
             Examples:\n  \
             klaxon serve --config examples/klaxon.yaml\n  \
             klaxon serve --config klaxon.yaml --listen 0.0.0.0:8080 --public-url https://klaxon.example.com\n  \
@@ -104,11 +107,13 @@ pub enum Command {
             Overrides are runtime data, not in the configuration file: with --db or --table \
             the overrides stored there are included, otherwise the schedule is shown as \
             configured.\n\n\
+            The configuration is the --config file, else the file KLAXON_CONFIG names, else \
+            ./klaxon.yaml.\n\n\
             Examples:\n  \
-            klaxon oncall\n  \
-            klaxon oncall --schedule primary --at 2026-03-08T06:30:00Z\n  \
-            klaxon oncall --at 2026-03-08T09:30:00-04:00 --json\n  \
-            klaxon oncall --config klaxon.yaml --db klaxon-data"
+            klaxon oncall --config examples/klaxon.yaml\n  \
+            klaxon oncall --config examples/klaxon.yaml --schedule primary --at 2026-03-08T06:30:00Z\n  \
+            klaxon oncall --config examples/klaxon.yaml --at 2026-03-08T09:30:00-04:00 --json\n  \
+            klaxon oncall --config examples/klaxon.yaml --db klaxon-data"
     )]
     Oncall(OncallArgs),
     /// Show or export a schedule's final schedule (who is on call when).
@@ -129,8 +134,8 @@ pub enum ConfigCommand {
             cannot be read.\n\n\
             Examples:\n  \
             klaxon config validate examples/klaxon.yaml\n  \
-            KLAXON_CONFIG=klaxon.yaml klaxon config validate\n  \
-            klaxon config validate klaxon.yaml --json"
+            KLAXON_CONFIG=examples/klaxon.yaml klaxon config validate\n  \
+            klaxon config validate examples/klaxon.yaml --json"
     )]
     Validate(ValidateArgs),
     /// Store a configuration file as the new current version and show what changed.
@@ -646,11 +651,14 @@ pub enum RouteCommand {
             computed by the same state machine the routing function runs.\n\n\
             The format is detected from the payload's fields unless --format is given; the \
             integration is the configuration's first one of that format unless --integration is \
-            given. Overrides (runtime data) are not taken into account.\n\n\
+            given. Overrides (runtime data) are not taken into account. The configuration is \
+            the --config file, else the file KLAXON_CONFIG names, else ./klaxon.yaml.\n\n\
             Examples:\n  \
-            klaxon route test events/ingest/alertmanager-firing.json\n  \
-            klaxon route test alert.json --integration deploy-pipeline --at 2026-03-14T02:00:00Z\n  \
-            curl -s https://example.com/payload.json | klaxon route test - --format pagerduty --json"
+            klaxon route test events/ingest/alertmanager-firing.json --config examples/klaxon.yaml\n  \
+            klaxon route test events/ingest/native-firing.json --config examples/klaxon.yaml \\\n      \
+            --integration deploy-pipeline --at 2026-03-14T02:00:00Z\n  \
+            klaxon route test - --config examples/klaxon.yaml --format pagerduty --json \\\n      \
+            < events/ingest/pagerduty-trigger.json"
     )]
     Test(RouteTestArgs),
 }
@@ -732,11 +740,13 @@ pub enum ScheduleCommand {
             pages people and what the ICS feed shows. Overrides (runtime data) are included \
             with --db or --table.\n\n\
             --from and --to take an RFC 3339 time or a date; a date means midnight in the \
-            schedule's time zone. The range may be at most 366 days.\n\n\
+            schedule's time zone. The range may be at most 366 days. The configuration is the \
+            --config file, else the file KLAXON_CONFIG names, else ./klaxon.yaml.\n\n\
             Examples:\n  \
-            klaxon schedule show primary\n  \
-            klaxon schedule show database --from 2026-03-08 --to 2026-03-10\n  \
-            klaxon schedule show secondary --from 2026-03-29T00:00:00Z --to 2026-04-05 --json"
+            klaxon schedule show primary --config examples/klaxon.yaml\n  \
+            klaxon schedule show database --config examples/klaxon.yaml --from 2026-03-08 --to 2026-03-10\n  \
+            klaxon schedule show secondary --config examples/klaxon.yaml \\\n      \
+            --from 2026-03-29T00:00:00Z --to 2026-04-05 --json"
     )]
     Show(ShowArgs),
     /// Export a schedule as an iCalendar (.ics) file.
@@ -747,10 +757,13 @@ pub enum ScheduleCommand {
             duplicating. Stretches that cross the range's edges keep their real start and end.\n\n\
             Default range: from 7 days ago to 90 days ahead. --from and --to take an RFC 3339 \
             time or a date (midnight in the schedule's zone). Overrides are included with --db \
-            or --table.\n\n\
+            or --table. The calendar goes to standard output, or to --output FILE (then --json \
+            prints a summary of the file written). The configuration is the --config file, else \
+            the file KLAXON_CONFIG names, else ./klaxon.yaml.\n\n\
             Examples:\n  \
-            klaxon schedule export primary --ics > primary.ics\n  \
-            klaxon schedule export database --ics --from 2026-03-01 --to 2026-04-01 --output database.ics"
+            klaxon schedule export primary --config examples/klaxon.yaml --ics > primary.ics\n  \
+            klaxon schedule export database --config examples/klaxon.yaml --ics \\\n      \
+            --from 2026-03-01 --to 2026-04-01 --output database.ics"
     )]
     #[command(group(ArgGroup::new("export_format").args(["ics"]).required(true)))]
     Export(ExportArgs),

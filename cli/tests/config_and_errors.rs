@@ -294,3 +294,97 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The examples of `klaxon <command> --help`, one command per entry (continuation lines ending
+/// in a backslash joined).
+fn help_examples(command: &[&str]) -> Vec<String> {
+    // Help is wrapped at 100 columns when the width is unknown, as here: an example longer
+    // than that would be broken in two.
+    let output = Command::new(env!("CARGO_BIN_EXE_klaxon"))
+        .args(command)
+        .arg("--help")
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{command:?} --help");
+    let help = String::from_utf8(output.stdout).unwrap();
+    let mut examples = Vec::new();
+    let mut lines = help
+        .lines()
+        .skip_while(|line| line.trim() != "Examples:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty());
+    while let Some(line) = lines.next() {
+        let mut example = line.trim().to_owned();
+        while let Some(start) = example.strip_suffix('\\') {
+            let next = lines.next().unwrap_or_default().trim();
+            example = format!("{} {next}", start.trim_end());
+        }
+        examples.push(example);
+    }
+    assert!(
+        !examples.is_empty(),
+        "{command:?} --help has examples:\n{help}"
+    );
+    examples
+}
+
+#[test]
+fn the_help_examples_of_the_offline_commands_work_as_written_from_the_repository_root() {
+    // A stand-in for the repository root (its examples and sample payloads), so that examples
+    // writing files (`> primary.ics`, `--output`) write them here.
+    let root = tempfile::tempdir().unwrap();
+    for directory in ["examples", "events"] {
+        std::os::unix::fs::symlink(common::repo().join(directory), root.path().join(directory))
+            .unwrap();
+    }
+    let offline = [
+        "config validate",
+        "route test",
+        "oncall",
+        "schedule show",
+        "schedule export",
+    ];
+    let mut ran = 0;
+    for command in [
+        &[][..],
+        &["config", "validate"],
+        &["route", "test"],
+        &["oncall"],
+        &["schedule", "show"],
+        &["schedule", "export"],
+    ] {
+        for example in help_examples(command) {
+            // Examples needing a database, a table or a server are not run here.
+            if !offline.iter().any(|name| example.contains(name))
+                || example.contains("--db")
+                || example.contains("--table")
+            {
+                continue;
+            }
+            let mut shell = Command::new("bash");
+            shell
+                .args([
+                    "-c",
+                    &format!("set -eu\nklaxon() {{ \"$KLAXON_TEST_BIN\" \"$@\"; }}\n{example}\n"),
+                ])
+                .current_dir(root.path())
+                .env("KLAXON_TEST_BIN", env!("CARGO_BIN_EXE_klaxon"))
+                .env_remove("KLAXON_CONFIG")
+                .env_remove("KLAXON_DB")
+                .env_remove("KLAXON_TABLE")
+                .env_remove("COLUMNS")
+                .stdin(Stdio::null());
+            let output = shell.output().unwrap();
+            assert!(
+                output.status.success(),
+                "`{example}` ({command:?} --help) fails from the repository root: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 15, "only {ran} examples ran");
+    assert!(root.path().join("primary.ics").is_file());
+    assert!(root.path().join("database.ics").is_file());
+}

@@ -198,4 +198,56 @@ fn the_quickstart_commands_page_acknowledge_and_list_as_the_readme_says() {
         open, 2,
         "two incidents: the Alertmanager group and the PagerDuty event"
     );
+
+    // The README's own link command finds each page's acknowledge link, whatever its channel
+    // (an email's text has the link followed by an escaped line break).
+    let link_line = rest
+        .iter()
+        .flat_map(|block| block.lines())
+        .find(|line| line.starts_with("link=$("))
+        .expect("the quickstart extracts the link with a `link=$(...)` line");
+    let text = std::fs::read_to_string(serve.data_dir.join("outbox.jsonl")).unwrap();
+    let mut channels = Vec::new();
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(expected) = ack_link(&record) else {
+            continue;
+        };
+        let one = temp.path().join("one-page.jsonl");
+        std::fs::write(&one, format!("{line}\n")).unwrap();
+        let extracted = Command::new("bash")
+            .args(["-c", &format!("{link_line}\nprintf '%s' \"$link\"")])
+            .env("outbox", &one)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(extracted.stdout).unwrap(),
+            expected,
+            "`{link_line}` on {line}"
+        );
+        channels.push(record["channel"].as_str().unwrap().to_owned());
+    }
+    assert!(channels.iter().any(|c| c == "sms"), "{channels:?}");
+
+    // The banner's `Try it:` commands work from any directory.
+    let banner = serve.stdout();
+    let try_it: Vec<&str> = banner
+        .lines()
+        .skip_while(|line| *line != "Try it:")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert!(!try_it.is_empty(), "{banner}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let tried = Command::new("bash")
+        .args(["-c", &format!("set -eu\n{}", try_it.join("\n"))])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&tried.stdout);
+    assert!(
+        tried.status.success() && answer.contains(r#""status":"accepted""#),
+        "{try_it:#?}: {answer}{}",
+        String::from_utf8_lossy(&tried.stderr)
+    );
 }

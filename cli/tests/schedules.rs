@@ -505,3 +505,19 @@ fn ics_export_goes_to_stdout_by_default() {
     assert!(run.stdout.contains("SUMMARY:On call: Diego Alvarez\r\n"));
     assert!(run.stdout.contains("X-WR-TIMEZONE:Europe/Berlin\r\n"));
 }
+
+#[test]
+fn ics_export_to_stdout_refuses_json_instead_of_ignoring_it() {
+    let config = example_config();
+    let run = klaxon(&[
+        "--config",
+        &config,
+        "schedule",
+        "export",
+        "secondary",
+        "--ics",
+        "--json",
+    ])
+    .fails(2, "--json needs --output FILE with --ics");
+    assert!(run.stdout.is_empty(), "{run:#?}");
+}

@@ -187,6 +187,14 @@ struct ExportReport {
 
 /// Runs `schedule export`.
 pub fn export(args: &ExportArgs, config: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    if output.json && args.output.is_none() {
+        return Err(UsageError(
+            "--json needs --output FILE with --ics: the calendar on standard output is \
+             iCalendar, not JSON (with --output FILE, --json prints a summary of the file written)"
+                .to_owned(),
+        )
+        .into());
+    }
     let config = config_file::load(config)?;
     let schedule = find_schedule(&config, &args.schedule)?;
     let now = time::now();

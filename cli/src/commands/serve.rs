@@ -6,12 +6,13 @@ use super::store::block_on;
 use crate::args::{ServeArgs, SmtpSecurityArg};
 use crate::failure::UsageError;
 use crate::{config_file, output};
+use anyhow::Context;
 use klaxon_domain::config::Config;
 use klaxon_local::runtime::keys::ingest_endpoint;
-use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions};
+use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, check_public_url};
 use klaxon_local::smtp::{SmtpConfig, SmtpSecurity};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +21,15 @@ pub const SMTP_PASSWORD_VARIABLE: &str = "KLAXON_SMTP_PASSWORD";
 /// The environment variable holding the Slack app's signing secret (for Slack buttons).
 pub const SLACK_SECRET_VARIABLE: &str = "KLAXON_SLACK_SIGNING_SECRET";
 
-/// Runs `serve` until SIGINT or SIGTERM.
+/// The exit status when a second SIGINT or SIGTERM arrives while a graceful stop is still
+/// waiting for work in progress (128 + SIGINT, as shells report an interrupted command).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The sample payload the banner's `Try it:` sends, relative to the repository root.
+const SAMPLE_PAYLOAD: &str = "events/ingest/alertmanager-firing.json";
+
+/// Runs `serve` until SIGINT or SIGTERM; a second one exits at once with
+/// [`EXIT_INTERRUPTED`].
 pub fn run(
     args: &ServeArgs,
     config_path: Option<&Path>,
@@ -31,9 +40,16 @@ pub fn run(
         .ok()
         .filter(|p| !p.is_empty());
     let smtp = smtp_config(args, password)?;
+    // A usage error, checked before anything (the data directory) is created.
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(check_public_url)
+        .transpose()
+        .map_err(|error| UsageError(error.to_string()))?;
     init_tracing();
     let mut options = RuntimeOptions::new(&args.data_dir, args.listen);
-    options.public_url = args.public_url.clone();
+    options.public_url = public_url;
     options.config = config.as_ref().map(|(config, _)| config.clone());
     options.smtp = smtp.clone();
     options.webhooks = !args.no_webhooks;
@@ -48,7 +64,23 @@ pub fn run(
     let config_file = config.map(|(_, path)| path);
     block_on(async move {
         let runtime = LocalRuntime::start(options).await?;
-        let banner = Banner::new(&runtime, config_file.as_deref(), smtp.as_ref(), args);
+        // Listening before the banner says the server is up, so a signal sent as soon as it
+        // is printed stops the server gracefully instead of killing it.
+        let mut signals = match StopSignals::new() {
+            Ok(signals) => signals,
+            Err(error) => {
+                runtime.shutdown().await?;
+                return Err(error);
+            }
+        };
+        let working_dir = std::env::current_dir().ok();
+        let banner = Banner::new(
+            &runtime,
+            config_file.as_deref(),
+            smtp.as_ref(),
+            args,
+            working_dir.as_deref(),
+        );
         let text = if output.json {
             let mut text = serde_json::to_string(&banner)?;
             text.push('\n');
@@ -57,7 +89,37 @@ pub fn run(
             banner.text()
         };
         output::print(&text)?;
-        runtime.run_until(shutdown_signal()).await?;
+
+        let (stop, stop_requested) = tokio::sync::oneshot::channel::<()>();
+        let running = runtime.run_until(async {
+            let _ = stop_requested.await;
+        });
+        tokio::pin!(running);
+        let mut stop = Some(stop);
+        loop {
+            tokio::select! {
+                result = &mut running => {
+                    result?;
+                    break;
+                }
+                signal = signals.next() => match stop.take() {
+                    Some(stop) => {
+                        eprintln!(
+                            "{signal}: stopping: finishing requests and messages in progress… (Ctrl-C again exits at once)"
+                        );
+                        let _ = stop.send(());
+                    }
+                    None => {
+                        eprintln!(
+                            "{signal} again: exiting without waiting (work in progress is redone at the next start)"
+                        );
+                        // Not a return: dropping the async runtime would wait for the very
+                        // work that hangs.
+                        std::process::exit(EXIT_INTERRUPTED);
+                    }
+                },
+            }
+        }
         if !output.json {
             eprintln!("klaxon serve stopped");
         }
@@ -92,29 +154,68 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, caught from the moment this is made (so none is lost between
+/// the first and the second).
+struct StopSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("cannot listen for {name}"))
+        };
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+        })
     }
-    eprintln!("stopping: finishing requests and messages in progress…");
+
+    #[cfg(not(unix))]
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// The name of the next signal that arrives.
+    #[cfg(unix)]
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            Some(()) = self.interrupt.recv() => "SIGINT",
+            Some(()) = self.terminate.recv() => "SIGTERM",
+            else => std::future::pending().await,
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> &'static str {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// The path of the banner's sample payload when it is found below `directory`.
+fn sample_payload(directory: &Path) -> Option<PathBuf> {
+    Some(directory.join(SAMPLE_PAYLOAD)).filter(|path| path.is_file())
+}
+
+/// `path` as one shell word: as it is when it has no special characters, else single-quoted.
+fn shell_word(path: &str) -> String {
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
+    if plain {
+        path.to_owned()
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
 }
 
 /// The SMTP settings from `--smtp-url` or `--smtp-host` and friends; none when neither is set.
@@ -282,6 +383,13 @@ struct Banner {
     dead_letters: usize,
     api_key: KeyLine,
     integrations: Vec<KeyLine>,
+    /// The keys file for `Try it:`, absolute when the working directory is known.
+    #[serde(skip)]
+    try_keys_file: String,
+    /// The absolute path of the `Try it:` payload, when the working directory has it (the
+    /// repository root); otherwise `Try it:` gives the relative path and says where it works.
+    #[serde(skip)]
+    sample_payload: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -312,6 +420,7 @@ impl Banner {
         config_file: Option<&str>,
         smtp: Option<&SmtpConfig>,
         args: &ServeArgs,
+        working_dir: Option<&Path>,
     ) -> Self {
         let report = runtime.report();
         let keys = runtime.keys();
@@ -381,6 +490,12 @@ impl Banner {
                 })
                 .collect(),
             public_url,
+            // Absolute, so that `Try it:` works from any directory.
+            try_keys_file: working_dir
+                .map_or_else(|| data_dir.keys_env(), |dir| dir.join(data_dir.keys_env()))
+                .display()
+                .to_string(),
+            sample_payload: working_dir.and_then(sample_payload),
         }
     }
 
@@ -475,9 +590,19 @@ impl Banner {
             .iter()
             .find(|key| key.format.as_deref() == Some("alertmanager"))
         {
+            let (heading, payload) = match &self.sample_payload {
+                Some(path) => ("Try it:", path.display().to_string()),
+                None => (
+                    "Try it (from the Klaxon repository root, which has the sample payloads):",
+                    SAMPLE_PAYLOAD.to_owned(),
+                ),
+            };
             text.push_str(&format!(
-                "\nTry it:\n  set -a; . {}; set +a\n  curl -sS {}/v1/integrations/alertmanager -H \"Authorization: Bearer ${}\" \\\n    -H 'Content-Type: application/json' --data-binary @events/ingest/alertmanager-firing.json\n",
-                self.keys_file, self.public_url, alertmanager.variable
+                "\n{heading}\n  set -a; . {}; set +a\n  curl -sS {}/v1/integrations/alertmanager -H \"Authorization: Bearer ${}\" \\\n    -H 'Content-Type: application/json' --data-binary @{}\n",
+                shell_word(&self.try_keys_file),
+                self.public_url,
+                alertmanager.variable,
+                shell_word(&payload)
             ));
         }
         text.push_str("\nPress Ctrl-C to stop.\n");
@@ -579,6 +704,92 @@ mod tests {
         );
         let error = Cli::try_parse_from(["klaxon", "serve", "--listen", "nowhere"]).unwrap_err();
         assert_eq!(error.exit_code(), 2);
+    }
+
+    fn banner(try_keys_file: &str, sample_payload: Option<PathBuf>) -> Banner {
+        Banner {
+            listening: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: "klaxon-data".into(),
+            database: "klaxon-data/klaxon.db".into(),
+            outbox: "klaxon-data/outbox.jsonl".into(),
+            keys_file: "klaxon-data/keys.env".into(),
+            config: ConfigLine {
+                file: None,
+                version: 1,
+                previous_version: None,
+                unchanged: true,
+            },
+            email: "outbox only".into(),
+            webhooks: false,
+            recovered_leases: 0,
+            queued_messages: 0,
+            pending_timers: 0,
+            overdue_timers: 0,
+            dead_letters: 0,
+            api_key: KeyLine {
+                name: "local".into(),
+                format: None,
+                variable: "KLAXON_API_KEY".into(),
+                key: "klx_api".into(),
+                created: false,
+                endpoint: None,
+                auth: None,
+            },
+            integrations: vec![KeyLine {
+                name: "am".into(),
+                format: Some("alertmanager".into()),
+                variable: "KLAXON_KEY_AM".into(),
+                key: "klx_am".into(),
+                created: false,
+                endpoint: None,
+                auth: None,
+            }],
+            try_keys_file: try_keys_file.into(),
+            sample_payload,
+        }
+    }
+
+    #[test]
+    fn try_it_names_the_sample_payload_by_absolute_path_or_says_where_it_works() {
+        let found = banner(
+            "/srv/klaxon/klaxon-data/keys.env",
+            Some(PathBuf::from(
+                "/src/klaxon/events/ingest/alertmanager-firing.json",
+            )),
+        )
+        .text();
+        assert!(
+            found.contains(
+                "\nTry it:\n  set -a; . /srv/klaxon/klaxon-data/keys.env; set +a\n  curl -sS \
+                 http://127.0.0.1:8080/v1/integrations/alertmanager -H \"Authorization: Bearer \
+                 $KLAXON_KEY_AM\" \\\n    -H 'Content-Type: application/json' --data-binary \
+                 @/src/klaxon/events/ingest/alertmanager-firing.json\n"
+            ),
+            "{found}"
+        );
+        let elsewhere = banner("/home/o'neil/klaxon data/keys.env", None).text();
+        assert!(
+            elsewhere.contains(
+                "\nTry it (from the Klaxon repository root, which has the sample payloads):\n  \
+                 set -a; . '/home/o'\\''neil/klaxon data/keys.env'; set +a\n"
+            ),
+            "{elsewhere}"
+        );
+        assert!(
+            elsewhere.contains("--data-binary @events/ingest/alertmanager-firing.json\n"),
+            "{elsewhere}"
+        );
+    }
+
+    #[test]
+    fn the_sample_payload_is_found_only_where_it_is() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(sample_payload(root.path()), None);
+        let path = root.path().join(SAMPLE_PAYLOAD);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(sample_payload(root.path()), Some(path));
     }
 
     #[test]

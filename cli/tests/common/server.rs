@@ -184,13 +184,35 @@ impl Serve {
     }
 
     /// Sends SIGTERM and waits for it to exit.
-    pub fn terminate(mut self) -> (ExitStatus, String) {
-        let mut child = self.child.take().expect("running");
+    pub fn terminate(self) -> (ExitStatus, String) {
+        self.signal("TERM");
+        self.wait()
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and waits for it to exit.
+    pub fn interrupt(self) -> (ExitStatus, String) {
+        self.signal("INT");
+        self.wait()
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`) without waiting.
+    pub fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("running");
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([&format!("-{name}"), &child.id().to_string()])
             .status()
-            .expect("kill -TERM runs");
-        assert!(status.success());
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child_mut().try_wait().expect("child status").is_none()
+    }
+
+    /// Waits (at most [`PATIENCE`]) for it to exit; returns its status and its standard error.
+    pub fn wait(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = child.try_wait().expect("child status") {
@@ -200,7 +222,8 @@ impl Serve {
             }
             assert!(
                 Instant::now() < deadline,
-                "klaxon serve did not stop after SIGTERM"
+                "klaxon serve did not stop:\n{}",
+                self.stderr()
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -63,8 +63,10 @@ use tokio_util::sync::CancellationToken;
 /// Why the runtime could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// A file or directory operation failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    /// A file or directory operation failed. The operating system's error is the
+    /// [`source`](std::error::Error::source), not part of the message: printers of the error
+    /// chain (`{:#}` of anyhow) would show it twice.
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
@@ -127,8 +129,8 @@ pub enum RuntimeError {
     /// The timers failed.
     #[error(transparent)]
     Timer(#[from] klaxon_app::ports::TimerError),
-    /// The listen address cannot be bound.
-    #[error("cannot listen on {address}: {source}")]
+    /// The listen address cannot be bound (the operating system's error is the source).
+    #[error("cannot listen on {address}")]
     Bind {
         /// The address.
         address: SocketAddr,
@@ -364,6 +366,12 @@ impl LocalRuntime {
     /// Starts everything; returns once the server listens and the workers run.
     pub async fn start(options: RuntimeOptions) -> Result<Self, RuntimeError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // Checked before anything is created: a typo must not leave a data directory behind.
+        let checked_public_url = options
+            .public_url
+            .as_deref()
+            .map(check_public_url)
+            .transpose()?;
         let data_dir = DataDir::new(&options.data_dir);
         data_dir.create()?;
         let lock = data_dir.lock()?;
@@ -378,10 +386,7 @@ impl LocalRuntime {
             address: options.listen,
             source,
         })?;
-        let public_url = match &options.public_url {
-            Some(url) => check_public_url(url)?,
-            None => default_public_url(address),
-        };
+        let public_url = checked_public_url.unwrap_or_else(|| default_public_url(address));
 
         let database = data_dir.database();
         let store = SqliteStore::open(&database, clock.clone()).map_err(|error| {
@@ -829,7 +834,9 @@ fn default_public_url(address: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
-fn check_public_url(url: &str) -> Result<String, RuntimeError> {
+/// Checks a `--public-url` (an http or https URL with a host, no query or fragment) and returns
+/// it without a trailing slash; [`LocalRuntime::start`] does the same before creating anything.
+pub fn check_public_url(url: &str) -> Result<String, RuntimeError> {
     let parsed = url::Url::parse(url)
         .map_err(|error| RuntimeError::PublicUrl(format!("{url:?} is not a URL ({error})")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {

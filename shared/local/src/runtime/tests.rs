@@ -446,6 +446,47 @@ fn public_urls_must_be_http_without_query() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_public_url_is_refused_before_the_data_directory_is_created() {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let mut bad = options(&data_dir, Some(config()));
+    bad.public_url = Some("ftp://klaxon.example.com".to_owned());
+    let error = LocalRuntime::start(bad).await.unwrap_err();
+    assert!(matches!(error, RuntimeError::PublicUrl(_)), "{error}");
+    assert!(!data_dir.exists(), "nothing is created for a refused start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operating_system_errors_are_the_source_not_repeated_in_the_message() {
+    use std::error::Error as _;
+    let temp = tempfile::tempdir().unwrap();
+    // A data directory below a regular file cannot be created.
+    let file = temp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let data_dir = file.join("data");
+    let expected_cause = std::fs::create_dir_all(&data_dir).unwrap_err().to_string();
+    let error = LocalRuntime::start(options(&data_dir, Some(config())))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("cannot create the data directory {}", data_dir.display())
+    );
+    assert_eq!(error.source().unwrap().to_string(), expected_cause);
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let expected_cause = std::net::TcpListener::bind(address)
+        .unwrap_err()
+        .to_string();
+    let mut busy = options(&temp.path().join("busy"), Some(config()));
+    busy.listen = address;
+    let error = LocalRuntime::start(busy).await.unwrap_err();
+    assert_eq!(error.to_string(), format!("cannot listen on {address}"));
+    assert_eq!(error.source().unwrap().to_string(), expected_cause);
+}
+
 #[test]
 fn failing_messages_are_retried_for_longer_than_a_stale_delivery_claim() {
     let span = Tuning::default().retry_span();
