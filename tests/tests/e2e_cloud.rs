@@ -678,3 +678,64 @@ async fn the_sweep_recovers_lost_alert_messages_lost_timers_and_lost_incident_ev
     cloud.pump().await;
     assert_eq!(cloud.sent().await, sent);
 }
+
+/// An alert resolve whose notice to the responders could not be queued is retried, and the
+/// retry still tells them (once: notify sends each responder one resolved notice).
+#[tokio::test]
+async fn a_retried_alert_resolve_still_tells_the_responders_once() {
+    let cloud = Cloud::new().await;
+    let key = cloud.key("pd").to_owned();
+    let (code, _) = ingest(&cloud, with_key("ingest-pagerduty-enqueue.json", &key)).await;
+    assert_eq!(code, 202);
+    cloud.pump().await;
+    assert_eq!(cloud.sent().await.emails.len(), 1, "alice paged");
+
+    let mut resolve: Value = serde_json::from_str(&text("ingest/pagerduty-resolve.json")).unwrap();
+    resolve["routing_key"] = json!(key);
+    let event = with_body(
+        with_key("ingest-pagerduty-enqueue.json", &key),
+        &resolve.to_string(),
+    );
+    let (code, _) = ingest(&cloud, event).await;
+    assert_eq!(code, 202);
+    // Grouping resolves the incident, but the notice it queues is lost and the alert message
+    // comes back (as when queueing the notice failed and the record was reported failed).
+    let alerts = cloud.queue(QueueName::Alerts).clone();
+    let messages = cloud.receive(&alerts).await;
+    assert_eq!(messages.len(), 1);
+    let response = cloud.consume(&alerts, &messages).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(status(&cloud).await, IncidentStatus::Resolved);
+    assert_eq!(cloud.lose(QueueName::Notifications).await, 1, "the notice");
+    cloud
+        .sqs
+        .change_message_visibility()
+        .queue_url(&alerts.url)
+        .receipt_handle(messages[0].receipt_handle.clone().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    cloud.pump().await;
+    let sent = cloud.sent().await;
+    assert_eq!(sent.emails.len(), 2, "alice hears it resolved: {sent:?}");
+    assert!(
+        sent.emails[1].1.starts_with("Resolved"),
+        "{:?}",
+        sent.emails[1]
+    );
+
+    // Yet another copy of the resolve sends nothing more.
+    let _ = cloud
+        .sqs
+        .send_message()
+        .queue_url(&alerts.url)
+        .message_body(messages[0].body.clone().unwrap())
+        .message_group_id("redelivery")
+        .message_deduplication_id("redelivery")
+        .send()
+        .await
+        .unwrap();
+    cloud.pump().await;
+    assert_eq!(cloud.sent().await.emails.len(), 2, "no second notice");
+}

@@ -19,7 +19,7 @@ use crate::ports::{Queue, Timers};
 use klaxon_domain::escalation::Effect;
 use klaxon_domain::ids::IncidentId;
 use klaxon_domain::incident::{AutoResolve, IncidentStatus};
-use klaxon_domain::timeline::{Actor, TimelineEntry};
+use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use klaxon_store::repo::AlertState;
 
@@ -207,10 +207,6 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             )
             .await?;
         let resolved = outcome.incident.incident.status() == IncidentStatus::Resolved;
-        // Resolved by this message (not by an earlier delivery of it)?
-        let just_resolved = outcome.effects.iter().any(|e| {
-            matches!(e, Effect::Timeline(d) if matches!(d.entry, TimelineEntry::IncidentResolved { .. }))
-        });
         // Timeline effects are already recorded; cancel the timer of an auto-resolved incident.
         let non_timeline: Vec<_> = outcome
             .effects
@@ -218,7 +214,11 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             .filter(|e| !matches!(e, Effect::Timeline(_)))
             .collect();
         run_effects(&self.queue, &self.timers, non_timeline).await?;
-        if just_resolved {
+        // Announced on every delivery that finds the incident resolved, not only the one that
+        // resolved it: if queueing the notice failed, this message is retried and the retry
+        // must still tell the responders. Notify sends each (user, channel) a resolved notice
+        // once, so the repeats cost a query and a message, never a second notice.
+        if resolved {
             announce(
                 &self.core,
                 &self.queue,
