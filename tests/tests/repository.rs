@@ -119,6 +119,7 @@ repository!(
     alert_occurrences_repeat_resolve_and_fire_again,
     concurrent_firings_make_one_occurrence_and_count_every_call,
     a_one_mebibyte_raw_payload_round_trips,
+    a_repeat_is_counted_without_compressing_its_payload,
     ungrouped_alerts_are_listed_until_grouped,
     incidents_are_created_joined_and_replaced_per_window,
     concurrent_alerts_of_one_group_make_one_incident,
@@ -659,6 +660,51 @@ async fn a_one_mebibyte_raw_payload_round_trips<S: Store>(f: Fixture<S>) {
         .unwrap();
     assert_eq!(chunks(alert_id(1)).await, 0);
     assert_eq!(f.repo.alert(&key).await.unwrap().unwrap().alert, small);
+}
+
+/// A repeat stores nothing of the alert, so its payload is not even compressed: a repeat whose
+/// payload grew past what a new occurrence could store is still counted, while storing that
+/// payload as a new occurrence is refused.
+async fn a_repeat_is_counted_without_compressing_its_payload<S: Store>(f: Fixture<S>) {
+    let small = alert("growing", Severity::Error, f.now());
+    let key = small.key();
+    f.repo
+        .record_firing(&small, &alert_id(1), &group("g"))
+        .await
+        .unwrap();
+    // 5 MiB of noise compresses to about 3.75 MiB, over the 3.5 MiB a body may have.
+    let mut grown = alert("growing", Severity::Error, f.now());
+    grown.raw = serde_json::json!({ "payload": noise(5 * 1024 * 1024, 7) });
+    assert_eq!(
+        f.repo
+            .record_firing(&grown, &alert_id(2), &group("g"))
+            .await
+            .unwrap(),
+        Firing::Repeat {
+            alert_id: alert_id(1),
+            count: 2,
+            incident: None,
+            group_key: group("g"),
+        }
+    );
+    assert_eq!(f.repo.alert(&key).await.unwrap().unwrap().alert, small);
+    f.repo.record_resolved(&key, f.now()).await.unwrap();
+    match f
+        .repo
+        .record_firing(&grown, &alert_id(3), &group("g"))
+        .await
+    {
+        Err(RepoError::Invalid { field, reason }) => {
+            assert_eq!(field, "alert");
+            assert!(reason.contains("over the limit"), "{reason}");
+        }
+        other => panic!("expected the oversized new occurrence refused, got {other:?}"),
+    }
+    let record = f.repo.alert(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (record.alert_id, record.state),
+        (alert_id(1), AlertState::Resolved)
+    );
 }
 
 /// The partition of an alert's dedup record.
