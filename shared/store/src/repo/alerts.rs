@@ -10,7 +10,7 @@
 //! item, so a small record keeps the hot path (duplicates) cheap.
 
 use super::codec::{Blob, check_key_part, from_item, from_json, gunzip, gzip, time_value, to_item};
-use super::schema::{CHUNK, UNGROUPED, alert_record_key, sort_time};
+use super::schema::{self, UNGROUPED, alert_record_key, sort_time};
 use super::{Listing, MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
 use crate::key::{n, s};
 use crate::{
@@ -171,11 +171,11 @@ struct ChunkItem {
 }
 
 fn chunk_prefix(alert_id: &AlertId) -> String {
-    format!("{CHUNK}{alert_id}#")
+    schema::chunk_prefix(alert_id.as_str())
 }
 
 fn chunk_key(partition: &str, alert_id: &AlertId, index: usize) -> Key {
-    Key::new(partition, format!("{}{index:03}", chunk_prefix(alert_id)))
+    schema::chunk_key(partition, alert_id.as_str(), index)
 }
 
 /// The alert as gzip-compressed JSON, refused when even chunked it would not fit one
@@ -291,7 +291,10 @@ impl<S: Store> Repository<S> {
                 body: chunks.is_empty().then(|| Blob(body.to_vec())),
                 body_chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
                 gsi1pk: Some(UNGROUPED.to_owned()),
-                gsi1sk: Some(format!("{}#{new_alert_id}", sort_time(alert.received_at))),
+                gsi1sk: Some(schema::ungrouped_sort(
+                    alert.received_at,
+                    new_alert_id.as_str(),
+                )),
                 ttl: None,
             };
             let stale_chunks = previous.as_ref().map_or(0, |p| p.body_chunks as usize);
