@@ -4,8 +4,10 @@
 //! Every test is a generic function over [`Store`]; the `repository!` macro instantiates it once
 //! per adapter (`sqlite::name` and `dynamodb::name`). At the end: the measured cost of the
 //! duplicate-alert and new-incident flows (a counting store decorator; run
-//! `cargo test -p klaxon-tests --test repository cost -- --nocapture` to see the figures), and
-//! the check that `docs/data-model.md` names exactly the key literals the code uses.
+//! `cargo test -p klaxon-tests --test repository cost -- --nocapture` to see the figures, which
+//! must be the doc's), the checks that `docs/data-model.md` names exactly the key literals the
+//! code uses and that its key templates are what the key builders build, and a duplicate posted
+//! through the ingest handler on DynamoDB (one write, nothing queued).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -119,6 +121,7 @@ repository!(
     alert_occurrences_repeat_resolve_and_fire_again,
     concurrent_firings_make_one_occurrence_and_count_every_call,
     a_one_mebibyte_raw_payload_round_trips,
+    a_repeat_is_counted_without_compressing_its_payload,
     ungrouped_alerts_are_listed_until_grouped,
     incidents_are_created_joined_and_replaced_per_window,
     concurrent_alerts_of_one_group_make_one_incident,
@@ -659,6 +662,51 @@ async fn a_one_mebibyte_raw_payload_round_trips<S: Store>(f: Fixture<S>) {
         .unwrap();
     assert_eq!(chunks(alert_id(1)).await, 0);
     assert_eq!(f.repo.alert(&key).await.unwrap().unwrap().alert, small);
+}
+
+/// A repeat stores nothing of the alert, so its payload is not even compressed: a repeat whose
+/// payload grew past what a new occurrence could store is still counted, while storing that
+/// payload as a new occurrence is refused.
+async fn a_repeat_is_counted_without_compressing_its_payload<S: Store>(f: Fixture<S>) {
+    let small = alert("growing", Severity::Error, f.now());
+    let key = small.key();
+    f.repo
+        .record_firing(&small, &alert_id(1), &group("g"))
+        .await
+        .unwrap();
+    // 5 MiB of noise compresses to about 3.75 MiB, over the 3.5 MiB a body may have.
+    let mut grown = alert("growing", Severity::Error, f.now());
+    grown.raw = serde_json::json!({ "payload": noise(5 * 1024 * 1024, 7) });
+    assert_eq!(
+        f.repo
+            .record_firing(&grown, &alert_id(2), &group("g"))
+            .await
+            .unwrap(),
+        Firing::Repeat {
+            alert_id: alert_id(1),
+            count: 2,
+            incident: None,
+            group_key: group("g"),
+        }
+    );
+    assert_eq!(f.repo.alert(&key).await.unwrap().unwrap().alert, small);
+    f.repo.record_resolved(&key, f.now()).await.unwrap();
+    match f
+        .repo
+        .record_firing(&grown, &alert_id(3), &group("g"))
+        .await
+    {
+        Err(RepoError::Invalid { field, reason }) => {
+            assert_eq!(field, "alert");
+            assert!(reason.contains("over the limit"), "{reason}");
+        }
+        other => panic!("expected the oversized new occurrence refused, got {other:?}"),
+    }
+    let record = f.repo.alert(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (record.alert_id, record.state),
+        (alert_id(1), AlertState::Resolved)
+    );
 }
 
 /// The partition of an alert's dedup record.
@@ -2443,6 +2491,87 @@ async fn measure_cost<S: Store + Clone>(store: S, clock: Arc<ManualClock>) {
     );
     assert_eq!(join.transaction_items, 3);
     assert_eq!((join.write_units, join.index_write_units), (7, 4));
+    assert_eq!(
+        [&duplicate, &ingest, &grouping, &join].map(|c| c.read_units_x2),
+        [0, 0, 2, 4],
+        "read units ×2: a duplicate and a new alert read nothing; grouping reads the pointer \
+         (and, to join, the incident) strongly consistently"
+    );
+
+    // Every figure of the doc's cost table is the measured one.
+    let doc = std::fs::read_to_string(workspace_root().join("docs/data-model.md")).unwrap();
+    let table = documented_costs(&doc);
+    for (flow, cost) in [
+        ("duplicate alert (ingest)", &duplicate),
+        ("new alert (ingest)", &ingest),
+        ("new incident (grouping)", &grouping),
+        ("alert joining an open incident (grouping)", &join),
+    ] {
+        let documented = table
+            .get(flow)
+            .unwrap_or_else(|| panic!("docs/data-model.md has no cost row for {flow:?}"));
+        let measured = DocumentedCost {
+            requests: cost.total_requests(),
+            write_units: cost.write_units,
+            index_write_units: cost.index_write_units,
+            read_units_x2: cost.read_units_x2,
+        };
+        assert_eq!(
+            *documented, measured,
+            "docs/data-model.md's cost row for {flow:?}"
+        );
+    }
+}
+
+/// One row of the doc's cost table (read units doubled, to keep halves exact).
+#[derive(Debug, PartialEq, Eq)]
+struct DocumentedCost {
+    requests: u32,
+    write_units: u32,
+    index_write_units: u32,
+    read_units_x2: u32,
+}
+
+/// The rows of the table headed `| flow | requests | write units … | index write units | read
+/// units |`, by flow (the first cell up to its colon).
+fn documented_costs(doc: &str) -> BTreeMap<String, DocumentedCost> {
+    let mut rows = BTreeMap::new();
+    let mut in_table = false;
+    for line in doc.lines().map(str::trim) {
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if cells.first() == Some(&"flow") {
+            assert_eq!(
+                cells.get(4),
+                Some(&"read units"),
+                "the cost table's columns changed: {line}"
+            );
+            in_table = true;
+            continue;
+        }
+        if !in_table || cells.iter().all(|c| c.chars().all(|c| c == '-')) {
+            continue;
+        }
+        let number = |i: usize| -> f64 {
+            cells[i]
+                .parse()
+                .unwrap_or_else(|_| panic!("cost table cell {i} of {line:?} is not a number"))
+        };
+        let flow = cells[0].split(':').next().unwrap().trim().to_owned();
+        rows.insert(
+            flow,
+            DocumentedCost {
+                requests: number(1) as u32,
+                write_units: number(2) as u32,
+                index_write_units: number(3) as u32,
+                read_units_x2: (number(4) * 2.0) as u32,
+            },
+        );
+    }
+    rows
 }
 
 #[tokio::test]
@@ -2572,4 +2701,540 @@ fn incident_keys_are_the_documented_shape() {
     );
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(schema::sort_time(at), "2026-01-01T00:00:00.000000000Z");
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/data-model.md's key templates are what the key builders produce
+// ---------------------------------------------------------------------------------------------
+
+/// The key templates of one access-pattern row: `pk`, `sk` and each index key
+/// (`gsiN`, partition, optional sort), as the doc writes them.
+#[derive(Debug, Default)]
+struct DocumentedKeys {
+    entity: String,
+    pk: Option<String>,
+    sk: Option<String>,
+    index: Vec<(String, String, Option<String>)>,
+}
+
+/// The code spans and the text between them, in order: `(text, false)` / `(code, true)`.
+fn spans(cell: &str) -> Vec<(&str, bool)> {
+    cell.split('`')
+        .enumerate()
+        .map(|(i, part)| (part, i % 2 == 1))
+        .collect()
+}
+
+/// Index keys written as ``gsiN `partition` / `sort` `` (the sort part optional).
+fn index_keys(cell: &str) -> Vec<(String, String, Option<String>)> {
+    let parts = spans(cell);
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while i + 1 < parts.len() {
+        let (text, code) = parts[i];
+        let index = text.trim_end().rsplit(' ').next().unwrap_or("");
+        if !code && index.starts_with("gsi") && parts[i + 1].1 {
+            let partition = parts[i + 1].0.to_owned();
+            let sort = match (parts.get(i + 2), parts.get(i + 3)) {
+                (Some((slash, false)), Some((sort, true))) if slash.trim() == "/" => {
+                    i += 2;
+                    Some((*sort).to_owned())
+                }
+                _ => None,
+            };
+            keys.push((index.to_owned(), partition, sort));
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    keys
+}
+
+/// The access-pattern table's rows by number.
+fn documented_keys(doc: &str) -> BTreeMap<u32, DocumentedKeys> {
+    let mut rows = BTreeMap::new();
+    let mut columns: Option<BTreeMap<&str, usize>> = None;
+    for line in doc.lines().map(str::trim) {
+        if !line.starts_with('|') {
+            columns = None;
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let Some(wanted) = &columns else {
+            let named: BTreeMap<&str, usize> =
+                cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+            if ["#", "entity", "pk", "sk", "index key"]
+                .iter()
+                .all(|c| named.contains_key(c))
+            {
+                columns = Some(named);
+            }
+            continue;
+        };
+        let Ok(number) = cells[wanted["#"]].parse::<u32>() else {
+            continue; // the separator line
+        };
+        let code = |column: &str| {
+            spans(cells[wanted[column]])
+                .into_iter()
+                .find(|(_, code)| *code)
+                .map(|(span, _)| span.to_owned())
+        };
+        rows.insert(
+            number,
+            DocumentedKeys {
+                entity: cells[wanted["entity"]].to_owned(),
+                pk: code("pk"),
+                sk: code("sk"),
+                index: index_keys(cells[wanted["index key"]]),
+            },
+        );
+    }
+    rows
+}
+
+/// Fills a template's `<name>` and `<name:0W>` placeholders (the latter a number zero-padded to
+/// W digits) from `values`.
+fn render(template: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('>').expect("a closed placeholder") + open;
+        let placeholder = &rest[open + 1..close];
+        let (name, width) = match placeholder.split_once(':') {
+            Some((name, spec)) => {
+                let width: usize = spec
+                    .strip_prefix('0')
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or_else(|| panic!("<{placeholder}>: width must be 0W"));
+                (name, Some(width))
+            }
+            None => (placeholder, None),
+        };
+        let value = values
+            .get(name)
+            .unwrap_or_else(|| panic!("no value for <{placeholder}> in {template:?}"));
+        match width {
+            Some(width) => {
+                assert!(value.bytes().all(|b| b.is_ascii_digit()), "{name}: {value}");
+                out.push_str(&format!("{value:0>width$}"));
+            }
+            None => out.push_str(value),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What the code builds for one row.
+struct Built {
+    row: u32,
+    entity: &'static str,
+    key: Option<Key>,
+    index: Vec<(&'static str, String, Option<String>)>,
+}
+
+#[test]
+fn data_model_doc_key_templates_are_what_the_key_builders_build() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/data-model.md")).unwrap();
+    let rows = documented_keys(&doc);
+    let at = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap() + Duration::nanoseconds(5);
+    let time = schema::sort_time(at);
+    let hash = sha256_hex("secret");
+    let alert_key = AlertKey {
+        integration: integration("prom"),
+        dedup_key: DedupKey::new("disk full on db-1").unwrap(),
+    };
+    let record = schema::alert_record_key(&alert_key);
+    let values: BTreeMap<&str, String> = [
+        ("sha256 hex", hash.clone()),
+        ("kind", "integration".to_owned()),
+        ("name", "prom".to_owned()),
+        ("hash", hash.clone()),
+        ("n", "7".to_owned()),
+        ("i", "2".to_owned()),
+        ("integration", "prom".to_owned()),
+        ("sha256(dedup key)", sha256_hex("disk full on db-1")),
+        ("alert id", "a0001".to_owned()),
+        ("received", time.clone()),
+        ("group key", "db/disk".to_owned()),
+        ("incident id", "inc1".to_owned()),
+        ("id", "inc1".to_owned()),
+        ("linked", time.clone()),
+        ("created", time.clone()),
+        ("number", "42".to_owned()),
+        ("time", time.clone()),
+        ("entry key", "alert.linked-a0001".to_owned()),
+        ("due", time.clone()),
+        ("delivery key", "inc1/r0/t0/alice/email".to_owned()),
+        ("scope", "ack".to_owned()),
+        ("sha256(id)", sha256_hex("token-1")),
+        ("schedule id", "primary".to_owned()),
+        ("end", time.clone()),
+    ]
+    .into_iter()
+    .collect();
+    // Where a row's placeholders mean other inputs than `values` gives, they are overridden.
+    let with = |overrides: &[(&'static str, &str)]| {
+        let mut values = values.clone();
+        for (name, value) in overrides {
+            values.insert(name, (*value).to_owned());
+        }
+        values
+    };
+    let built = [
+        Built {
+            row: 1,
+            entity: "key",
+            key: Some(schema::api_key_key(&hash)),
+            index: vec![(
+                "gsi2",
+                schema::KEYS.to_owned(),
+                Some(schema::keys_sort("integration", "prom", &hash)),
+            )],
+        },
+        Built {
+            row: 4,
+            entity: "config pointer",
+            key: Some(schema::config_pointer_key()),
+            index: vec![],
+        },
+        Built {
+            row: 5,
+            entity: "config version",
+            key: Some(Key::new(schema::CONFIG, schema::config_version_sort(7))),
+            index: vec![],
+        },
+        Built {
+            row: 6,
+            entity: "config part",
+            key: Some(Key::new(schema::CONFIG, schema::config_part_sort(7, 2))),
+            index: vec![],
+        },
+        Built {
+            row: 9,
+            entity: "alert record",
+            key: Some(record.clone()),
+            index: vec![(
+                "gsi1",
+                schema::UNGROUPED.to_owned(),
+                Some(schema::ungrouped_sort(at, "a0001")),
+            )],
+        },
+        Built {
+            row: 10,
+            entity: "alert chunk",
+            key: Some(schema::chunk_key(&record.pk, "a0001", 2)),
+            index: vec![],
+        },
+        Built {
+            row: 15,
+            entity: "counter",
+            key: Some(schema::incident_number_counter_key()),
+            index: vec![],
+        },
+        Built {
+            row: 16,
+            entity: "group pointer",
+            key: Some(schema::group_pointer_key("db/disk")),
+            index: vec![],
+        },
+        Built {
+            row: 17,
+            entity: "alert link",
+            key: Some(schema::alert_link_key("a0001")),
+            index: vec![(
+                "gsi2",
+                schema::incident_alerts_partition("inc1"),
+                Some(schema::incident_alerts_sort(at, "a0001")),
+            )],
+        },
+        Built {
+            row: 19,
+            entity: "incident",
+            key: Some(schema::incident_key("inc1")),
+            index: vec![
+                (
+                    "gsi1",
+                    schema::OPEN_INCIDENTS.to_owned(),
+                    Some(schema::open_incidents_sort(at, "inc1")),
+                ),
+                (
+                    "gsi2",
+                    schema::INCIDENTS.to_owned(),
+                    Some(schema::incident_number_sort(42)),
+                ),
+            ],
+        },
+        Built {
+            row: 20,
+            entity: "timeline entry",
+            key: Some(Key::new(
+                schema::incident_partition("inc1"),
+                schema::timeline_sort(at, 2, "alert.linked-a0001"),
+            )),
+            index: vec![],
+        },
+        Built {
+            row: 24,
+            entity: "incident",
+            key: Some(schema::incident_key("inc1")),
+            index: vec![
+                ("gsi1", schema::OPEN_INCIDENTS.to_owned(), None),
+                (
+                    "gsi3",
+                    schema::ESCALATION_DUE.to_owned(),
+                    Some(schema::escalation_due_sort(at, "inc1")),
+                ),
+            ],
+        },
+        Built {
+            row: 33,
+            entity: "delivery",
+            key: Some(schema::delivery_key("inc1", "inc1/r0/t0/alice/email")),
+            index: vec![],
+        },
+        Built {
+            row: 36,
+            entity: "idempotency record",
+            key: Some(schema::idempotency_key("ack", "token-1")),
+            index: vec![],
+        },
+        Built {
+            row: 38,
+            entity: "override id entry",
+            key: Some(schema::override_id_key("primary", "o1")),
+            index: vec![],
+        },
+        Built {
+            row: 39,
+            entity: "override",
+            key: Some(Key::new(
+                schema::schedule_partition("primary"),
+                schema::override_sort(at, "o1"),
+            )),
+            index: vec![],
+        },
+    ];
+    for built in built {
+        let row = rows
+            .get(&built.row)
+            .unwrap_or_else(|| panic!("docs/data-model.md has no access pattern {}", built.row));
+        assert_eq!(row.entity, built.entity, "access pattern {}", built.row);
+        // Overrides ids named `<id>` after the entity of the row.
+        let values = match built.row {
+            38 | 39 => with(&[("id", "o1")]),
+            _ => values.clone(),
+        };
+        let expand = |template: &Option<String>| template.as_deref().map(|t| render(t, &values));
+        let documented_key = expand(&row.pk).zip(expand(&row.sk));
+        assert_eq!(
+            documented_key,
+            built.key.as_ref().map(|k| (k.pk.clone(), k.sk.clone())),
+            "access pattern {} ({}): the doc's pk/sk {:?} / {:?} rendered, against the builder's",
+            built.row,
+            built.entity,
+            row.pk,
+            row.sk,
+        );
+        let documented_index: Vec<(String, String, Option<String>)> = row
+            .index
+            .iter()
+            .map(|(index, pk, sk)| (index.clone(), render(pk, &values), expand(sk)))
+            .collect();
+        let built_index: Vec<(String, String, Option<String>)> = built
+            .index
+            .into_iter()
+            .map(|(index, pk, sk)| (index.to_owned(), pk, sk))
+            .collect();
+        assert_eq!(
+            documented_index, built_index,
+            "access pattern {} ({}): the doc's index keys {:?} rendered, against the builder's",
+            built.row, built.entity, row.index
+        );
+    }
+}
+
+#[test]
+fn rendering_a_template_pads_to_the_documented_width() {
+    let values: BTreeMap<&str, String> = [("n", "7".to_owned()), ("id", "x".to_owned())]
+        .into_iter()
+        .collect();
+    assert_eq!(
+        render("VERSION#<n:020>#<id>", &values),
+        "VERSION#00000000000000000007#x"
+    );
+    assert_eq!(render("<n:03>", &values), "007");
+    assert_eq!(
+        index_keys("enters/leaves gsi1 `OPEN_INCIDENTS`, gsi3 `ESCALATION_DUE` / `<due>#<id>`"),
+        vec![
+            ("gsi1".to_owned(), "OPEN_INCIDENTS".to_owned(), None),
+            (
+                "gsi3".to_owned(),
+                "ESCALATION_DUE".to_owned(),
+                Some("<due>#<id>".to_owned())
+            ),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A duplicate through the ingest handler on DynamoDB
+// ---------------------------------------------------------------------------------------------
+
+/// Posts `body` to the ingest router with a bearer key; returns the status and JSON answer.
+async fn post_alert(
+    router: axum::Router,
+    key: &str,
+    body: &serde_json::Value,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/v1/alerts")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// The write requests (and their write units) among what the store was asked.
+fn writes(cost: &Cost) -> BTreeMap<&'static str, u32> {
+    cost.requests
+        .iter()
+        .filter(|(request, _)| !matches!(**request, "GetItem" | "Query"))
+        .map(|(request, count)| (*request, *count))
+        .collect()
+}
+
+/// The whole ingest path (HTTP handler, authentication, configuration, parsing, dedup) on the
+/// DynamoDB store: the second post of the same alert is one UpdateItem of one write unit, and
+/// nothing is queued for it.
+#[tokio::test]
+async fn a_duplicate_posted_to_ingest_on_dynamodb_costs_one_write_and_queues_nothing() {
+    use klaxon_app::messages::QueueName;
+    use klaxon_app::security::keys::PlainKey;
+    use klaxon_app::security::sns::SnsVerifier;
+    use klaxon_app::usecases::ingest::IngestService;
+    use klaxon_app::usecases::{ConfigCache, Core};
+    use klaxon_domain::config::Config;
+    use klaxon_store::repo::{KeyKind, KeyRecord};
+    use klaxon_tests::fakes::{RecordingQueue, SequentialIds};
+    use klaxon_tests::pipeline::{TestHttpGet, pipeline_config_text};
+
+    let clock = manual_clock();
+    let counting = CountingStore {
+        inner: dynamo_store(clock.clone()).await,
+        cost: Arc::default(),
+    };
+    let repo = |component: &str| {
+        Repository::new(
+            counting.clone(),
+            clock.clone(),
+            EventSource::klaxon(component).unwrap(),
+        )
+    };
+    let config = Config::from_yaml(&pipeline_config_text()).unwrap();
+    let admin = repo("cli");
+    admin
+        .save_config(
+            &config.to_canonical_json().unwrap(),
+            &config.fingerprint().unwrap(),
+            &Actor::system("test"),
+        )
+        .await
+        .unwrap();
+    let key = PlainKey::from_random_bytes([7; 32]);
+    admin
+        .create_key(
+            key.hash().as_str(),
+            &KeyRecord {
+                kind: KeyKind::Integration,
+                name: "native".into(),
+                label: None,
+                created_at: clock.now(),
+            },
+        )
+        .await
+        .unwrap();
+    let queue = RecordingQueue::new();
+    let ingest = Arc::new(IngestService::new(
+        Core::new(
+            repo("ingest"),
+            ConfigCache::new(std::time::Duration::ZERO),
+            clock.clone(),
+            Arc::new(SequentialIds::default()),
+        ),
+        queue.clone(),
+        SnsVerifier::new(TestHttpGet::default()),
+    ));
+    let router = klaxon_app::http::ingest::routes(ingest);
+    let alert = serde_json::json!({
+        "dedup_key": "payments-queue-backlog",
+        "status": "firing",
+        "severity": "critical",
+        "summary": "Payments queue backlog above 10k messages",
+        "labels": {"service": "payments"},
+        "details": noise(64 * 1024, 3),
+    });
+
+    let (status, answer) = post_alert(router.clone(), key.expose(), &alert).await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["summary"]["new"], 1, "{answer}");
+    let queued = queue.drain(QueueName::Alerts);
+    let [klaxon_app::messages::QueueMessage::Alert(new)] = queued.as_slice() else {
+        panic!("expected one alert message, got {queued:?}");
+    };
+    counting.take();
+
+    // Before grouping links the alert, its record is on the ungrouped index too, and the
+    // update rewrites that index entry; once grouped (as grouping does) only the record.
+    for (grouped, index_units) in [(false, 1), (true, 0)] {
+        if grouped {
+            admin
+                .mark_grouped(&new.key, &new.alert_id, &incident_id("inc1"))
+                .await
+                .unwrap();
+            counting.take();
+        }
+        clock.advance(Duration::seconds(60));
+        let (status, answer) = post_alert(router.clone(), key.expose(), &alert).await;
+        assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{answer}");
+        assert_eq!(
+            (&answer["summary"]["new"], &answer["summary"]["repeats"]),
+            (&serde_json::json!(0), &serde_json::json!(1)),
+            "{answer}"
+        );
+        let duplicate = counting.take();
+        assert_eq!(
+            writes(&duplicate),
+            BTreeMap::from([("UpdateItem", 1)]),
+            "a duplicate is exactly one write request (grouped: {grouped}): {duplicate:?}"
+        );
+        assert_eq!(
+            (duplicate.write_units, duplicate.index_write_units),
+            (1, index_units),
+            "grouped: {grouped}: {duplicate:?}"
+        );
+        for name in QueueName::ALL {
+            assert!(
+                queue.peek(name).is_empty(),
+                "the duplicate queued a message on {name:?}"
+            );
+        }
+    }
 }

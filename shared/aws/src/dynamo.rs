@@ -9,7 +9,9 @@
 //!
 //! Throttling (`ProvisionedThroughputExceeded`, `ThrottlingException`, `RequestLimitExceeded`,
 //! `TransactionConflict`) is retried with exponential backoff and full jitter (on top of the
-//! SDK's own retries); only exhausted retries surface as [`StoreError::Throttled`].
+//! SDK's own retries); only exhausted retries surface, as [`StoreError::Throttled`] (transient).
+//! That includes a transaction cancelled only because some of its items were throttled or in
+//! conflict: nothing failed a condition, so it is not a [`StoreError::TransactionCancelled`].
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -456,7 +458,7 @@ impl Store for DynamoStore {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     explain_cancellation(&ops, &keys, cancelled.cancellation_reasons(), now)?
                 }
-                _ if is_retryable(error.code()) => Cancellation::Retry(Vec::new()),
+                _ if is_retryable(error.code()) => Cancellation::Retry,
                 _ => {
                     let first_key = keys.first().cloned().unwrap_or_else(|| Key::new("", ""));
                     return Err(sdk_error("transact", &first_key, &error));
@@ -474,15 +476,14 @@ impl Store for DynamoStore {
                         reasons: vec![CancelReason::Other("ExpiredItemChurn".into()); ops.len()],
                     });
                 }
-                Cancellation::Retry(reasons) => {
+                Cancellation::Retry => {
                     if attempt >= self.retry.max_attempts {
-                        if reasons.is_empty() {
-                            return Err(StoreError::Throttled {
-                                operation: "transact",
-                                attempts: attempt,
-                            });
-                        }
-                        return Err(StoreError::TransactionCancelled { reasons });
+                        // Nothing failed a condition: this is the store being busy, which a
+                        // caller retries later (a 503, a message left on its queue).
+                        return Err(StoreError::Throttled {
+                            operation: "transact",
+                            attempts: attempt,
+                        });
                     }
                     self.retry.wait(attempt - 1).await;
                 }
@@ -571,11 +572,12 @@ impl DynamoStore {
 }
 
 /// What a cancelled transaction means.
+#[derive(Debug)]
 enum Cancellation {
     /// Some updates met expired items: delete them and start over.
     Expired(Vec<Key>),
-    /// Only throttling or conflicts: retry (the reasons, if retries run out).
-    Retry(Vec<CancelReason>),
+    /// Only throttling or conflicts: retry ([`StoreError::Throttled`] once retries run out).
+    Retry,
     /// Definitive.
     Final(StoreError),
 }
@@ -630,7 +632,7 @@ fn explain_cancellation(
                 retryable = true;
                 CancelReason::Throttled
             }
-            "TransactionConflict" => {
+            CancelReason::TRANSACTION_CONFLICT => {
                 retryable = true;
                 CancelReason::Other(code.to_owned())
             }
@@ -660,12 +662,11 @@ fn explain_cancellation(
     if let Some(error) = corrupt {
         return Ok(Cancellation::Final(error));
     }
-    let only_transient = mapped.iter().all(|r| {
-        matches!(r, CancelReason::None | CancelReason::Throttled)
-            || *r == CancelReason::Other("TransactionConflict".into())
-    });
+    let only_transient = mapped
+        .iter()
+        .all(|r| *r == CancelReason::None || r.is_transient());
     if retryable && only_transient {
-        return Ok(Cancellation::Retry(mapped));
+        return Ok(Cancellation::Retry);
     }
     Ok(Cancellation::Final(StoreError::TransactionCancelled {
         reasons: mapped,
@@ -1264,6 +1265,238 @@ mod tests {
         match from_sdk_item(item, &key) {
             Err(StoreError::Corrupt { attribute, .. }) => assert_eq!(attribute, "future"),
             other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    mod cancellation {
+        use super::*;
+        use aws_sdk_dynamodb::types::CancellationReason;
+
+        fn now() -> DateTime<Utc> {
+            DateTime::from_timestamp(1_000, 0).unwrap()
+        }
+
+        fn reason(code: &str) -> CancellationReason {
+            CancellationReason::builder().code(code).build()
+        }
+
+        fn failed_with(item: Item) -> CancellationReason {
+            CancellationReason::builder()
+                .code("ConditionalCheckFailed")
+                .message("The conditional request failed")
+                .set_item(Some(to_sdk_item(item)))
+                .build()
+        }
+
+        fn record(key: &Key, status: &str, ttl: Option<i64>) -> Item {
+            let mut item = key.to_item();
+            item.insert("status".into(), s(status));
+            if let Some(ttl) = ttl {
+                item.insert(attr::TTL.into(), n(ttl));
+            }
+            item
+        }
+
+        /// A put conditioned on absence, an update conditioned on `status = open` and a check
+        /// that the third item exists, as the repository writes them.
+        fn ops() -> (Vec<TransactOp>, Vec<Key>) {
+            let keys = vec![Key::new("A", "1"), Key::new("B", "2"), Key::new("C", "3")];
+            let ops = vec![
+                TransactOp::Put {
+                    item: record(&keys[0], "new", None),
+                    condition: Some(Condition::NotExists),
+                },
+                TransactOp::Update {
+                    key: keys[1].clone(),
+                    actions: vec![UpdateAction::add("count", 1)],
+                    condition: Some(Condition::equals("status", s("open"))),
+                },
+                TransactOp::ConditionCheck {
+                    key: keys[2].clone(),
+                    condition: Condition::Exists,
+                },
+            ];
+            (ops, keys)
+        }
+
+        fn explain(reasons: &[CancellationReason]) -> Cancellation {
+            let (ops, keys) = ops();
+            explain_cancellation(&ops, &keys, reasons, now()).unwrap()
+        }
+
+        fn cancelled_with(outcome: Cancellation) -> Vec<CancelReason> {
+            match outcome {
+                Cancellation::Final(StoreError::TransactionCancelled { reasons }) => reasons,
+                other => panic!("expected a final TransactionCancelled, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_failed_put_condition_carries_the_item_the_service_returned() {
+            let existing = record(&Key::new("A", "1"), "open", None);
+            let reasons = cancelled_with(explain(&[
+                failed_with(existing.clone()),
+                reason("None"),
+                reason("None"),
+            ]));
+            assert_eq!(
+                reasons,
+                vec![
+                    CancelReason::ConditionFailed {
+                        existing: Some(Box::new(existing))
+                    },
+                    CancelReason::None,
+                    CancelReason::None,
+                ]
+            );
+        }
+
+        #[test]
+        fn a_failed_condition_without_an_item_means_the_item_is_absent() {
+            let reasons = cancelled_with(explain(&[
+                reason("None"),
+                reason("None"),
+                reason("ConditionalCheckFailed"),
+            ]));
+            assert_eq!(
+                reasons,
+                vec![
+                    CancelReason::None,
+                    CancelReason::None,
+                    CancelReason::ConditionFailed { existing: None },
+                ]
+            );
+        }
+
+        #[test]
+        fn an_expired_item_that_failed_a_put_condition_counts_as_absent() {
+            let expired = record(&Key::new("A", "1"), "open", Some(now().timestamp()));
+            let reasons = cancelled_with(explain(&[
+                failed_with(expired),
+                reason("None"),
+                reason("None"),
+            ]));
+            assert_eq!(reasons[0], CancelReason::ConditionFailed { existing: None });
+        }
+
+        #[test]
+        fn an_update_that_met_an_expired_item_starts_over_instead_of_failing() {
+            let expired = record(&Key::new("B", "2"), "open", Some(now().timestamp() - 1));
+            match explain(&[reason("None"), failed_with(expired), reason("None")]) {
+                Cancellation::Expired(keys) => assert_eq!(keys, vec![Key::new("B", "2")]),
+                other => panic!("expected Expired, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn an_update_whose_condition_failed_reports_the_live_item() {
+            let resolved = record(&Key::new("B", "2"), "resolved", None);
+            let reasons = cancelled_with(explain(&[
+                reason("None"),
+                failed_with(resolved.clone()),
+                reason("None"),
+            ]));
+            assert_eq!(
+                reasons[1],
+                CancelReason::ConditionFailed {
+                    existing: Some(Box::new(resolved))
+                }
+            );
+        }
+
+        #[test]
+        fn throttling_and_conflicts_alone_are_retried() {
+            for codes in [
+                ["None", "ThrottlingError", "None"],
+                ["ProvisionedThroughputExceeded", "None", "None"],
+                ["None", "None", "TransactionConflict"],
+                ["TransactionConflict", "ThrottlingError", "None"],
+            ] {
+                let reasons: Vec<_> = codes.iter().map(|code| reason(code)).collect();
+                assert!(
+                    matches!(explain(&reasons), Cancellation::Retry),
+                    "{codes:?} should be retried"
+                );
+            }
+        }
+
+        #[test]
+        fn a_failed_condition_beside_throttling_is_final() {
+            let reasons = cancelled_with(explain(&[
+                reason("ConditionalCheckFailed"),
+                reason("ThrottlingError"),
+                reason("TransactionConflict"),
+            ]));
+            assert_eq!(
+                reasons,
+                vec![
+                    CancelReason::ConditionFailed { existing: None },
+                    CancelReason::Throttled,
+                    CancelReason::Other("TransactionConflict".into()),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_size_validation_error_is_item_too_large_for_that_item() {
+            let too_large = CancellationReason::builder()
+                .code("ValidationError")
+                .message("Item size has exceeded the maximum allowed size")
+                .build();
+            match explain(&[reason("None"), too_large, reason("None")]) {
+                Cancellation::Final(StoreError::ItemTooLarge { key, size, limit }) => {
+                    assert_eq!(key, Key::new("B", "2"));
+                    assert_eq!(size, None);
+                    assert_eq!(limit, MAX_ITEM_BYTES);
+                }
+                other => panic!("expected ItemTooLarge, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn other_validation_errors_and_unknown_codes_are_final_with_their_code() {
+            let invalid = CancellationReason::builder()
+                .code("ValidationError")
+                .message("One or more parameter values were invalid")
+                .build();
+            let reasons = cancelled_with(explain(&[
+                invalid,
+                reason("SomethingNew"),
+                reason("ThrottlingError"),
+            ]));
+            assert_eq!(
+                reasons,
+                vec![
+                    CancelReason::Other("ValidationError".into()),
+                    CancelReason::Other("SomethingNew".into()),
+                    CancelReason::Throttled,
+                ]
+            );
+        }
+
+        #[test]
+        fn no_reasons_or_only_none_is_final_not_retried() {
+            let reasons = cancelled_with(explain(&[]));
+            assert_eq!(reasons, vec![CancelReason::None; 3]);
+            let reasons = cancelled_with(explain(&[
+                reason("None"),
+                CancellationReason::builder().build(),
+                reason("None"),
+            ]));
+            assert_eq!(reasons, vec![CancelReason::None; 3]);
+        }
+
+        #[test]
+        fn an_add_to_a_value_that_is_not_a_number_is_corrupt() {
+            let mut wrong = record(&Key::new("B", "2"), "open", None);
+            wrong.insert("count".into(), s("many"));
+            match explain(&[reason("None"), failed_with(wrong), reason("None")]) {
+                Cancellation::Final(StoreError::Corrupt { key, attribute, .. }) => {
+                    assert_eq!(key, Key::new("B", "2"));
+                    assert_eq!(attribute, "count");
+                }
+                other => panic!("expected Corrupt, got {other:?}"),
+            }
         }
     }
 

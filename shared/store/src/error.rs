@@ -18,6 +18,21 @@ pub enum CancelReason {
     Other(String),
 }
 
+impl CancelReason {
+    /// The store's code for an operation that lost a race with a concurrent transaction.
+    pub const TRANSACTION_CONFLICT: &'static str = "TransactionConflict";
+
+    /// Whether this operation may go through if the transaction is tried again later
+    /// (throttled, or in conflict with a concurrent transaction): nothing was wrong with it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CancelReason::Throttled => true,
+            CancelReason::Other(code) => code == Self::TRANSACTION_CONFLICT,
+            CancelReason::None | CancelReason::ConditionFailed { .. } => false,
+        }
+    }
+}
+
 /// Errors of the store port.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -109,6 +124,26 @@ impl StoreError {
     pub fn is_condition_failed(&self) -> bool {
         matches!(self, Self::ConditionFailed { .. })
     }
+
+    /// Whether retrying later may succeed: throttling, a backend failure, or a transaction
+    /// cancelled only by throttling or conflicts (every reason is [`CancelReason::None`] or
+    /// [`CancelReason::is_transient`], at least one the latter: no condition failed).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Throttled { .. } | Self::Backend { .. } => true,
+            Self::TransactionCancelled { reasons } => {
+                reasons.iter().any(CancelReason::is_transient)
+                    && reasons
+                        .iter()
+                        .all(|reason| *reason == CancelReason::None || reason.is_transient())
+            }
+            Self::ConditionFailed { .. }
+            | Self::ItemTooLarge { .. }
+            | Self::Corrupt { .. }
+            | Self::InvalidRequest { .. }
+            | Self::BadCursor { .. } => false,
+        }
+    }
 }
 
 fn describe_size(size: Option<usize>) -> String {
@@ -155,6 +190,56 @@ mod tests {
             error.to_string(),
             "transaction cancelled: operation 1: condition failed, operation 2: TransactionConflict"
         );
+    }
+
+    #[test]
+    fn a_transaction_cancelled_only_by_throttling_or_conflicts_is_transient() {
+        let cancelled = |reasons: Vec<CancelReason>| StoreError::TransactionCancelled { reasons };
+        let conflict = || CancelReason::Other(CancelReason::TRANSACTION_CONFLICT.to_owned());
+        let failed = || CancelReason::ConditionFailed { existing: None };
+        assert!(cancelled(vec![CancelReason::None, CancelReason::Throttled]).is_transient());
+        assert!(cancelled(vec![conflict(), CancelReason::None]).is_transient());
+        assert!(cancelled(vec![CancelReason::Throttled, conflict()]).is_transient());
+        // A failed condition is an answer, not a hiccup: retrying gives the same result.
+        assert!(!cancelled(vec![failed(), CancelReason::Throttled]).is_transient());
+        assert!(!cancelled(vec![conflict(), failed()]).is_transient());
+        assert!(
+            !cancelled(vec![
+                CancelReason::Throttled,
+                CancelReason::Other("ValidationError".into())
+            ])
+            .is_transient()
+        );
+        assert!(!cancelled(vec![CancelReason::None, CancelReason::None]).is_transient());
+        assert!(!cancelled(Vec::new()).is_transient());
+    }
+
+    #[test]
+    fn throttling_and_backend_failures_are_transient_and_answers_are_not() {
+        let key = Key::new("a", "b");
+        assert!(
+            StoreError::Throttled {
+                operation: "put",
+                attempts: 8
+            }
+            .is_transient()
+        );
+        assert!(
+            StoreError::Backend {
+                operation: "get",
+                message: "connection reset".into()
+            }
+            .is_transient()
+        );
+        assert!(
+            !StoreError::ConditionFailed {
+                key: key.clone(),
+                existing: None
+            }
+            .is_transient()
+        );
+        assert!(!StoreError::corrupt(&key, "status", "not a string").is_transient());
+        assert!(!StoreError::invalid("pk", "empty").is_transient());
     }
 
     #[test]

@@ -52,7 +52,9 @@ pub trait Store: Send + Sync {
     fn query(&self, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// Applies every operation or none: if any condition fails, the error is
-    /// [`StoreError::TransactionCancelled`] with one reason per operation.
+    /// [`StoreError::TransactionCancelled`] with one reason per operation. A transaction the
+    /// store cancelled only for throttling or conflicts is retried like any throttled request
+    /// and, when retries run out, is [`StoreError::Throttled`].
     fn transact(&self, ops: Vec<TransactOp>)
     -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -68,19 +68,18 @@ impl UseCaseError {
         }
     }
 
-    /// Whether retrying later may succeed (throttling, a lost optimistic lock, a dependency
-    /// down). Queue consumers retry these; HTTP answers 503.
+    /// Whether retrying later may succeed (throttling, a transaction cancelled only by
+    /// throttling or conflicts, a lost optimistic lock, a dependency down). Queue consumers
+    /// retry these; HTTP answers 503.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+        match self {
+            UseCaseError::Repo(RepoError::Store(error)) => StoreError::is_transient(error),
             UseCaseError::Repo(RepoError::Conflict { .. })
-                | UseCaseError::Repo(RepoError::Store(
-                    StoreError::Throttled { .. } | StoreError::Backend { .. }
-                ))
-                | UseCaseError::Queue(_)
-                | UseCaseError::Timer(_)
-                | UseCaseError::Send(SendError::Transient(_))
-        )
+            | UseCaseError::Queue(_)
+            | UseCaseError::Timer(_)
+            | UseCaseError::Send(SendError::Transient(_)) => true,
+            _ => false,
+        }
     }
 }
 
@@ -114,5 +113,61 @@ impl From<UseCaseError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klaxon_store::{CancelReason, Key};
+
+    fn store(error: StoreError) -> UseCaseError {
+        UseCaseError::Repo(RepoError::Store(error))
+    }
+
+    fn cancelled(reasons: Vec<CancelReason>) -> UseCaseError {
+        store(StoreError::TransactionCancelled { reasons })
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_throttling_or_conflicts_is_transient_and_answers_503() {
+        let conflict = CancelReason::Other(CancelReason::TRANSACTION_CONFLICT.to_owned());
+        for error in [
+            cancelled(vec![CancelReason::None, CancelReason::Throttled]),
+            cancelled(vec![conflict.clone(), CancelReason::None]),
+            store(StoreError::Throttled {
+                operation: "transact",
+                attempts: 8,
+            }),
+        ] {
+            assert!(error.is_transient(), "{error}");
+            assert_eq!(
+                ApiError::from(error).status,
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+    }
+
+    #[test]
+    fn a_transaction_with_a_failed_condition_is_permanent_and_answers_500() {
+        let error = cancelled(vec![
+            CancelReason::ConditionFailed { existing: None },
+            CancelReason::Throttled,
+        ]);
+        assert!(!error.is_transient(), "{error}");
+        assert_eq!(
+            ApiError::from(error).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let corrupt = store(StoreError::InvalidRequest {
+            field: "pk".into(),
+            reason: "empty".into(),
+        });
+        assert!(!corrupt.is_transient());
+        let failed = store(StoreError::ConditionFailed {
+            key: Key::new("a", "b"),
+            existing: None,
+        });
+        assert!(!failed.is_transient());
     }
 }

@@ -10,7 +10,7 @@
 //! item, so a small record keeps the hot path (duplicates) cheap.
 
 use super::codec::{Blob, check_key_part, from_item, from_json, gunzip, gzip, time_value, to_item};
-use super::schema::{CHUNK, UNGROUPED, alert_record_key, sort_time};
+use super::schema::{self, UNGROUPED, alert_record_key, sort_time};
 use super::{Listing, MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
 use crate::key::{n, s};
 use crate::{
@@ -171,11 +171,29 @@ struct ChunkItem {
 }
 
 fn chunk_prefix(alert_id: &AlertId) -> String {
-    format!("{CHUNK}{alert_id}#")
+    schema::chunk_prefix(alert_id.as_str())
 }
 
 fn chunk_key(partition: &str, alert_id: &AlertId, index: usize) -> Key {
-    Key::new(partition, format!("{}{index:03}", chunk_prefix(alert_id)))
+    schema::chunk_key(partition, alert_id.as_str(), index)
+}
+
+/// The alert as gzip-compressed JSON, refused when even chunked it would not fit one
+/// transaction.
+fn compress_alert(alert: &Alert) -> Result<Vec<u8>, RepoError> {
+    let json = serde_json::to_vec(alert).map_err(|e| RepoError::invalid("alert", e.to_string()))?;
+    let body = gzip(&json)?;
+    if body.len().div_ceil(CHUNK_BYTES) > MAX_BODY_CHUNKS {
+        return Err(RepoError::invalid(
+            "alert",
+            format!(
+                "compresses to {} bytes, over the limit of {} bytes",
+                body.len(),
+                MAX_BODY_CHUNKS * CHUNK_BYTES
+            ),
+        ));
+    }
+    Ok(body)
 }
 
 fn check_group_key(group_key: &GroupKey) -> Result<(), RepoError> {
@@ -184,9 +202,11 @@ fn check_group_key(group_key: &GroupKey) -> Result<(), RepoError> {
 
 impl<S: Store> Repository<S> {
     /// Records a firing alert. A repeat of the open occurrence costs one conditional update
-    /// (count + 1, last seen) and is [`Firing::Repeat`]; otherwise (unknown, or the last
-    /// occurrence resolved) a new occurrence `new_alert_id` is stored with count 1, the whole
-    /// alert compressed, and an entry in the ungrouped list, and the result is [`Firing::New`].
+    /// (count + 1, last seen) and is [`Firing::Repeat`]; it stores nothing of the alert, so the
+    /// alert is not even serialised or compressed (nor checked against the body limit).
+    /// Otherwise (unknown, or the last occurrence resolved) a new occurrence `new_alert_id` is
+    /// stored with count 1, the whole alert compressed, and an entry in the ungrouped list, and
+    /// the result is [`Firing::New`].
     /// Concurrent calls for one alert make one occurrence and count every call.
     pub async fn record_firing(
         &self,
@@ -202,24 +222,9 @@ impl<S: Store> Repository<S> {
         }
         check_group_key(group_key)?;
         let key = alert_record_key(&alert.key());
-        let json =
-            serde_json::to_vec(alert).map_err(|e| RepoError::invalid("alert", e.to_string()))?;
-        let body = gzip(&json)?;
-        let chunks: Vec<&[u8]> = if body.len() > INLINE_BODY_BYTES {
-            body.chunks(CHUNK_BYTES).collect()
-        } else {
-            Vec::new()
-        };
-        if chunks.len() > MAX_BODY_CHUNKS {
-            return Err(RepoError::invalid(
-                "alert",
-                format!(
-                    "compresses to {} bytes, over the limit of {} bytes",
-                    body.len(),
-                    MAX_BODY_CHUNKS * CHUNK_BYTES
-                ),
-            ));
-        }
+        // Compressed only once a new occurrence has to be stored: a repeat does not store the
+        // alert, so the hot path never serialises or gzips up to a mebibyte of payload.
+        let mut compressed: Option<Vec<u8>> = None;
         for _ in 0..MAX_ATTEMPTS {
             // The hot path: a repeat of the open occurrence is one conditional update.
             let repeat = self
@@ -252,6 +257,15 @@ impl<S: Store> Repository<S> {
                     .transpose()?,
                 Err(other) => return Err(other.into()),
             };
+            let body = match &mut compressed {
+                Some(body) => &*body,
+                None => &*compressed.insert(compress_alert(alert)?),
+            };
+            let chunks: Vec<&[u8]> = if body.len() > INLINE_BODY_BYTES {
+                body.chunks(CHUNK_BYTES).collect()
+            } else {
+                Vec::new()
+            };
             // A new occurrence, if the record is still absent or still the resolved one we saw.
             let condition = match &previous {
                 None => Condition::NotExists,
@@ -274,10 +288,13 @@ impl<S: Store> Repository<S> {
                 summary: alert.summary.clone(),
                 severity: alert.severity,
                 received_at: alert.received_at,
-                body: chunks.is_empty().then(|| Blob(body.clone())),
+                body: chunks.is_empty().then(|| Blob(body.to_vec())),
                 body_chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
                 gsi1pk: Some(UNGROUPED.to_owned()),
-                gsi1sk: Some(format!("{}#{new_alert_id}", sort_time(alert.received_at))),
+                gsi1sk: Some(schema::ungrouped_sort(
+                    alert.received_at,
+                    new_alert_id.as_str(),
+                )),
                 ttl: None,
             };
             let stale_chunks = previous.as_ref().map_or(0, |p| p.body_chunks as usize);

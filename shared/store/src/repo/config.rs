@@ -2,7 +2,7 @@
 //! compressed and split into parts, and a pointer to the current version.
 
 use super::codec::{Blob, check_key_part, from_item, gunzip, gzip, to_item};
-use super::schema::{CONFIG, CURRENT, PART, VERSION};
+use super::schema::{self, CONFIG, CURRENT};
 use super::{MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository};
 use crate::{CancelReason, Condition, Key, Query, SortCondition, Store, StoreError, TransactOp};
 use klaxon_domain::Instant;
@@ -64,11 +64,11 @@ struct ConfigPart {
 }
 
 fn version_sk(version: u64) -> String {
-    format!("{VERSION}{version:020}")
+    schema::config_version_sort(version)
 }
 
 fn part_sk(version: u64, part: usize) -> String {
-    format!("{VERSION}{version:020}#{PART}{part:03}")
+    schema::config_part_sort(version, part)
 }
 
 impl<S: Store> Repository<S> {
@@ -96,7 +96,7 @@ impl<S: Store> Repository<S> {
                 ),
             ));
         }
-        let pointer_key = Key::new(CONFIG, CURRENT);
+        let pointer_key = schema::config_pointer_key();
         for _ in 0..MAX_ATTEMPTS {
             let current = match self.store.get(&pointer_key).await? {
                 Some(item) => Some(from_item::<ConfigMeta>(item)?),
@@ -168,14 +168,15 @@ impl<S: Store> Repository<S> {
 
     /// The current configuration, if one was ever saved.
     pub async fn current_config(&self) -> Result<Option<StoredConfig>, RepoError> {
-        let Some(item) = self.store.get(&Key::new(CONFIG, CURRENT)).await? else {
+        let pointer_key = schema::config_pointer_key();
+        let Some(item) = self.store.get(&pointer_key).await? else {
             return Ok(None);
         };
         let pointer: ConfigMeta = from_item(item)?;
         match self.config_version(pointer.version).await? {
             Some(config) => Ok(Some(config)),
             None => Err(RepoError::corrupt(
-                &Key::new(CONFIG, CURRENT),
+                &pointer_key,
                 "version",
                 format!("points at version {} which does not exist", pointer.version),
             )),

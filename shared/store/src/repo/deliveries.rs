@@ -10,7 +10,7 @@
 //! finished the record is taken over after `stale_after`, and that page goes out twice.
 
 use super::codec::{check_key_part, from_item, time_value};
-use super::schema::{DELIVERY, incident_partition};
+use super::schema::{self, DELIVERY, incident_partition};
 use super::{MAX_ATTEMPTS, RepoError, Repository};
 use crate::key::{n, s};
 use crate::{
@@ -220,10 +220,7 @@ impl From<DeliveryItem> for DeliveryRecord {
 
 fn delivery_key(incident: &IncidentId, key: &str) -> Result<Key, RepoError> {
     check_key_part("delivery.key", key, 900)?;
-    Ok(Key::new(
-        incident_partition(incident.as_str()),
-        format!("{DELIVERY}{key}"),
-    ))
+    Ok(schema::delivery_key(incident.as_str(), key))
 }
 
 impl<S: Store> Repository<S> {

@@ -1,8 +1,8 @@
 //! Idempotency records: "this request (scope, id) was handled", with a TTL, for handlers whose
 //! effect is not itself conditional (an ack link clicked twice, a Slack button retried).
 
-use super::codec::{check_key_part, from_item, sha256_hex, to_item};
-use super::schema::{IDEMPOTENCY, RECORD};
+use super::codec::{check_key_part, from_item, to_item};
+use super::schema;
 use super::{RepoError, Repository};
 use crate::key::{n, s};
 use crate::{Condition, Key, ReturnValues, Store, StoreError, UpdateAction, attr};
@@ -46,10 +46,7 @@ fn record_key(scope: &str, id: &str) -> Result<Key, RepoError> {
         return Err(RepoError::invalid("scope", "must not contain '#'"));
     }
     check_key_part("id", id, 4096)?;
-    Ok(Key::new(
-        format!("{IDEMPOTENCY}{scope}#{}", sha256_hex(id)),
-        RECORD,
-    ))
+    Ok(schema::idempotency_key(scope, id))
 }
 
 fn expiry(now: Instant, ttl: HumanDuration) -> i64 {

@@ -16,10 +16,7 @@
 //!   every incident by number on `gsi2`, escalations waiting for a timer on `gsi3`.
 
 use super::codec::{from_item, from_json, time_value, to_item, to_json};
-use super::schema::{
-    ALERT_LINK, COUNTER, ESCALATION_DUE, GROUP, INCIDENT_ALERTS, INCIDENT_NUMBER, INCIDENTS, LINK,
-    OPEN_INCIDENTS, POINTER, incident_key, sort_time,
-};
+use super::schema::{self, ESCALATION_DUE, INCIDENTS, OPEN_INCIDENTS, incident_key, sort_time};
 use super::{Listing, MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
 use crate::key::{n, s};
 use crate::{
@@ -187,15 +184,15 @@ fn status_str(status: IncidentStatus) -> &'static str {
 }
 
 fn number_sk(number: u64) -> String {
-    format!("{number:020}")
+    schema::incident_number_sort(number)
 }
 
 fn link_key(alert_id: &AlertId) -> Key {
-    Key::new(format!("{ALERT_LINK}{alert_id}"), LINK)
+    schema::alert_link_key(alert_id.as_str())
 }
 
 fn pointer_key(group_key: &GroupKey) -> Key {
-    Key::new(format!("{GROUP}{group_key}"), POINTER)
+    schema::group_pointer_key(group_key.as_str())
 }
 
 fn big(value: u64) -> AttributeValue {
@@ -207,7 +204,7 @@ fn open_index(incident: &Incident) -> Option<(String, String)> {
     incident.is_open().then(|| {
         (
             OPEN_INCIDENTS.to_owned(),
-            format!("{}#{}", sort_time(incident.created_at()), incident.id()),
+            schema::open_incidents_sort(incident.created_at(), incident.id().as_str()),
         )
     })
 }
@@ -219,7 +216,7 @@ fn due_index(incident: &Incident) -> Option<(String, String)> {
     (state.status() == EscalationStatus::Active).then(|| {
         (
             ESCALATION_DUE.to_owned(),
-            format!("{}#{}", sort_time(due), incident.id()),
+            schema::escalation_due_sort(due, incident.id().as_str()),
         )
     })
 }
@@ -314,7 +311,7 @@ impl<S: Store> Repository<S> {
     /// The next incident number (atomic counter). A creation that loses the race for its group
     /// has taken a number it does not use, so numbers can have gaps.
     async fn next_incident_number(&self) -> Result<u64, RepoError> {
-        let key = Key::new(COUNTER, INCIDENT_NUMBER);
+        let key = schema::incident_number_counter_key();
         let item = self
             .store
             .update(
@@ -491,8 +488,8 @@ impl<S: Store> Repository<S> {
         let item = LinkItem {
             pk: key.pk,
             sk: key.sk,
-            gsi2pk: format!("{INCIDENT_ALERTS}{}", incident.id()),
-            gsi2sk: format!("{}#{alert_id}", sort_time(now)),
+            gsi2pk: schema::incident_alerts_partition(incident.id().as_str()),
+            gsi2sk: schema::incident_alerts_sort(now, alert_id.as_str()),
             alert_id: alert_id.clone(),
             incident: incident.id().clone(),
             integration: alert.integration.clone(),
@@ -1005,7 +1002,10 @@ impl<S: Store> Repository<S> {
     pub async fn incident_alerts(&self, id: &IncidentId) -> Result<Vec<IncidentAlert>, RepoError> {
         let page = self
             .store
-            .query(&Query::index(Index::Gsi2, format!("{INCIDENT_ALERTS}{id}")))
+            .query(&Query::index(
+                Index::Gsi2,
+                schema::incident_alerts_partition(id.as_str()),
+            ))
             .await?;
         page.items
             .into_iter()

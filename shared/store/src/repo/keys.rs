@@ -1,7 +1,7 @@
 //! Integration and API keys, stored by the hex SHA-256 of the secret (never the secret).
 
 use super::codec::{from_item, to_item};
-use super::schema::{API_KEY, KEY, KEYS};
+use super::schema::{self, KEYS};
 use super::{RepoError, Repository};
 use crate::{Condition, Index, Key, Query, Store, StoreError};
 use klaxon_domain::Instant;
@@ -64,7 +64,7 @@ struct KeyItem {
 }
 
 fn key_of(hash: &str) -> Key {
-    Key::new(format!("{API_KEY}{hash}"), KEY)
+    schema::api_key_key(hash)
 }
 
 /// A key hash must be 64 lowercase hex digits (what `klaxon_app::security::keys` produces).
@@ -113,7 +113,7 @@ impl<S: Store> Repository<S> {
             label: record.label.clone(),
             created_at: record.created_at,
             gsi2pk: KEYS.to_owned(),
-            gsi2sk: format!("{}#{}#{hash}", record.kind.as_str(), record.name),
+            gsi2sk: schema::keys_sort(record.kind.as_str(), &record.name, hash),
         };
         match self
             .store

@@ -3,7 +3,7 @@
 //! an override by id (and keeps ids unique per schedule).
 
 use super::codec::{from_item, to_item};
-use super::schema::{OVERRIDE, OVERRIDE_ID, SCHEDULE, sort_time};
+use super::schema::{self, OVERRIDE, sort_time};
 use super::{RepoError, Repository};
 use crate::{CancelReason, Condition, Key, Query, SortCondition, Store, StoreError, TransactOp};
 use klaxon_domain::Instant;
@@ -38,11 +38,11 @@ struct OverrideIdItem {
 }
 
 fn partition(schedule: &ScheduleId) -> String {
-    format!("{SCHEDULE}{schedule}")
+    schema::schedule_partition(schedule.as_str())
 }
 
 fn id_key(schedule: &ScheduleId, id: &str) -> Key {
-    Key::new(partition(schedule), format!("{OVERRIDE_ID}{id}"))
+    schema::override_id_key(schedule.as_str(), id)
 }
 
 fn check_id(id: &str) -> Result<(), RepoError> {
@@ -76,7 +76,7 @@ impl<S: Store> Repository<S> {
             ));
         }
         let pk = partition(&override_.schedule);
-        let sk = format!("{OVERRIDE}{}#{}", sort_time(override_.end), override_.id);
+        let sk = schema::override_sort(override_.end, &override_.id);
         let id_key = id_key(&override_.schedule, &override_.id);
         let ops = vec![
             TransactOp::Put {

@@ -1,6 +1,8 @@
 //! The key design: every literal part of every key the repository writes, and the builders
-//! that assemble keys from them. `docs/data-model.md` documents each one in its access-pattern
-//! table; a test fails when the table names a literal that is not here, or the other way round.
+//! that assemble keys from them (the repository modules build every key through these).
+//! `docs/data-model.md` documents each one in its access-pattern table; a test fails when the
+//! table names a literal that is not here, or the other way round, and another when a builder's
+//! output differs from the doc's template filled with the same inputs.
 //!
 //! Placeholders in the doc: `<time>` is [`sort_time`] (fixed-width RFC 3339 UTC with
 //! nanoseconds, so text order is time order), `<n:020>` a zero-padded decimal.
@@ -127,14 +129,133 @@ pub fn alert_record_key(key: &AlertKey) -> Key {
     )
 }
 
+/// The sort-key prefix of an occurrence's chunks: `CHUNK#<alert id>#`.
+pub fn chunk_prefix(alert_id: &str) -> String {
+    format!("{CHUNK}{alert_id}#")
+}
+
+/// The key of chunk `index` of an occurrence's body, in its record's partition:
+/// `CHUNK#<alert id>#<i:03>`.
+pub fn chunk_key(partition: &str, alert_id: &str, index: usize) -> Key {
+    Key::new(partition, format!("{}{index:03}", chunk_prefix(alert_id)))
+}
+
+/// The `gsi1` sort key of an ungrouped occurrence: `<received>#<alert id>`.
+pub fn ungrouped_sort(received: Instant, alert_id: &str) -> String {
+    format!("{}#{alert_id}", sort_time(received))
+}
+
 /// The key of the incident item.
 pub fn incident_key(incident: &str) -> Key {
-    Key::new(format!("{INCIDENT}{incident}"), META)
+    Key::new(incident_partition(incident), META)
 }
 
 /// The partition of an incident (its item, timeline and deliveries).
 pub fn incident_partition(incident: &str) -> String {
     format!("{INCIDENT}{incident}")
+}
+
+/// The `gsi1` sort key of an open incident: `<created>#<id>`.
+pub fn open_incidents_sort(created: Instant, incident: &str) -> String {
+    format!("{}#{incident}", sort_time(created))
+}
+
+/// The `gsi2` sort key of an incident in the list of all incidents: `<number:020>`.
+pub fn incident_number_sort(number: u64) -> String {
+    format!("{number:020}")
+}
+
+/// The `gsi3` sort key of an incident whose escalation waits for a timer: `<due>#<id>`.
+pub fn escalation_due_sort(due: Instant, incident: &str) -> String {
+    format!("{}#{incident}", sort_time(due))
+}
+
+/// The sort key of a timeline entry: `TIMELINE#<time>#<i:02>#<entry key>`, where `position`
+/// is the entry's place within the write that produced it.
+pub fn timeline_sort(time: Instant, position: usize, entry_key: &str) -> String {
+    format!("{TIMELINE}{}#{position:02}#{entry_key}", sort_time(time))
+}
+
+/// The key of a delivery record in its incident's partition: `DELIVERY#<delivery key>`.
+pub fn delivery_key(incident: &str, delivery_key: &str) -> Key {
+    Key::new(
+        incident_partition(incident),
+        format!("{DELIVERY}{delivery_key}"),
+    )
+}
+
+/// The key of an alert occurrence's link to its incident: `ALERT_LINK#<alert id>`, `LINK`.
+pub fn alert_link_key(alert_id: &str) -> Key {
+    Key::new(format!("{ALERT_LINK}{alert_id}"), LINK)
+}
+
+/// The `gsi2` partition of the links of one incident: `INCIDENT_ALERTS#<incident id>`.
+pub fn incident_alerts_partition(incident: &str) -> String {
+    format!("{INCIDENT_ALERTS}{incident}")
+}
+
+/// The `gsi2` sort key of a link: `<linked>#<alert id>`.
+pub fn incident_alerts_sort(linked: Instant, alert_id: &str) -> String {
+    format!("{}#{alert_id}", sort_time(linked))
+}
+
+/// The key of a group's pointer to its open incident: `GROUP#<group key>`, `POINTER`.
+pub fn group_pointer_key(group_key: &str) -> Key {
+    Key::new(format!("{GROUP}{group_key}"), POINTER)
+}
+
+/// The key of the incident-number counter.
+pub fn incident_number_counter_key() -> Key {
+    Key::new(COUNTER, INCIDENT_NUMBER)
+}
+
+/// The key of an integration or API key item: `API_KEY#<sha256 hex>`, `KEY`.
+pub fn api_key_key(hash: &str) -> Key {
+    Key::new(format!("{API_KEY}{hash}"), KEY)
+}
+
+/// The `gsi2` sort key of a key item in the key listing: `<kind>#<name>#<hash>`.
+pub fn keys_sort(kind: &str, name: &str, hash: &str) -> String {
+    format!("{kind}#{name}#{hash}")
+}
+
+/// The key of the pointer to the current configuration version.
+pub fn config_pointer_key() -> Key {
+    Key::new(CONFIG, CURRENT)
+}
+
+/// The sort key of a configuration version: `VERSION#<n:020>`.
+pub fn config_version_sort(version: u64) -> String {
+    format!("{VERSION}{version:020}")
+}
+
+/// The sort key of part `part` of a configuration version: `VERSION#<n:020>#PART#<i:03>`.
+pub fn config_part_sort(version: u64, part: usize) -> String {
+    format!("{}#{PART}{part:03}", config_version_sort(version))
+}
+
+/// The key of an idempotency record: `IDEMPOTENCY#<scope>#<sha256(id)>`, `RECORD`. The id is
+/// hashed: it is free text from outside, of any length.
+pub fn idempotency_key(scope: &str, id: &str) -> Key {
+    Key::new(
+        format!("{IDEMPOTENCY}{scope}#{}", super::codec::sha256_hex(id)),
+        RECORD,
+    )
+}
+
+/// The partition of a schedule's runtime data: `SCHEDULE#<schedule id>`.
+pub fn schedule_partition(schedule: &str) -> String {
+    format!("{SCHEDULE}{schedule}")
+}
+
+/// The sort key of an override, ordered by its end: `OVERRIDE#<end>#<id>`.
+pub fn override_sort(end: Instant, id: &str) -> String {
+    format!("{OVERRIDE}{}#{id}", sort_time(end))
+}
+
+/// The key of an override's id entry: `SCHEDULE#<schedule id>`, `OVERRIDE_ID#<id>`.
+pub fn override_id_key(schedule: &str, id: &str) -> Key {
+    Key::new(schedule_partition(schedule), format!("{OVERRIDE_ID}{id}"))
 }
 
 #[cfg(test)]

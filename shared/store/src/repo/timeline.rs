@@ -7,7 +7,7 @@
 //! duplicated; each put also requires its own key to be free.
 
 use super::codec::{from_item, to_item};
-use super::schema::{TIMELINE, incident_partition, sort_time};
+use super::schema::{self, TIMELINE, incident_partition};
 use super::{Listing, RepoError, Repository, check_limit};
 use crate::{Condition, Cursor, Query, SortCondition, Store, TransactOp};
 use klaxon_domain::ids::IncidentId;
@@ -45,11 +45,7 @@ impl<S: Store> Repository<S> {
                 }
                 let item = TimelineItem {
                     pk: incident_partition(incident.as_str()),
-                    sk: format!(
-                        "{TIMELINE}{}#{position:02}#{}",
-                        sort_time(draft.time),
-                        draft.key
-                    ),
+                    sk: schema::timeline_sort(draft.time, position, draft.key.as_str()),
                     event: draft.clone().into_record(self.source.clone()),
                 };
                 Ok(TransactOp::Put {
