@@ -177,9 +177,10 @@ async fn fifo_alert_messages_carry_group_and_dedup_ids_and_a_repeat_is_delivered
         .map(|m| QueueMessage::from_json(m.body.as_deref().unwrap()).unwrap())
         .collect();
     assert_eq!(bodies, vec![fire.clone(), resolve.clone()]);
+    // The message group is the alert's group key: one group's alerts are grouped in order.
     assert_eq!(
         system_attribute(&received[0], MessageSystemAttributeName::MessageGroupId),
-        fire.group_id()
+        Some("group0192aaaa0001".to_owned())
     );
     assert_eq!(
         system_attribute(
