@@ -1308,3 +1308,60 @@ async fn a_transaction_with_a_failed_condition_is_cancelled_at_once_even_if_thro
     }
     assert_eq!(stub.targets(), many("TransactWriteItems", 1), "not retried");
 }
+
+/// A versioned incident save cancelled for a reason that is neither its lock nor a timeline
+/// entry's condition is reported as that cancellation, not as "timeline entry exists".
+#[tokio::test]
+async fn an_incident_save_cancelled_for_another_reason_says_so() {
+    use klaxon_domain::alert::{Alert, AlertStatus, Severity};
+    use klaxon_domain::incident::Incident;
+    use klaxon_domain::timeline::EventSource;
+    use klaxon_store::repo::Repository;
+    use klaxon_store::{CancelReason, RepoError, StoreError};
+
+    let now = test_start();
+    let alert = Alert {
+        integration: IntegrationName::new("prom").unwrap(),
+        dedup_key: DedupKey::new("disk").unwrap(),
+        status: AlertStatus::Firing,
+        severity: Severity::Critical,
+        summary: "disk full".into(),
+        source: None,
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        links: Vec::new(),
+        received_at: now,
+        started_at: None,
+        ended_at: None,
+        group_hint: None,
+        raw: json!({}),
+    };
+    let (incident, drafts) = Incident::open(
+        IncidentId::new("inc1").unwrap(),
+        1,
+        GroupKey("g".into()),
+        AlertId::new("a1").unwrap(),
+        &alert,
+        now,
+    )
+    .unwrap();
+    assert!(!drafts.is_empty());
+    // The incident's update passes; the first timeline put fails validation.
+    let mut codes = vec!["None", "ValidationError"];
+    codes.resize(drafts.len() + 1, "None");
+    let (store, _stub) = StubDynamo::start(usize::MAX, transaction_cancelled(&codes)).await;
+    let repo = Repository::new(
+        store,
+        Arc::new(ManualClock::new(now)),
+        EventSource::klaxon("test").unwrap(),
+    );
+    match repo.save_incident(&incident, 1, &drafts).await {
+        Err(RepoError::Store(StoreError::TransactionCancelled { reasons })) => {
+            assert!(
+                matches!(&reasons[1], CancelReason::Other(code) if code == "ValidationError"),
+                "{reasons:?}"
+            );
+        }
+        other => panic!("expected the cancellation itself, got {other:?}"),
+    }
+}

@@ -737,10 +737,15 @@ impl<S: Store> Repository<S> {
                 if let Some(existing) = failed_at(&reasons, 0) {
                     return Err(lost(existing));
                 }
-                Err(RepoError::AlreadyExists {
-                    entity: "timeline entry",
-                    id: id.to_string(),
-                })
+                if (1..reasons.len()).any(|position| failed_at(&reasons, position).is_some()) {
+                    return Err(RepoError::AlreadyExists {
+                        entity: "timeline entry",
+                        id: id.to_string(),
+                    });
+                }
+                // Cancelled for another reason (expired-item churn, a validation error): say
+                // so, rather than blaming a timeline entry that does not exist.
+                Err(StoreError::TransactionCancelled { reasons }.into())
             }
             Err(other) => Err(other.into()),
         }
