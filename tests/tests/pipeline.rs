@@ -871,6 +871,20 @@ async fn pagerduty_senders_get_pagerduty_shaped_answers_for_limits_and_for_a_dep
     assert_eq!(body["message"], "Event object is invalid");
     let error = body["errors"][0].as_str().unwrap();
     assert!(error.starts_with("'labels' labels total"), "{error}");
+    let mut long_source = trigger.clone();
+    long_source["payload"]["source"] = json!("h".repeat(1025));
+    let (status, body) = post(
+        p.ingest_router(),
+        "/v2/enqueue",
+        &[],
+        long_source.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["errors"][0],
+        "'source' is 1025 characters; at most 1024 are accepted"
+    );
     assert!(p.queue.peek(QueueName::Alerts).is_empty());
 
     // No configuration applied (the table answers, but there is nothing to route with): 429,

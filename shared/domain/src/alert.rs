@@ -149,9 +149,13 @@ pub struct Alert {
 /// the raw payload are not: they are stored compressed with the alert).
 pub const MAX_LABELS_BYTES: usize = 32 * 1024;
 
+/// The most characters of an alert's `source`. It is copied onto the incident, so it is bounded
+/// like the summary: an unbounded source could make the incident item too large to store.
+pub const MAX_SOURCE_CHARS: usize = 1024;
+
 impl Alert {
-    /// Checks the limits that keep an alert storable and routable: the labels' total size.
-    /// Returns the offending field and a message.
+    /// Checks the limits that keep an alert storable and routable: the labels' total size and
+    /// the source's length. Returns the offending field and a message.
     pub fn check_limits(&self) -> Result<(), (&'static str, String)> {
         let bytes: usize = self.labels.iter().map(|(k, v)| k.len() + v.len()).sum();
         if bytes > MAX_LABELS_BYTES {
@@ -159,6 +163,15 @@ impl Alert {
                 "labels",
                 format!("labels total {bytes} bytes; at most {MAX_LABELS_BYTES} are accepted"),
             ));
+        }
+        if let Some(source) = &self.source {
+            let chars = source.chars().count();
+            if chars > MAX_SOURCE_CHARS {
+                return Err((
+                    "source",
+                    format!("is {chars} characters; at most {MAX_SOURCE_CHARS} are accepted"),
+                ));
+            }
         }
         Ok(())
     }
@@ -238,6 +251,21 @@ mod tests {
         let (field, message) = big.check_limits().unwrap_err();
         assert_eq!(field, "labels");
         assert!(message.contains("32768"), "{message}");
+    }
+
+    #[test]
+    fn the_source_is_bounded_in_characters() {
+        let mut ok = alert(BTreeMap::new());
+        ok.source = Some("é".repeat(MAX_SOURCE_CHARS));
+        assert!(
+            ok.check_limits().is_ok(),
+            "1024 two-byte characters are fine"
+        );
+        let mut long = ok.clone();
+        long.source = Some("x".repeat(MAX_SOURCE_CHARS + 1));
+        let (field, message) = long.check_limits().unwrap_err();
+        assert_eq!(field, "source");
+        assert!(message.contains("1025 characters"), "{message}");
     }
 
     #[test]
