@@ -18,7 +18,7 @@ use crate::messages::{
 use crate::ports::{Queue, Timers};
 use klaxon_domain::escalation::Effect;
 use klaxon_domain::ids::IncidentId;
-use klaxon_domain::incident::{AutoResolve, IncidentStatus};
+use klaxon_domain::incident::{AutoResolve, IncidentStatus, ResolveReason};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use klaxon_store::repo::AlertState;
@@ -207,6 +207,13 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             )
             .await?;
         let resolved = outcome.incident.incident.status() == IncidentStatus::Resolved;
+        // Auto-resolved by this sender's alerts (by this delivery or by an earlier one whose
+        // notice may not have been queued). A manual resolve told the responders itself.
+        let auto_resolved_by_this_sender = outcome
+            .incident
+            .incident
+            .resolved()
+            .is_some_and(|r| r.reason == ResolveReason::AllAlertsResolved && r.by == actor);
         // Timeline effects are already recorded; cancel the timer of an auto-resolved incident.
         let non_timeline: Vec<_> = outcome
             .effects
@@ -214,11 +221,11 @@ impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
             .filter(|e| !matches!(e, Effect::Timeline(_)))
             .collect();
         run_effects(&self.queue, &self.timers, non_timeline).await?;
-        // Announced on every delivery that finds the incident resolved, not only the one that
-        // resolved it: if queueing the notice failed, this message is retried and the retry
-        // must still tell the responders. Notify sends each (user, channel) a resolved notice
-        // once, so the repeats cost a query and a message, never a second notice.
-        if resolved {
+        // Announced on every delivery that finds the incident auto-resolved, not only the one
+        // that resolved it: if queueing the notice failed, this message is retried and the
+        // retry must still tell the responders. Notify sends each (user, channel) a resolved
+        // notice once, so a repeat costs a query and a message, never a second notice.
+        if auto_resolved_by_this_sender {
             announce(
                 &self.core,
                 &self.queue,
