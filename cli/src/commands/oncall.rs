@@ -43,13 +43,32 @@ struct ScheduleOnCall {
     until: Option<Moment>,
 }
 
+/// A user as reports show them.
 #[derive(Debug, Serialize)]
-struct UserRef {
+pub struct UserRef {
     id: String,
     name: String,
     /// `Chloé Martin (chloe)`, for the text form.
     #[serde(skip)]
     label: String,
+}
+
+impl UserRef {
+    /// User `id` (named by id alone when the configuration no longer has them).
+    pub fn new(config: &Config, id: &klaxon_domain::ids::UserId) -> Self {
+        Self {
+            id: id.to_string(),
+            name: config
+                .user(id)
+                .map_or_else(|| id.to_string(), |user| user.name.clone()),
+            label: user_label(config, id),
+        }
+    }
+
+    /// `Chloé Martin (chloe)`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
 }
 
 /// An instant in UTC and in the schedule's zone.
@@ -129,13 +148,9 @@ fn on_call(
         name: schedule.name.clone(),
         time_zone: schedule.time_zone.name().to_string(),
         at_local: time::local_rfc3339(at, schedule.time_zone),
-        user: current.as_ref().map(|on_call| UserRef {
-            id: on_call.user.to_string(),
-            name: config
-                .user(&on_call.user)
-                .map_or_else(|| on_call.user.to_string(), |user| user.name.clone()),
-            label: user_label(config, &on_call.user),
-        }),
+        user: current
+            .as_ref()
+            .map(|on_call| UserRef::new(config, &on_call.user)),
         source: current.map(|on_call| on_call.source),
         since,
         until,

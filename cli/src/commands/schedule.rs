@@ -1,7 +1,7 @@
 //! `klaxon schedule show` and `klaxon schedule export`.
 
-use super::oncall::{Moment, source_text};
-use super::{Output, find_schedule, store, user_label};
+use super::oncall::{Moment, UserRef, source_text};
+use super::{Output, find_schedule, store};
 use crate::args::{ExportArgs, ShowArgs};
 use crate::failure::UsageError;
 use crate::time::{self, TimeArg};
@@ -46,15 +46,6 @@ struct IntervalReport {
     user: Option<UserRef>,
     /// Why (null when nobody).
     source: Option<OnCallSource>,
-}
-
-#[derive(Debug, Serialize)]
-struct UserRef {
-    id: String,
-    name: String,
-    /// `Chloé Martin (chloe)`, for the text form.
-    #[serde(skip)]
-    label: String,
 }
 
 /// The range `--from`/`--to` give in `schedule`'s zone, with defaults, checked.
@@ -115,13 +106,7 @@ pub fn show(args: &ShowArgs, config: &Path, output: Output) -> anyhow::Result<Ex
             .map(|interval| IntervalReport {
                 start: Moment::new(interval.start, schedule),
                 end: Moment::new(interval.end, schedule),
-                user: interval.user.as_ref().map(|id| UserRef {
-                    id: id.to_string(),
-                    name: config
-                        .user(id)
-                        .map_or_else(|| id.to_string(), |user| user.name.clone()),
-                    label: user_label(&config, id),
-                }),
+                user: interval.user.as_ref().map(|id| UserRef::new(&config, id)),
                 source: interval.source,
             })
             .collect(),
@@ -152,7 +137,7 @@ pub fn show(args: &ShowArgs, config: &Path, output: Output) -> anyhow::Result<Ex
                     interval
                         .user
                         .as_ref()
-                        .map_or_else(|| "nobody".to_string(), |user| user.label.clone()),
+                        .map_or_else(|| "nobody".to_string(), |user| user.label().to_owned()),
                     source_text(interval.source.as_ref()),
                 ]
             })

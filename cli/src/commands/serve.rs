@@ -476,8 +476,7 @@ impl Banner {
                     let (endpoint, auth) = format.map(ingest_endpoint).unzip();
                     KeyLine {
                         name: key.name.clone(),
-                        format: format
-                            .map(|f| klaxon_app::usecases::ingest::format_name(f).to_owned()),
+                        format: format.map(|f| f.as_str().to_owned()),
                         variable: key.variable.clone(),
                         key: key.key.expose().to_owned(),
                         created: key.created,

@@ -26,7 +26,9 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
-use klaxon_store::item::{MAX_ITEM_BYTES, is_expired, item_size, validate_item, validate_key};
+use klaxon_store::item::{
+    MAX_ITEM_BYTES, check_item_size, is_expired, validate_item, validate_key,
+};
 use klaxon_store::table::{self, TableDefinition};
 use klaxon_store::transact::validate_transaction;
 use klaxon_store::update::{add_target_is_wrong_type, validate_actions};
@@ -739,15 +741,7 @@ fn check_update_size(key: &Key, actions: &[UpdateAction]) -> Result<(), StoreErr
             image.insert(attribute.clone(), value.clone());
         }
     }
-    let size = item_size(&image);
-    if size > MAX_ITEM_BYTES {
-        return Err(StoreError::ItemTooLarge {
-            key: key.clone(),
-            size: Some(size),
-            limit: MAX_ITEM_BYTES,
-        });
-    }
-    Ok(())
+    check_item_size(key, &image)
 }
 
 fn is_retryable(code: Option<&str>) -> bool {

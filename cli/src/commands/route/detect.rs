@@ -20,7 +20,7 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
     let Value::Object(fields) = payload else {
         return Err(format!(
             "the payload is a JSON {}, not an object; no alert format looks like that",
-            json_type(payload)
+            klaxon_domain::ingest::json_type_name(payload)
         ));
     };
     let has = |key: &str| fields.contains_key(key);
@@ -110,17 +110,6 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
             keys.join(", ")
         }
     ))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

@@ -197,18 +197,6 @@ fn read_payload(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// The lowercase name of a format, as on the command line and in the config file.
-pub fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Native => "native",
-        Format::Pagerduty => "pagerduty",
-        Format::Opsgenie => "opsgenie",
-        Format::Alertmanager => "alertmanager",
-        Format::Grafana => "grafana",
-        Format::Cloudwatch => "cloudwatch",
-    }
-}
-
 /// The dry run of `body` against `config` at `at`.
 pub fn dry_run(
     config: &Config,
@@ -247,8 +235,8 @@ pub fn dry_run(
             "integration {} receives {} payloads, not {}: leave out --format or choose another \
              --integration",
             integration.name,
-            format_name(format),
-            format_name(asked)
+            format.as_str(),
+            asked.as_str()
         );
     }
     let (format_source, format_reason) = match (format_option, integration_option, &detected) {
@@ -271,14 +259,14 @@ pub fn dry_run(
         let hint = match &detected {
             Some(Ok(found)) if found.format != format => format!(
                 "\n(the payload looks like {} instead: {})",
-                format_name(found.format),
+                found.format.as_str(),
                 found.reason
             ),
             _ => String::new(),
         };
         anyhow!(
             "the payload is not a valid {} payload ({}):\n{}{hint}",
-            format_name(format),
+            format.as_str(),
             error.code(),
             error
                 .errors
@@ -335,7 +323,7 @@ fn first_of_format(config: &Config, format: Format) -> anyhow::Result<&Integrati
         .ok_or_else(|| {
             anyhow!(
                 "no integration in the configuration receives {} payloads (integrations: {})",
-                format_name(format),
+                format.as_str(),
                 known_integrations(config)
             )
         })
@@ -348,7 +336,7 @@ fn known_integrations(config: &Config) -> String {
     config
         .integrations
         .iter()
-        .map(|integration| format!("{} ({})", integration.name, format_name(integration.format)))
+        .map(|integration| format!("{} ({})", integration.name, integration.format.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -3,7 +3,7 @@
 use super::simulate::{EscalationOutcome, EscalationReport, PagedUser, StepReport, TargetReport};
 use super::{
     DefaultGrouping, EventKind, EventReport, FormatSource, IntegrationSource, RouteReport,
-    format_name, urgency_name,
+    urgency_name,
 };
 use klaxon_domain::config::Config;
 use klaxon_domain::escalation::{ExhaustedReason, Target};
@@ -22,7 +22,7 @@ pub fn text(report: &RouteReport, config: &Config) -> String {
         report.at
     );
     field(&mut out, "payload", &report.payload);
-    let format = format_name(report.format);
+    let format = report.format.as_str();
     let format_line = match (report.format_source, &report.format_reason) {
         (FormatSource::Detected, Some(reason)) => format!("{format} (detected from {reason})"),
         (FormatSource::Detected, None) => format!("{format} (detected)"),

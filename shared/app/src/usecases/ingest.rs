@@ -130,7 +130,7 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
             return Err(UseCaseError::Forbidden(format!(
                 "integration {} is configured for the {} format; post to its own endpoint",
                 integration.name,
-                format_name(integration.format)
+                integration.format.as_str()
             )));
         }
         Ok((integration, config))
@@ -461,17 +461,5 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
         self.queue.send(&QueueMessage::Alert(message)).await?;
         summary.resolved += 1;
         Ok(())
-    }
-}
-
-/// The config-file name of a format.
-pub fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Native => "native",
-        Format::Pagerduty => "pagerduty",
-        Format::Opsgenie => "opsgenie",
-        Format::Alertmanager => "alertmanager",
-        Format::Grafana => "grafana",
-        Format::Cloudwatch => "cloudwatch",
     }
 }

@@ -45,7 +45,7 @@ fn shown(path: &str) -> String {
 }
 
 /// The JSON type name of `value`, for "must be a string (got number)".
-pub(crate) fn type_name(value: &Value) -> &'static str {
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -32,6 +32,7 @@ mod time;
 mod webhook;
 
 pub use error::{FieldError, IngestError, IngestErrorKind};
+pub use json::type_name as json_type_name;
 pub use normalize::{FALLBACK_SEVERITY, MAX_SUMMARY_CHARS, severity_from_label};
 
 use crate::Instant;
@@ -78,6 +79,20 @@ pub enum Format {
     Grafana,
     /// CloudWatch alarms delivered by SNS.
     Cloudwatch,
+}
+
+impl Format {
+    /// The lowercase name of the format, as in the configuration file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Pagerduty => "pagerduty",
+            Format::Opsgenie => "opsgenie",
+            Format::Alertmanager => "alertmanager",
+            Format::Grafana => "grafana",
+            Format::Cloudwatch => "cloudwatch",
+        }
+    }
 }
 
 /// What to do with a CloudWatch `INSUFFICIENT_DATA` state.
