@@ -151,7 +151,12 @@ impl PageRequest {
     }
 }
 
-/// Something the caller must do after storing the new state.
+/// Something the caller must do for a step. When: escalation steps (start, timer fired) run
+/// their page and timer effects *before* committing the new state, and commit the timeline
+/// entries with it, so nothing is committed without its pages queued (every effect is
+/// idempotent, so a retry after a failed commit repeats them harmlessly). Stopping steps
+/// (acknowledge, resolve) commit first and cancel the timer after: a surviving timer fires
+/// into a stopped escalation and is ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Effect {
