@@ -247,16 +247,12 @@ impl RoutingDecision {
     }
 }
 
-/// Routes an incident with routing context `context` at `now`. Pure: the same inputs always give
-/// the same decision. See the module docs for the rules.
-pub fn route(
+/// The first rule in priority order that matches `context`, explaining each rule tried.
+fn first_matching_rule<'a>(
     context: &RoutingContext,
-    rules: &[RoutingRule],
-    defaults: &RoutingDefaults,
-    windows: &[MaintenanceWindow],
-    now: Instant,
-) -> RoutingDecision {
-    let mut explanation = Vec::new();
+    rules: &'a [RoutingRule],
+    explanation: &mut Vec<String>,
+) -> Option<&'a RoutingRule> {
     let mut matched = None;
     for rule in in_priority_order(rules, |rule| rule.priority) {
         if context.matched_by(&rule.matcher) {
@@ -275,19 +271,17 @@ pub fn route(
     if matched.is_none() {
         explanation.push("no rule matched: severity defaults apply".to_string());
     }
+    matched
+}
 
-    let severity = match matched.and_then(|rule| rule.severity) {
-        Some(overridden) => {
-            explanation.push(format!(
-                "severity overridden from {} to {overridden}",
-                context.severity
-            ));
-            overridden
-        }
-        None => context.severity,
-    };
-
-    let policy = match matched.and_then(|rule| rule.policy.clone()) {
+/// The policy from the matched rule, else the default for `severity`, explained.
+fn effective_policy(
+    matched: Option<&RoutingRule>,
+    defaults: &RoutingDefaults,
+    severity: Severity,
+    explanation: &mut Vec<String>,
+) -> Option<PolicyId> {
+    match matched.and_then(|rule| rule.policy.clone()) {
         Some(policy) => {
             explanation.push(format!("policy {policy} (from the rule)"));
             Some(policy)
@@ -304,7 +298,33 @@ pub fn route(
                 None
             }
         },
+    }
+}
+
+/// Routes an incident with routing context `context` at `now`. Pure: the same inputs always give
+/// the same decision. See the module docs for the rules.
+pub fn route(
+    context: &RoutingContext,
+    rules: &[RoutingRule],
+    defaults: &RoutingDefaults,
+    windows: &[MaintenanceWindow],
+    now: Instant,
+) -> RoutingDecision {
+    let mut explanation = Vec::new();
+    let matched = first_matching_rule(context, rules, &mut explanation);
+
+    let severity = match matched.and_then(|rule| rule.severity) {
+        Some(overridden) => {
+            explanation.push(format!(
+                "severity overridden from {} to {overridden}",
+                context.severity
+            ));
+            overridden
+        }
+        None => context.severity,
     };
+
+    let policy = effective_policy(matched, defaults, severity, &mut explanation);
 
     let urgency = match matched.and_then(|rule| rule.urgency) {
         Some(urgency) => {

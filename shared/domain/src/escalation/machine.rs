@@ -533,28 +533,7 @@ fn page_first_available(
             urgency: next.urgency,
             resolve_at: now,
         }));
-        let escalates_at = match next.urgency {
-            Urgency::Low => None,
-            Urgency::High => {
-                let due = chrono::TimeDelta::try_seconds(spec.delay.as_secs())
-                    .and_then(|delay| now.checked_add_signed(delay))
-                    .ok_or(EscalationError::DelayOutOfRange {
-                        tier: tier32,
-                        delay: spec.delay,
-                    })?;
-                let payload = TimerPayload {
-                    incident: effects.incident.clone(),
-                    round: round32,
-                    tier: tier32,
-                    version: next.version,
-                };
-                let name = payload.timer_name();
-                next.timer = Some(name.clone());
-                next.next_due = Some(due);
-                effects.list.push(Effect::ArmTimer { name, due, payload });
-                Some(due)
-            }
-        };
+        let escalates_at = arm_escalation_timer(next, effects, spec, round32, tier32, now)?;
         effects.timeline(
             escalation_actor(),
             TimelineEntry::TierPaged {
@@ -568,6 +547,40 @@ fn page_first_available(
         );
         return Ok(());
     }
+}
+
+/// For high urgency, arms the timer that escalates past the tier just paged and returns when it
+/// fires; low urgency arms nothing (it waits for a human).
+fn arm_escalation_timer(
+    next: &mut EscalationState,
+    effects: &mut Effects<'_>,
+    spec: &Tier,
+    round: u32,
+    tier: u32,
+    now: Instant,
+) -> Result<Option<Instant>, EscalationError> {
+    Ok(match next.urgency {
+        Urgency::Low => None,
+        Urgency::High => {
+            let due = chrono::TimeDelta::try_seconds(spec.delay.as_secs())
+                .and_then(|delay| now.checked_add_signed(delay))
+                .ok_or(EscalationError::DelayOutOfRange {
+                    tier,
+                    delay: spec.delay,
+                })?;
+            let payload = TimerPayload {
+                incident: effects.incident.clone(),
+                round,
+                tier,
+                version: next.version,
+            };
+            let name = payload.timer_name();
+            next.timer = Some(name.clone());
+            next.next_due = Some(due);
+            effects.list.push(Effect::ArmTimer { name, due, payload });
+            Some(due)
+        }
+    })
 }
 
 /// The tier at (`round`, `tier`), if that position exists in the run (within `last_round`).

@@ -28,12 +28,8 @@ use crate::alert::{Alert, AlertEvent, AlertStatus, Link, LinkKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Parses the CloudWatch alarm inside an SNS `Notification`. Returns no event for
-/// `INSUFFICIENT_DATA` when the integration ignores it, else exactly one.
-pub fn parse_alarm(
-    envelope: &SnsEnvelope,
-    ctx: &ParseContext<'_>,
-) -> Result<Vec<AlertEvent>, IngestError> {
+/// The alarm JSON inside an SNS `Notification`'s `Message` string.
+fn alarm_json(envelope: &SnsEnvelope) -> Result<Value, IngestError> {
     if envelope.message_type() != SnsMessageType::Notification {
         return Err(IngestError::invalid(
             envelope.field_path("Type"),
@@ -43,24 +39,24 @@ pub fn parse_alarm(
             ),
         ));
     }
-    let path = envelope.field_path("Message");
-    let value: Value = serde_json::from_str(envelope.message()).map_err(|error| {
+    serde_json::from_str(envelope.message()).map_err(|error| {
+        let path = envelope.field_path("Message");
         IngestError::invalid(
-            path.clone(),
+            path,
             format!("must be a CloudWatch alarm as a JSON string ({error})"),
         )
-    })?;
-    let mut errors = Errors::default();
-    let Some(alarm) = Located::new(&value, path, &mut errors) else {
-        return Err(errors.into_error());
-    };
-    let alarm = alarm.obj();
+    })
+}
 
-    let name = alarm.required_str("AlarmName", &mut errors);
-    let arn = alarm.required_str("AlarmArn", &mut errors);
-    let key = arn.and_then(|arn| dedup_key(arn, &alarm.at("AlarmArn"), &mut errors));
-    let new_state = alarm.required_str("NewStateValue", &mut errors);
-    let status = match new_state {
+/// The alert status for `NewStateValue`: `Some(None)` when the integration ignores
+/// `INSUFFICIENT_DATA`, `None` when the field is missing or invalid (recorded in `errors`).
+fn alarm_status(
+    new_state: Option<&str>,
+    alarm: &Obj<'_>,
+    ctx: &ParseContext<'_>,
+    errors: &mut Errors,
+) -> Option<Option<AlertStatus>> {
+    match new_state {
         Some("ALARM") => Some(Some(AlertStatus::Firing)),
         Some("OK") => Some(Some(AlertStatus::Resolved)),
         Some("INSUFFICIENT_DATA") => Some(match ctx.defaults.insufficient_data {
@@ -76,7 +72,28 @@ pub fn parse_alarm(
             None
         }
         None => None,
+    }
+}
+
+/// Parses the CloudWatch alarm inside an SNS `Notification`. Returns no event for
+/// `INSUFFICIENT_DATA` when the integration ignores it, else exactly one.
+pub fn parse_alarm(
+    envelope: &SnsEnvelope,
+    ctx: &ParseContext<'_>,
+) -> Result<Vec<AlertEvent>, IngestError> {
+    let path = envelope.field_path("Message");
+    let value = alarm_json(envelope)?;
+    let mut errors = Errors::default();
+    let Some(alarm) = Located::new(&value, path, &mut errors) else {
+        return Err(errors.into_error());
     };
+    let alarm = alarm.obj();
+
+    let name = alarm.required_str("AlarmName", &mut errors);
+    let arn = alarm.required_str("AlarmArn", &mut errors);
+    let key = arn.and_then(|arn| dedup_key(arn, &alarm.at("AlarmArn"), &mut errors));
+    let new_state = alarm.required_str("NewStateValue", &mut errors);
+    let status = alarm_status(new_state, &alarm, ctx, &mut errors);
     let old_state = alarm.str("OldStateValue", &mut errors);
     let description = alarm.non_empty_str("AlarmDescription", &mut errors);
     let account = alarm.non_empty_str("AWSAccountId", &mut errors);
