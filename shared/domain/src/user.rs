@@ -15,7 +15,7 @@
 //! ```
 
 use crate::ids::UserId;
-use crate::incident::Urgency;
+use crate::vocabulary::Urgency;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A channel a page can go out on.
