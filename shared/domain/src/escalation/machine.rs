@@ -193,7 +193,10 @@ impl PageRequest {
     }
 }
 
-/// Something the caller must do after storing the new state.
+/// Something the caller must do besides storing the new state. When depends on the step:
+/// escalation steps (start, timer fired) run their effects *before* committing the state (every
+/// effect is idempotent, so a failed commit is retried harmlessly), stopping steps (acknowledge,
+/// resolve) commit first and run them after. `Timeline` drafts are committed with the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Effect {
