@@ -59,11 +59,7 @@ pub struct IngestService<S, Q, H> {
     sns: SnsVerifier<H>,
 }
 
-impl<S, Q, H> std::fmt::Debug for IngestService<S, Q, H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestService").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(IngestService<S, Q, H>);
 
 /// What an accepted ingest request did.
 #[derive(Debug, Clone, PartialEq, Eq)]

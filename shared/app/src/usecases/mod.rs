@@ -72,8 +72,4 @@ impl<S: Store> Core<S> {
     }
 }
 
-impl<S> std::fmt::Debug for Core<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(Core<S>);

@@ -147,13 +147,7 @@ pub struct NotifyService<S, E, M, W> {
     env: EnvLookup,
 }
 
-impl<S, E, M, W> std::fmt::Debug for NotifyService<S, E, M, W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotifyService")
-            .field("links_url", &self.links_url)
-            .finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(NotifyService<S, E, M, W>);
 
 fn notice_name(kind: NoticeKind) -> &'static str {
     match kind {

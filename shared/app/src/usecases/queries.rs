@@ -368,11 +368,7 @@ pub struct QueryService<S> {
     core: Core<S>,
 }
 
-impl<S> std::fmt::Debug for QueryService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryService").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(QueryService<S>);
 
 impl<S: Store> QueryService<S> {
     /// Assembles the service.
