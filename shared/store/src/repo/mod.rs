@@ -28,6 +28,7 @@ mod deliveries;
 mod idempotency;
 mod incidents;
 mod keys;
+pub mod lock;
 mod overrides;
 pub mod schema;
 mod timeline;
@@ -43,6 +44,7 @@ pub use deliveries::{
 pub use idempotency::Begin;
 pub use incidents::{AlertLinkState, AlertResolvedOutcome, IncidentAlert, Linked, StoredIncident};
 pub use keys::{KeyKind, KeyRecord, StoredKey};
+pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
 
 use crate::{Clock, Cursor, Key, Store, StoreError};
 use klaxon_domain::Instant;
@@ -53,10 +55,6 @@ use std::sync::Arc;
 /// The most operations one repository transaction uses: moto server's limit (DynamoDB allows
 /// 100). Operations that would need more are refused with [`RepoError::Invalid`].
 pub const MAX_TRANSACTION_ITEMS: usize = 25;
-
-/// How many times an operation that lost a race re-reads and tries again before it reports
-/// [`RepoError::Conflict`].
-pub const MAX_ATTEMPTS: u32 = 16;
 
 /// Errors of the repository layer.
 #[derive(Debug, thiserror::Error)]
