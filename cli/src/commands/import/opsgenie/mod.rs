@@ -248,6 +248,6 @@ pub fn map(docs: &Documents) -> Imported {
 /// The items of `list` sorted by the text at `key` (then by id), for a stable output order.
 fn sorted<'a>(list: &'a [Value], key: &str) -> Vec<&'a Value> {
     let mut items: Vec<&Value> = list.iter().collect();
-    items.sort_by(|a, b| (text(a, key), text(a, "id")).cmp(&(text(b, key), text(b, "id"))));
+    items.sort_by_key(|item| (text(item, key), text(item, "id")));
     items
 }

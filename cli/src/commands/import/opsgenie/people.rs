@@ -76,7 +76,9 @@ pub(super) fn users(docs: &Documents, config: &mut ConfigFile, report: &mut Repo
             ("userAddress", "Klaxon keeps no postal address"),
             ("skypeUsername", "Klaxon has no Skype channel"),
         ] {
-            if user.get(field).is_some_and(|v| !is_empty(v)) {
+            let plain_user = field == "role"
+                && user.pointer("/role/name").and_then(Value::as_str) == Some("User");
+            if !plain_user && user.get(field).is_some_and(|v| !is_empty(v)) {
                 report.field("user", &source_id, field, reason);
             }
         }
@@ -393,7 +395,7 @@ fn is_empty(value: &Value) -> bool {
         Value::Null => true,
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
+        Value::Object(o) => o.values().all(is_empty),
         _ => false,
     }
 }

@@ -345,6 +345,9 @@ pub(super) fn integrations(
             format: format.to_owned(),
             url: url.to_owned(),
         });
+        if integration.get("teamId").is_none_or(Value::is_null) {
+            report.field("integration", &source_id, "teamId", "no team: no routing rule sends its alerts anywhere, so they use routing.defaults (set a default policy)");
+        }
         ids.integrations.insert(source_id, slug.clone());
         config.integrations.push(IntegrationEntry {
             name: slug,
