@@ -56,6 +56,7 @@ pub struct Fetcher {
     order: Vec<String>,
     last_request: Option<Instant>,
     progress: bool,
+    as_of: Option<String>,
     /// Total time spent waiting on 429s and backoffs, for the summary.
     pub waited: Duration,
     /// Requests that were retried (429 or 5xx).
@@ -65,9 +66,14 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher for `source` (`opsgenie`, ...).
     pub fn new(source: &str, origin: Origin) -> anyhow::Result<Self> {
-        if let Origin::Saved(dir) = &origin {
-            check_manifest(dir, source)?;
-        }
+        let as_of = match &origin {
+            Origin::Saved(dir) => check_manifest(dir, source)?,
+            Origin::Live(_) => {
+                // Midnight UTC today: the start of the windows asked for (overrides, ...).
+                let today = chrono::Utc::now().date_naive();
+                Some(format!("{today}T00:00:00Z"))
+            }
+        };
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .user_agent(concat!("klaxon-import/", env!("CARGO_PKG_VERSION")))
@@ -80,6 +86,7 @@ impl Fetcher {
             order: Vec::new(),
             last_request: None,
             progress: std::io::stderr().is_terminal(),
+            as_of,
             waited: Duration::ZERO,
             retries: 0,
         })
@@ -113,6 +120,16 @@ impl Fetcher {
         Ok(value)
     }
 
+    /// The instant the import reads "from now on" data as of (RFC 3339, midnight UTC of the
+    /// live import's day; kept in the manifest so a replay asks for the same windows).
+    pub fn as_of(&self) -> anyhow::Result<String> {
+        self.as_of.clone().ok_or_else(|| {
+            anyhow!(
+                "the saved directory's {MANIFEST} has no \"as_of\": save it again with --save-dir"
+            )
+        })
+    }
+
     /// Ends the progress line and writes the saved directory, if asked for.
     pub fn finish(&self, save_dir: Option<&Path>) -> anyhow::Result<()> {
         if self.progress {
@@ -129,7 +146,7 @@ impl Fetcher {
             std::fs::write(&file, text)
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
-        let manifest = serde_json::json!({ "source": self.source, "requests": self.order });
+        let manifest = serde_json::json!({ "source": self.source, "as_of": self.as_of, "requests": self.order });
         let file = dir.join(MANIFEST);
         std::fs::write(&file, serde_json::to_string_pretty(&manifest)? + "\n")
             .with_context(|| format!("cannot write {}", file.display()))
@@ -250,7 +267,8 @@ fn read_saved(dir: &Path, path: &str) -> anyhow::Result<String> {
     })
 }
 
-fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<()> {
+/// Checks the manifest names `source`; returns its `as_of`.
+fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<Option<String>> {
     let file = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&file).with_context(|| {
         format!(
@@ -265,7 +283,10 @@ fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<()> {
         )
     })?;
     match manifest.get("source").and_then(Value::as_str) {
-        Some(saved) if saved == source => Ok(()),
+        Some(saved) if saved == source => Ok(manifest
+            .get("as_of")
+            .and_then(Value::as_str)
+            .map(str::to_owned)),
         Some(saved) => bail!(
             "{} was saved by an import from {saved}, not {source}",
             dir.display()

@@ -10,7 +10,9 @@
 mod client;
 mod model;
 mod opsgenie;
+mod pagerduty;
 mod report;
+mod week;
 
 use super::Output;
 use super::store::block_on;
@@ -33,6 +35,9 @@ pub enum ImportCommand {
     /// Import users, teams, schedules, overrides, escalations, integrations and maintenance from Opsgenie.
     #[command(long_about = IMPORT_HELP)]
     Opsgenie(ImportArgs),
+    /// Import users, teams, schedules, overrides, escalation policies, services and maintenance from PagerDuty.
+    #[command(long_about = IMPORT_HELP)]
+    Pagerduty(ImportArgs),
 }
 
 const IMPORT_HELP: &str = "Read a whole account from the source's REST API (every page of \
@@ -48,7 +53,8 @@ const IMPORT_HELP: &str = "Read a whole account from the source's REST API (ever
     Examples:\n  \
     klaxon import opsgenie --api-key $OPSGENIE_KEY --out klaxon.yaml --save-dir opsgenie-export\n  \
     klaxon import opsgenie --api-url https://api.eu.opsgenie.com --api-key $OPSGENIE_KEY\n  \
-    klaxon import opsgenie --from-dir opsgenie-export --out klaxon.yaml\n\n\
+    klaxon import opsgenie --from-dir opsgenie-export --out klaxon.yaml\n  \
+    klaxon import pagerduty --api-key $PAGERDUTY_KEY --out klaxon.yaml --save-dir pagerduty-export\n\n\
     See docs/migrating.md.";
 
 /// Options shared by every source.
@@ -109,6 +115,25 @@ pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> 
                 let documents = opsgenie::fetch(&mut fetcher).await?;
                 fetcher.finish(args.save_dir.as_deref())?;
                 anyhow::Ok(opsgenie::map(&documents))
+            })??;
+            write(args, imported, output)
+        }
+        ImportCommand::Pagerduty(args) => {
+            let accept = (
+                "Accept".to_owned(),
+                "application/vnd.pagerduty+json;version=2".to_owned(),
+            );
+            let origin = origin(
+                args,
+                &pagerduty::SPEC,
+                |key| format!("Token token={key}"),
+                vec![accept],
+            )?;
+            let imported = block_on(async {
+                let mut fetcher = Fetcher::new(pagerduty::SPEC.name, origin)?;
+                let documents = pagerduty::fetch(&mut fetcher).await?;
+                fetcher.finish(args.save_dir.as_deref())?;
+                anyhow::Ok(pagerduty::map(&documents))
             })??;
             write(args, imported, output)
         }

@@ -169,6 +169,9 @@ pub struct RuleEntry {
     /// Record but page nobody.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub suppress: bool,
+    /// `high` or `low`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
 }
 
 /// An alert matcher.

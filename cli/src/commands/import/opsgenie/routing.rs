@@ -445,6 +445,7 @@ pub(super) fn routing_rules(
                     matcher,
                     policy: policy.clone(),
                     suppress,
+                    urgency: None,
                 });
             }
         }
