@@ -223,85 +223,170 @@ fn import_fixtures() -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn imported_schedules_equal_an_independent_reading_of_the_fixture_over_eight_weeks() {
     let (_dir, out) = import_fixtures();
+    for (klaxon_id, name) in [
+        ("platform-primary", "Platform primary"),
+        ("payments", "Payments"),
+    ] {
+        compare_with_oracle(&out, klaxon_id, name, None);
+    }
+}
+
+#[test]
+fn the_overrides_script_applied_to_a_running_klaxon_gives_the_fixtures_final_schedule() {
+    let (dir, out) = import_fixtures();
+    let data = dir.path().join("data");
+    let serve =
+        common::server::Serve::start(out.to_str().unwrap(), &data, common::server::free_port());
+    let bin = Path::new(env!("CARGO_BIN_EXE_klaxon"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = std::process::Command::new("sh")
+        .arg(dir.path().join("overrides.sh"))
+        .env("PATH", path)
+        .env("KLAXON_URL", &serve.url)
+        .env("KLAXON_API_KEY", serve.key("KLAXON_API_KEY"))
+        .output()
+        .unwrap();
+    assert!(
+        script.status.success(),
+        "overrides.sh failed: {}",
+        String::from_utf8_lossy(&script.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&script.stdout)
+            .matches("added:")
+            .count(),
+        2
+    );
+    // Platform primary's override covers the whole schedule in Opsgenie too, so the final
+    // schedule with it must match the fixture; Payments' covers one rotation only (reported).
+    compare_with_oracle(&out, "platform-primary", "Platform primary", Some(&data));
+    drop(serve);
+}
+
+/// `klaxon schedule show` of `klaxon_id` (with the overrides stored in `db`, if given) equals
+/// the oracle's reading of the fixture every 15 minutes over 8 weeks across the DST changes
+/// (New York on 2026-03-08, Berlin on 2026-03-29).
+fn compare_with_oracle(out: &Path, klaxon_id: &str, name: &str, db: Option<&Path>) {
     let schedules: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join(fixture_name("/v2/schedules?expand=rotation")))
             .unwrap(),
     )
     .unwrap();
     let users = fixture_usernames();
-    // 8 weeks over both DST changes: New York on 2026-03-08, Berlin on 2026-03-29.
-    for (klaxon_id, name) in [
-        ("platform-primary", "Platform primary"),
-        ("payments", "Payments"),
-    ] {
-        let schedule = schedules["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap();
-        let zone: Tz = schedule["timezone"].as_str().unwrap().parse().unwrap();
-        let from = zone
-            .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
-        let to = zone
-            .with_ymd_and_hms(2026, 4, 27, 0, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
-        let shown = klaxon(&[
-            "--config",
-            out.to_str().unwrap(),
-            "schedule",
-            "show",
-            klaxon_id,
-            "--from",
-            "2026-03-02",
-            "--to",
-            "2026-04-27",
-            "--json",
-        ])
-        .ok()
-        .json();
-        let intervals: Vec<(DateTime<Utc>, DateTime<Utc>, Option<String>)> = shown["intervals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    instant(&i["start"]["utc"]),
-                    instant(&i["end"]["utc"]),
-                    i["user"]["id"].as_str().map(str::to_owned),
-                )
-            })
-            .collect();
-        assert_eq!(intervals.first().unwrap().0, from);
-        assert_eq!(intervals.last().unwrap().1, to);
-        // Every change happens on a quarter hour, so sampling every 15 minutes sees them all.
-        for (start, _, _) in &intervals {
-            assert_eq!(
-                start.timestamp() % 900,
-                0,
-                "{klaxon_id}: a hand-off off the quarter hour at {start}"
-            );
-        }
-        // The range really spans the DST change: one hour short of 8 weeks.
-        assert_eq!(
-            to - from,
-            Duration::weeks(8) - Duration::hours(1),
-            "{klaxon_id}"
+    let schedule = schedules["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap();
+    let overrides: Value = if db.is_some() {
+        let path = format!(
+            "/v2/schedules/{}/overrides?scheduleIdentifierType=id",
+            schedule["id"].as_str().unwrap()
         );
-        let mut at = from;
-        while at < to {
-            let klaxon_user = intervals
-                .iter()
-                .find(|(s, e, _)| *s <= at && at < *e)
-                .and_then(|(_, _, u)| u.clone());
-            let expected = oracle(schedule, zone, at).map(|id| users[&id].clone());
-            assert_eq!(klaxon_user, expected, "{klaxon_id} at {at}");
-            at += Duration::minutes(15);
-        }
+        serde_json::from_str(
+            &std::fs::read_to_string(fixtures().join(fixture_name(&path))).unwrap(),
+        )
+        .unwrap()
+    } else {
+        serde_json::json!({ "data": [] })
+    };
+    let zone: Tz = schedule["timezone"].as_str().unwrap().parse().unwrap();
+    let from = zone
+        .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let to = zone
+        .with_ymd_and_hms(2026, 4, 27, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        to - from,
+        Duration::weeks(8) - Duration::hours(1),
+        "{klaxon_id}: the range spans the DST change"
+    );
+    let mut args = vec![
+        "--config",
+        out.to_str().unwrap(),
+        "schedule",
+        "show",
+        klaxon_id,
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-04-27",
+        "--json",
+    ];
+    let db_text = db.map(|d| d.display().to_string());
+    if let Some(db) = &db_text {
+        args.extend(["--db", db.as_str()]);
     }
+    let shown = klaxon(&args).ok().json();
+    if db.is_some() {
+        let sources: Vec<&Value> = shown["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["source"]["kind"])
+            .collect();
+        assert!(
+            sources.contains(&&Value::from("override")),
+            "the stored override shows: {shown:#}"
+        );
+    }
+    let intervals: Vec<(DateTime<Utc>, DateTime<Utc>, Option<String>)> = shown["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                instant(&i["start"]["utc"]),
+                instant(&i["end"]["utc"]),
+                i["user"]["id"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        (intervals.first().unwrap().0, intervals.last().unwrap().1),
+        (from, to)
+    );
+    for (start, _, _) in &intervals {
+        assert_eq!(
+            start.timestamp() % 900,
+            0,
+            "{klaxon_id}: a change off the quarter hour at {start}"
+        );
+    }
+    let mut at = from;
+    while at < to {
+        let klaxon_user = intervals
+            .iter()
+            .find(|(s, e, _)| *s <= at && at < *e)
+            .and_then(|(_, _, u)| u.clone());
+        let expected = override_at(&overrides, at)
+            .or_else(|| oracle(schedule, zone, at))
+            .map(|id| users[&id].clone());
+        assert_eq!(klaxon_user, expected, "{klaxon_id} at {at}");
+        at += Duration::minutes(15);
+    }
+}
+
+/// The user of the override in force at `at` (the one that started last wins).
+fn override_at(overrides: &Value, at: DateTime<Utc>) -> Option<String> {
+    overrides["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| instant(&o["startDate"]) <= at && at < instant(&o["endDate"]))
+        .max_by_key(|o| instant(&o["startDate"]))
+        .map(|o| o["user"]["id"].as_str().unwrap().to_owned())
 }
 
 fn instant(value: &Value) -> DateTime<Utc> {
@@ -512,7 +597,7 @@ fn the_report_lists_every_object_and_everything_not_mapped() {
             .collect::<Vec<_>>(),
         [
             "klaxon overrides add payments --user farid --start 2026-03-14T05:00:00Z --end 2026-03-16T04:00:00Z",
-            "klaxon overrides add platform-primary --user ben --start 2026-03-10T17:00:00Z --end 2026-03-11T07:00:00Z",
+            "klaxon overrides add platform-primary --user chloe --start 2026-03-10T17:00:00Z --end 2026-03-11T07:00:00Z",
         ]
     );
 }
