@@ -8,6 +8,7 @@
 //! until everything was read, mapped and the configuration passed Klaxon's own validation.
 
 mod client;
+mod grafana_oncall;
 mod model;
 mod opsgenie;
 mod pagerduty;
@@ -38,6 +39,9 @@ pub enum ImportCommand {
     /// Import users, teams, schedules, overrides, escalation policies, services and maintenance from PagerDuty.
     #[command(long_about = IMPORT_HELP)]
     Pagerduty(ImportArgs),
+    /// Import users, schedules, overrides, escalation chains, integrations and routes from Grafana OnCall (--api-url is required).
+    #[command(long_about = IMPORT_HELP)]
+    GrafanaOncall(ImportArgs),
 }
 
 const IMPORT_HELP: &str = "Read a whole account from the source's REST API (every page of \
@@ -134,6 +138,16 @@ pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> 
                 let documents = pagerduty::fetch(&mut fetcher).await?;
                 fetcher.finish(args.save_dir.as_deref())?;
                 anyhow::Ok(pagerduty::map(&documents))
+            })??;
+            write(args, imported, output)
+        }
+        ImportCommand::GrafanaOncall(args) => {
+            let origin = origin(args, &grafana_oncall::SPEC, str::to_owned, Vec::new())?;
+            let imported = block_on(async {
+                let mut fetcher = Fetcher::new(grafana_oncall::SPEC.name, origin)?;
+                let documents = grafana_oncall::fetch(&mut fetcher).await?;
+                fetcher.finish(args.save_dir.as_deref())?;
+                anyhow::Ok(grafana_oncall::map(&documents))
             })??;
             write(args, imported, output)
         }

@@ -31,6 +31,25 @@ pub struct ConfigFile {
     /// `integrations`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub integrations: Vec<IntegrationEntry>,
+    /// `notifications` (only the Slack webhook reference, when users are paged in Slack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+}
+
+/// `notifications`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notifications {
+    /// `slack.webhook_url`.
+    pub slack: BTreeMap<String, String>,
+}
+
+impl Notifications {
+    /// Slack pages posted to the incoming webhook in `${variable}`.
+    pub fn slack(variable: &str) -> Self {
+        Self {
+            slack: BTreeMap::from([("webhook_url".to_owned(), format!("${{{variable}}}"))]),
+        }
+    }
 }
 
 /// One user.

@@ -54,6 +54,22 @@ pub fn hhmm(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// The instant of a local time in `zone` (a time in a spring-forward gap moves forward by the
+/// gap, a repeated time is its first occurrence: Klaxon's schedule rules).
+pub fn resolve(
+    zone: chrono_tz::Tz,
+    local: chrono::NaiveDateTime,
+) -> Option<chrono::DateTime<chrono_tz::Tz>> {
+    use chrono::TimeZone;
+    match zone.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => Some(t),
+        chrono::LocalResult::Ambiguous(first, _) => Some(first),
+        chrono::LocalResult::None => zone
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
