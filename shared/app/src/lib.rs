@@ -1,6 +1,7 @@
 //! Klaxon's application layer: use cases written once and generic over ports, and the HTTP
 //! router shared by the Lambda functions and `klaxon serve`.
 
+pub mod console;
 mod fmt_hidden;
 pub mod http;
 pub mod ics;

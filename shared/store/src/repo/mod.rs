@@ -4,7 +4,8 @@
 //! [`Repository`] holds a store and a clock and is cheap to clone when the store is. Its
 //! operations are grouped by entity (one file each): integration and API keys, configuration
 //! snapshots, alert dedup records, incidents (group pointers, links, counters, listings), the
-//! timeline, delivery records, idempotency records and schedule overrides.
+//! timeline, delivery records, idempotency records, schedule overrides and web console
+//! sessions, sign-in tokens and sign-in counters.
 //! `docs/data-model.md` is the access-pattern table (entity, keys, index, condition, TTL, size)
 //! and explains the choices; [`schema`] holds every key literal, and a test fails when the doc
 //! and the code disagree.
@@ -24,6 +25,7 @@
 mod alerts;
 mod codec;
 mod config;
+mod console;
 mod deliveries;
 mod idempotency;
 mod incidents;
@@ -38,6 +40,7 @@ pub use alerts::{
     MAX_BODY_CHUNKS, Resolved, UngroupedAlert,
 };
 pub use config::{CONFIG_PART_BYTES, MAX_CONFIG_PARTS, SavedConfig, StoredConfig};
+pub use console::{ConsoleSession, SigninToken};
 pub use deliveries::{
     Claim, Delivery, DeliveryOutcome, DeliveryPurpose, DeliveryRecord, DeliveryStatus,
 };
