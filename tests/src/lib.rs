@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fakes;
+pub mod faults;
 pub mod pipeline;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
