@@ -14,6 +14,7 @@
 
 pub mod console;
 pub mod fakes;
+pub mod faults;
 pub mod pipeline;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
