@@ -38,7 +38,13 @@ fn tier_paged_record() -> TimelineRecord {
 
 /// Every entry kind, with representative data.
 fn one_of_each() -> Vec<TimelineEntry> {
-    let policy = PolicyId::new("infra").unwrap();
+    let mut entries = incident_and_alert_entries();
+    entries.extend(escalation_and_notification_entries());
+    entries
+}
+
+/// The incident and alert entry kinds.
+fn incident_and_alert_entries() -> Vec<TimelineEntry> {
     let alice = UserId::new("alice").unwrap();
     let alert = AlertId::new("a1").unwrap();
     vec![
@@ -76,6 +82,14 @@ fn one_of_each() -> Vec<TimelineEntry> {
             alert,
             open_alerts: 2,
         },
+    ]
+}
+
+/// The escalation and notification entry kinds.
+fn escalation_and_notification_entries() -> Vec<TimelineEntry> {
+    let policy = PolicyId::new("infra").unwrap();
+    let alice = UserId::new("alice").unwrap();
+    vec![
         TimelineEntry::TierPaged {
             policy: policy.clone(),
             round: 1,

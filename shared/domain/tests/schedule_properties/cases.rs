@@ -136,8 +136,7 @@ fn restriction() -> impl Strategy<Value = Restriction> {
 }
 
 /// Layer parameters; the start is relative to the case's anchor date.
-fn layer_parts()
--> impl Strategy<Value = (Vec<usize>, i64, NaiveTime, ShiftLength, Vec<Restriction>)> {
+fn layer_parts() -> impl Strategy<Value = LayerParts> {
     (
         prop_oneof![
             1 => Just(Vec::new()),
@@ -159,6 +158,9 @@ fn period_parts() -> impl Strategy<Value = (usize, i64, i64)> {
     ];
     (0usize..USERS.len(), start_minutes, 1i64..150_000)
 }
+
+/// What [`layer_parts`] generates for one layer.
+type LayerParts = (Vec<usize>, i64, NaiveTime, ShiftLength, Vec<Restriction>);
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
@@ -200,70 +202,79 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
                 };
                 let to = from + TimeDelta::minutes(length_minutes);
                 let anchor = reference::local(zone, from).date();
-                let layers = layers
-                    .into_iter()
-                    .enumerate()
-                    .map(
-                        |(index, (participants, start_day, start_time, shift, restrictions))| {
-                            Layer {
-                                name: format!("layer-{index}"),
-                                rotation: Rotation {
-                                    participants: participants.into_iter().map(user).collect(),
-                                    start: (anchor + TimeDelta::days(start_day))
-                                        .and_time(start_time),
-                                    shift,
-                                },
-                                restrictions,
-                            }
-                        },
-                    )
-                    .collect();
-                let period = |start_minutes: i64, seconds: i64| {
-                    let start = from + TimeDelta::minutes(start_minutes);
-                    (start, start + TimeDelta::seconds(seconds))
-                };
-                let unavailability = away
-                    .into_iter()
-                    .map(|(who, start_minutes, seconds)| {
-                        let (start, end) = period(start_minutes, seconds);
-                        Unavailability {
-                            user: user(who),
-                            start,
-                            end,
-                        }
-                    })
-                    .collect();
-                let overrides = overrides
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, (same_schedule, (who, start_minutes, seconds)))| {
-                        let (start, end) = period(start_minutes, seconds);
-                        let schedule = if same_schedule {
-                            schedule_id()
-                        } else {
-                            ScheduleId::new("other").unwrap()
-                        };
-                        Override {
-                            id: format!("override-{index}"),
-                            schedule,
-                            user: user(who + 1),
-                            start,
-                            end,
-                        }
-                    })
-                    .collect();
                 Case {
                     schedule: Schedule {
                         id: schedule_id(),
                         name: "Primary".into(),
                         time_zone: zone,
-                        layers,
-                        unavailability,
+                        layers: case_layers(layers, anchor),
+                        unavailability: case_unavailability(away, from),
                     },
-                    overrides,
+                    overrides: case_overrides(overrides, from),
                     from,
                     to,
                 }
             },
         )
+}
+
+/// The layers, each rotation starting `start_day` days from `anchor`.
+fn case_layers(parts: Vec<LayerParts>, anchor: NaiveDate) -> Vec<Layer> {
+    parts
+        .into_iter()
+        .enumerate()
+        .map(
+            |(index, (participants, start_day, start_time, shift, restrictions))| Layer {
+                name: format!("layer-{index}"),
+                rotation: Rotation {
+                    participants: participants.into_iter().map(user).collect(),
+                    start: (anchor + TimeDelta::days(start_day)).and_time(start_time),
+                    shift,
+                },
+                restrictions,
+            },
+        )
+        .collect()
+}
+
+/// The period starting `start_minutes` after `from` and lasting `seconds`.
+fn period(from: Instant, start_minutes: i64, seconds: i64) -> (Instant, Instant) {
+    let start = from + TimeDelta::minutes(start_minutes);
+    (start, start + TimeDelta::seconds(seconds))
+}
+
+fn case_unavailability(away: Vec<(usize, i64, i64)>, from: Instant) -> Vec<Unavailability> {
+    away.into_iter()
+        .map(|(who, start_minutes, seconds)| {
+            let (start, end) = period(from, start_minutes, seconds);
+            Unavailability {
+                user: user(who),
+                start,
+                end,
+            }
+        })
+        .collect()
+}
+
+/// Overrides for this schedule or (when not `same_schedule`) another one.
+fn case_overrides(parts: Vec<(bool, (usize, i64, i64))>, from: Instant) -> Vec<Override> {
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, (same_schedule, (who, start_minutes, seconds)))| {
+            let (start, end) = period(from, start_minutes, seconds);
+            let schedule = if same_schedule {
+                schedule_id()
+            } else {
+                ScheduleId::new("other").unwrap()
+            };
+            Override {
+                id: format!("override-{index}"),
+                schedule,
+                user: user(who + 1),
+                start,
+                end,
+            }
+        })
+        .collect()
 }
