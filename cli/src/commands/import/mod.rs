@@ -327,6 +327,12 @@ pub fn slugify(text: &str) -> String {
     }
 }
 
+/// The priority of the next routing rule of `config`: rules keep the source's order, 10 apart.
+pub fn next_priority(config: &ConfigFile) -> u32 {
+    u32::try_from(config.routing.rules.len())
+        .map_or(u32::MAX, |n| n.saturating_add(1).saturating_mul(10))
+}
+
 /// Seconds as a Klaxon duration (`"1h 30m"`); at least `1s`.
 pub fn duration_text(seconds: u64) -> String {
     let seconds = seconds.max(1);

@@ -59,6 +59,17 @@ const RULE_FIELDS: &[&str] = &[
     "contact_method",
     "urgency",
 ];
+const TEAM_FIELDS: &[&str] = &[
+    "id",
+    "type",
+    "summary",
+    "self",
+    "html_url",
+    "name",
+    "description",
+    "parent",
+    "default_role",
+];
 const SCHEDULE_FIELDS: &[&str] = &[
     "id",
     "type",
@@ -275,6 +286,7 @@ pub(super) fn teams(docs: &Documents, report: &mut Report, ids: &Ids) {
     for team in sorted(&docs.teams, "name") {
         let team_id = text(team, "id");
         report.object("team", &team_id, &text(team, "name"));
+        report.unknown_fields("team", &team_id, "", team, TEAM_FIELDS);
         let members: Vec<String> = docs
             .members
             .get(&team_id)
@@ -374,23 +386,8 @@ fn layer(
     report.object("layer", &layer_id, &name);
     report.unknown_fields("layer", &layer_id, "", layer, LAYER_FIELDS);
     let as_of = DateTime::parse_from_rfc3339(as_of).ok();
-    if let Some(end) = layer.get("end").and_then(Value::as_str) {
-        if DateTime::parse_from_rfc3339(end)
-            .ok()
-            .zip(as_of)
-            .is_some_and(|(end, now)| end <= now)
-        {
-            report.skip("layer", &layer_id, format!("it ended at {end}"));
-            return None;
-        }
-        report.field(
-            "layer",
-            &layer_id,
-            "end",
-            format!(
-                "Klaxon layers do not end: remove layer {index} of schedule {schedule} at {end}"
-            ),
-        );
+    if ended(layer, &layer_id, as_of, (schedule, index), report) {
+        return None;
     }
     let Ok(virtual_start) = DateTime::parse_from_rfc3339(&text(layer, "rotation_virtual_start"))
     else {
@@ -407,27 +404,7 @@ fn layer(
     {
         report.field("layer", &layer_id, "start", format!("the layer takes effect at {start}; in Klaxon it runs from its rotation start {virtual_start}"));
     }
-    let seconds = layer
-        .get("rotation_turn_length_seconds")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let shift = match seconds {
-        s if s >= 604_800 && s % 604_800 == 0 => ("weeks", Value::from(s / 604_800)),
-        s if s >= 86_400 && s % 86_400 == 0 => ("days", Value::from(s / 86_400)),
-        s if s >= 3_600 && s % 3_600 == 0 => ("hours", Value::from(s / 3_600)),
-        s if s >= 3_600 => ("custom", Value::from(duration_text(s))),
-        _ => {
-            report.skip(
-                "layer",
-                &layer_id,
-                format!("a turn of {seconds}s: Klaxon shifts are at least 1h"),
-            );
-            return None;
-        }
-    };
-    if shift.0 == "days" || shift.0 == "weeks" {
-        report.semantics("layer", &layer_id, "turns of whole days or weeks hand off at the same local time in Klaxon, also across DST changes");
-    }
+    let shift = turn(layer, &layer_id, report)?;
     let participants: Vec<String> = layer
         .get("users")
         .and_then(Value::as_array)
@@ -467,6 +444,60 @@ fn layer(
         },
         restrictions: restrictions(layer, &layer_id, report),
     })
+}
+
+/// Whether the layer has ended (reported as not mapped); a later end is reported as a field.
+fn ended(
+    layer: &Value,
+    layer_id: &str,
+    as_of: Option<DateTime<chrono::FixedOffset>>,
+    (schedule, index): (&str, usize),
+    report: &mut Report,
+) -> bool {
+    let Some(end) = layer.get("end").and_then(Value::as_str) else {
+        return false;
+    };
+    if DateTime::parse_from_rfc3339(end)
+        .ok()
+        .zip(as_of)
+        .is_some_and(|(end, now)| end <= now)
+    {
+        report.skip("layer", layer_id, format!("it ended at {end}"));
+        return true;
+    }
+    report.field(
+        "layer",
+        layer_id,
+        "end",
+        format!("Klaxon layers do not end: remove layer {index} of schedule {schedule} at {end}"),
+    );
+    false
+}
+
+/// The layer's turn as a Klaxon shift (`weeks`, `days`, `hours` or `custom`).
+fn turn(layer: &Value, layer_id: &str, report: &mut Report) -> Option<(&'static str, Value)> {
+    let seconds = layer
+        .get("rotation_turn_length_seconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let shift = match seconds {
+        s if s >= 604_800 && s % 604_800 == 0 => ("weeks", Value::from(s / 604_800)),
+        s if s >= 86_400 && s % 86_400 == 0 => ("days", Value::from(s / 86_400)),
+        s if s >= 3_600 && s % 3_600 == 0 => ("hours", Value::from(s / 3_600)),
+        s if s >= 3_600 => ("custom", Value::from(duration_text(s))),
+        _ => {
+            report.skip(
+                "layer",
+                layer_id,
+                format!("a turn of {seconds}s: Klaxon shifts are at least 1h"),
+            );
+            return None;
+        }
+    };
+    if shift.0 == "days" || shift.0 == "weeks" {
+        report.semantics("layer", layer_id, "turns of whole days or weeks hand off at the same local time in Klaxon, also across DST changes");
+    }
+    Some(shift)
 }
 
 fn restrictions(layer: &Value, layer_id: &str, report: &mut Report) -> Vec<RestrictionEntry> {
