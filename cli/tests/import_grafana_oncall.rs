@@ -17,9 +17,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::klaxon;
 use import_support::{
-    Fake, apply_overrides, assert_empty, assert_matches_oracle, assert_same_files,
-    assert_secret_nowhere, eight_weeks, fixture_copy, fixtures, header, import_saved, intervals,
-    json_file, read, reports_unknown_field, schedule_show, serve_fixture, truncate, unmapped,
+    Fake, assert_empty, assert_matches_oracle, assert_same_files, assert_secret_nowhere,
+    eight_weeks, fixture_copy, fixtures, header, import_saved, intervals, json_file, read,
+    reports_unknown_field, schedule_show, serve_fixture, truncate, unmapped,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -145,7 +145,30 @@ fn imported_schedules_with_their_overrides_equal_an_independent_reading_of_the_f
     let data = dir.path().join("data");
     let serve =
         common::server::Serve::start(out.to_str().unwrap(), &data, common::server::free_port());
-    assert!(apply_overrides(dir.path(), &serve) > 0);
+    // The import again, now adding its overrides to the running Klaxon (KLAXON_URL and
+    // KLAXON_API_KEY point at it).
+    let again = tempfile::tempdir().unwrap();
+    let run = serve
+        .cli(&[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            again.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ])
+        .ok();
+    let commands = read(dir.path(), "overrides.sh")
+        .lines()
+        .filter(|l| l.starts_with("klaxon overrides add"))
+        .count();
+    assert!(commands > 0);
+    assert!(
+        run.stdout
+            .contains(&format!("added {commands} overrides to Klaxon")),
+        "{run:#?}"
+    );
     let users: BTreeMap<String, String> = ["/api/v1/users/", "/api/v1/users/?page=2"]
         .iter()
         .flat_map(|page| fixture(page)["results"].as_array().unwrap().clone())
@@ -388,6 +411,20 @@ fn an_unreachable_api_or_no_api_url_fails_clearly() {
     );
     import(&["--api-key", KEY, "--out", out.to_str().unwrap()])
         .fails(2, "--api-url is needed for grafana-oncall");
+    // --apply-overrides without Klaxon's URL stops before anything is read or written.
+    let saved = fixtures(SOURCE);
+    let args = [
+        "import",
+        SOURCE,
+        "--from-dir",
+        saved.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apply-overrides",
+    ];
+    common::server::cli_with_env(&args, &[]).fails(2, "--apply-overrides needs Klaxon's URL");
+    common::server::cli_with_env(&args, &[("KLAXON_URL", "http://127.0.0.1:9")])
+        .fails(2, "--apply-overrides needs a Klaxon API key");
     assert_empty(dir.path());
 }
 

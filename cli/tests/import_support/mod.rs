@@ -379,17 +379,3 @@ pub fn instant(value: &Value) -> DateTime<Utc> {
         .unwrap()
         .with_timezone(&Utc)
 }
-
-/// Runs the `klaxon overrides add` lines of `overrides.sh` in `dir` against `serve`.
-pub fn apply_overrides(dir: &Path, serve: &crate::common::server::Serve) -> usize {
-    let mut applied = 0;
-    for line in read(dir, "overrides.sh")
-        .lines()
-        .filter(|l| l.starts_with("klaxon "))
-    {
-        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-        serve.cli(&args).ok();
-        applied += 1;
-    }
-    applied
-}
