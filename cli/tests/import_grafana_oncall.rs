@@ -145,30 +145,7 @@ fn imported_schedules_with_their_overrides_equal_an_independent_reading_of_the_f
     let data = dir.path().join("data");
     let serve =
         common::server::Serve::start(out.to_str().unwrap(), &data, common::server::free_port());
-    // The import again, now adding its overrides to the running Klaxon (KLAXON_URL and
-    // KLAXON_API_KEY point at it).
-    let again = tempfile::tempdir().unwrap();
-    let run = serve
-        .cli(&[
-            "import",
-            SOURCE,
-            "--from-dir",
-            fixtures(SOURCE).to_str().unwrap(),
-            "--out",
-            again.path().join("klaxon.yaml").to_str().unwrap(),
-            "--apply-overrides",
-        ])
-        .ok();
-    let commands = read(dir.path(), "overrides.sh")
-        .lines()
-        .filter(|l| l.starts_with("klaxon overrides add"))
-        .count();
-    assert!(commands > 0);
-    assert!(
-        run.stdout
-            .contains(&format!("added {commands} overrides to Klaxon")),
-        "{run:#?}"
-    );
+    apply_overrides_with_the_import(&serve, dir.path());
     let users: BTreeMap<String, String> = ["/api/v1/users/", "/api/v1/users/?page=2"]
         .iter()
         .flat_map(|page| fixture(page)["results"].as_array().unwrap().clone())
@@ -210,6 +187,55 @@ fn imported_schedules_with_their_overrides_equal_an_independent_reading_of_the_f
         });
     }
     drop(serve);
+}
+
+/// Imports again with `--apply-overrides` against `serve` (which `dir`'s configuration
+/// runs), and once more with a key Klaxon refuses.
+fn apply_overrides_with_the_import(serve: &common::server::Serve, dir: &std::path::Path) {
+    // The import again, now adding its overrides to the running Klaxon (KLAXON_URL and
+    // KLAXON_API_KEY point at it).
+    let again = tempfile::tempdir().unwrap();
+    let run = serve
+        .cli(&[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            again.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ])
+        .ok();
+    let commands = read(dir, "overrides.sh")
+        .lines()
+        .filter(|l| l.starts_with("klaxon overrides add"))
+        .count();
+    assert!(commands > 0);
+    assert!(
+        run.stdout
+            .contains(&format!("added {commands} overrides to Klaxon")),
+        "{run:#?}"
+    );
+    // A key Klaxon refuses: a clear error naming the override; the files are written.
+    let refused = tempfile::tempdir().unwrap();
+    let run = common::server::cli_with_env(
+        &[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            refused.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ],
+        &[
+            ("KLAXON_URL", serve.url.as_str()),
+            ("KLAXON_API_KEY", "klx_not_a_key"),
+        ],
+    )
+    .fails(1, "Klaxon refused `klaxon overrides add");
+    assert!(run.stderr.contains("401"), "{run:#?}");
+    assert!(run.stderr.contains("0 of "), "{run:#?}");
 }
 
 /// Who OnCall has on call at `at`, read from the schedule's shifts: an override in force wins
