@@ -9,11 +9,7 @@
 // Test code: a failed set-up or assertion should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "notify_ack_api/ack.rs"]
 mod ack;
-#[path = "notify_ack_api/api.rs"]
 mod api;
-#[path = "notify_ack_api/harness.rs"]
 mod harness;
-#[path = "notify_ack_api/notify.rs"]
 mod notify;

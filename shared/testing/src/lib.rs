@@ -1,17 +1,25 @@
-//! Test support shared by the function crates' unit tests (included with `#[path]`): the SQLite
-//! store with the pipeline test configuration applied and a key per integration, recording
-//! queue and timers, and SQS events built around queue messages.
+//! Test support for the function crates' unit tests and the integration tests (`klaxon-tests`),
+//! a dev-dependency only: the port [`fakes`] (recording queue, timers and senders), the SQLite
+//! store with the pipeline test configuration applied and a key per integration ([`Env`]), and
+//! API Gateway requests and SQS events built from the samples in `events/`.
+//!
+//! It depends on the shared crates only, never on a function crate or `klaxon-tests`, so both
+//! can use it without a dependency cycle.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test support code: a failed set-up should stop the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, Utc};
+pub mod fakes;
+
+pub use fakes::{ArmedTimer, RecordingQueue, RecordingSenders, RecordingTimers};
+
+use chrono::DateTime;
 use klaxon_app::messages::{QueueMessage, QueueName};
-use klaxon_app::ports::{Queue, QueueError, TimerError, Timers, UuidV7Ids};
+use klaxon_app::ports::UuidV7Ids;
 use klaxon_app::security::keys::PlainKey;
 use klaxon_app::usecases::{ConfigCache, Core};
 use klaxon_aws::lambda::SqsEvent;
 use klaxon_domain::config::Config;
-use klaxon_domain::escalation::{TimerName, TimerPayload};
 use klaxon_domain::timeline::{Actor, EventSource};
 use klaxon_local::store::SqliteStore;
 use klaxon_store::repo::{KeyKind, KeyRecord, Repository};
@@ -19,7 +27,7 @@ use klaxon_store::{Clock, ManualClock};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The workspace root.
@@ -35,60 +43,6 @@ pub fn read(path: &str) -> String {
 /// A file of the workspace, as JSON.
 pub fn read_json(path: &str) -> Value {
     serde_json::from_str(&read(path)).unwrap()
-}
-
-/// A queue that records every message.
-#[derive(Clone, Default)]
-pub struct RecordingQueue(pub Arc<Mutex<Vec<QueueMessage>>>);
-
-impl RecordingQueue {
-    /// Everything sent so far.
-    pub fn all(&self) -> Vec<QueueMessage> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Removes and returns the messages sent to `queue`.
-    pub fn take(&self, queue: QueueName) -> Vec<QueueMessage> {
-        let mut all = self.0.lock().unwrap();
-        let (taken, kept) = all.drain(..).partition(|m| m.queue() == queue);
-        *all = kept;
-        taken
-    }
-}
-
-impl Queue for RecordingQueue {
-    async fn send(&self, message: &QueueMessage) -> Result<(), QueueError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
-/// An armed timer: when it is due and what it delivers.
-pub type Armed = (DateTime<Utc>, TimerPayload);
-
-/// Timers kept by name.
-#[derive(Clone, Default)]
-pub struct RecordingTimers(pub Arc<Mutex<BTreeMap<String, Armed>>>);
-
-impl Timers for RecordingTimers {
-    async fn arm(
-        &self,
-        name: &TimerName,
-        due: DateTime<Utc>,
-        payload: &TimerPayload,
-    ) -> Result<(), TimerError> {
-        self.0
-            .lock()
-            .unwrap()
-            .entry(name.as_str().to_owned())
-            .or_insert((due, payload.clone()));
-        Ok(())
-    }
-
-    async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
-        self.0.lock().unwrap().remove(name.as_str());
-        Ok(())
-    }
 }
 
 /// An in-memory store with `tests/fixtures/pipeline.yaml` applied and a key per integration.
@@ -261,64 +215,6 @@ pub fn failed(response: &klaxon_aws::lambda::SqsBatchResponse) -> Vec<String> {
         .collect()
 }
 
-/// Senders that record what they sent, and fail the next sends when told to.
-#[derive(Clone, Default)]
-pub struct RecordingSenders {
-    /// Emails sent.
-    pub emails: Arc<Mutex<Vec<klaxon_app::ports::Email>>>,
-    /// SMS sent.
-    pub sms: Arc<Mutex<Vec<klaxon_app::ports::Sms>>>,
-    /// Errors to return from the next sends, in order.
-    pub failures: Arc<Mutex<Vec<klaxon_app::ports::SendError>>>,
-}
-
-impl RecordingSenders {
-    fn next_failure(&self) -> Option<klaxon_app::ports::SendError> {
-        let mut failures = self.failures.lock().unwrap();
-        (!failures.is_empty()).then(|| failures.remove(0))
-    }
-}
-
-impl klaxon_app::ports::EmailSender for RecordingSenders {
-    async fn send_email(
-        &self,
-        email: &klaxon_app::ports::Email,
-    ) -> Result<String, klaxon_app::ports::SendError> {
-        if let Some(failure) = self.next_failure() {
-            return Err(failure);
-        }
-        let mut emails = self.emails.lock().unwrap();
-        emails.push(email.clone());
-        Ok(format!("email-{}", emails.len()))
-    }
-}
-
-impl klaxon_app::ports::SmsSender for RecordingSenders {
-    async fn send_sms(
-        &self,
-        sms: &klaxon_app::ports::Sms,
-    ) -> Result<String, klaxon_app::ports::SendError> {
-        if let Some(failure) = self.next_failure() {
-            return Err(failure);
-        }
-        let mut all = self.sms.lock().unwrap();
-        all.push(sms.clone());
-        Ok(format!("sms-{}", all.len()))
-    }
-}
-
-impl klaxon_app::ports::WebhookSender for RecordingSenders {
-    async fn post(
-        &self,
-        _post: &klaxon_app::ports::WebhookPost,
-    ) -> Result<u16, klaxon_app::ports::SendError> {
-        match self.next_failure() {
-            Some(failure) => Err(failure),
-            None => Ok(200),
-        }
-    }
-}
-
 /// Runs a native alert through ingest, grouping and routing on `env`: returns the page requests
 /// routing queued (tier 0) and the incident.
 pub async fn page_requests(env: &Env) -> (Vec<QueueMessage>, klaxon_domain::ids::IncidentId) {
@@ -350,7 +246,7 @@ pub async fn page_requests(env: &Env) -> (Vec<QueueMessage>, klaxon_domain::ids:
         queue.clone(),
         timers.clone(),
     );
-    for message in queue.take(QueueName::Alerts) {
+    for message in queue.drain(QueueName::Alerts) {
         let QueueMessage::Alert(alert) = message else {
             panic!()
         };
@@ -362,11 +258,11 @@ pub async fn page_requests(env: &Env) -> (Vec<QueueMessage>, klaxon_domain::ids:
         timers,
     );
     let mut incident = None;
-    for message in queue.take(QueueName::Incidents) {
+    for message in queue.drain(QueueName::Incidents) {
         if let QueueMessage::Incident(event) = &message {
             incident = Some(event.incident.clone());
         }
         routing.handle(&message).await.unwrap();
     }
-    (queue.take(QueueName::Notifications), incident.unwrap())
+    (queue.drain(QueueName::Notifications), incident.unwrap())
 }
