@@ -56,6 +56,16 @@ pub struct MessageMeta {
     pub group_id: Option<String>,
 }
 
+impl MessageMeta {
+    /// The delivery as the shared consumer table logs it ([`klaxon_app::consumer::consume`]).
+    pub fn delivery(&self) -> klaxon_app::consumer::Delivery {
+        klaxon_app::consumer::Delivery {
+            message_id: self.message_id.clone(),
+            receive_count: self.receive_count,
+        }
+    }
+}
+
 /// A handler-level failure of a function invocation (as opposed to one failed message, which
 /// is reported in the batch response). Lambda logs it and, for SQS, redelivers the whole batch.
 #[derive(Debug, thiserror::Error)]

@@ -238,6 +238,36 @@ fn sqs_consumers_report_batch_item_failures_from_the_right_queues() {
     assert_eq!(consumed, expected);
 }
 
+/// The Lambda half of the consumer table: each [`Consumer`] is the function of its name, fed
+/// by exactly the queues the table gives it (local mode runs the same table in its workers).
+#[test]
+fn the_template_wires_each_consumer_to_the_queues_of_the_consumer_table() {
+    use klaxon_app::consumer::Consumer;
+    let template = template();
+    let binaries = template_binaries(&template);
+    for consumer in Consumer::ALL {
+        let function = binaries
+            .get(consumer.name())
+            .unwrap_or_else(|| panic!("no function for the {} consumer", consumer.name()));
+        let fed_by: BTreeSet<String> = function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, event)| event["Type"] == json!("SQS"))
+            .map(|(_, event)| event["Properties"]["Queue"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: BTreeSet<String> = consumer
+            .queues()
+            .iter()
+            .map(|queue| {
+                let name = queue.as_str();
+                format!("{}{}Queue.Arn", name[..1].to_uppercase(), &name[1..])
+            })
+            .collect();
+        assert_eq!(fed_by, expected, "{}", consumer.name());
+    }
+}
+
 #[test]
 fn http_routes_are_served_by_the_right_functions() {
     let template = template();
