@@ -698,6 +698,19 @@ fn resources_of_type<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &
         .collect()
 }
 
+/// Each SQS event source mapping as (function logical id, queue logical id, resource).
+fn sqs_event_sources(template: &Value) -> Vec<(String, String, &Value)> {
+    resources_of_type(template, "AWS::Lambda::EventSourceMapping")
+        .into_values()
+        .map(|source| {
+            let properties = &source["Properties"];
+            let function = properties["FunctionName"].as_str().unwrap().to_owned();
+            let queue = properties["EventSourceArn"].as_str().unwrap();
+            (function, queue.trim_end_matches(".Arn").to_owned(), source)
+        })
+        .collect()
+}
+
 /// The `name` of each `functions/*/Cargo.toml` package.
 fn workspace_function_packages() -> BTreeSet<String> {
     let dir = workspace_root().join("functions");
@@ -817,6 +830,9 @@ fn queues_have_dead_letter_queues_with_alarms_and_long_enough_visibility_timeout
     let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
     let alarmed: BTreeSet<String> = alarms
         .values()
+        .filter(|alarm| {
+            alarm["Properties"]["MetricName"] == json!("ApproximateNumberOfMessagesVisible")
+        })
         .map(|alarm| {
             let value = alarm["Properties"]["Dimensions"][0]["Value"]
                 .as_str()
@@ -847,12 +863,11 @@ fn queues_have_dead_letter_queues_with_alarms_and_long_enough_visibility_timeout
 
         // Every consumer's timeout × 6 fits in the visibility timeout.
         let visibility = properties["VisibilityTimeout"].as_u64().unwrap();
-        for function in resources_of_type(&template, "AWS::Serverless::Function").values() {
-            let events = function["Properties"]["Events"].as_object();
-            let consumes = events.into_iter().flatten().any(|(_, event)| {
-                event["Type"] == json!("SQS")
-                    && event["Properties"]["Queue"] == json!(format!("{name}.Arn"))
-            });
+        let functions = resources_of_type(&template, "AWS::Serverless::Function");
+        for (function_name, function) in &functions {
+            let consumes = sqs_event_sources(&template)
+                .iter()
+                .any(|(consumer, queue, _)| consumer == function_name && queue == name);
             if consumes {
                 let timeout = function["Properties"]["Timeout"]
                     .as_u64()
@@ -879,25 +894,31 @@ fn sqs_consumers_report_batch_item_failures_from_the_right_queues() {
     let template = template();
     let binaries = template_binaries(&template);
     let mut consumed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (binary, function) in &binaries {
-        for event in function["Properties"]["Events"]
-            .as_object()
+    for (logical, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        for (_, queue, source) in sqs_event_sources(&template)
             .into_iter()
-            .flatten()
-            .map(|(_, event)| event)
-            .filter(|event| event["Type"] == json!("SQS"))
+            .filter(|(consumer, _, _)| consumer == logical)
         {
             assert_eq!(
-                event["Properties"]["FunctionResponseTypes"],
+                source["Properties"]["FunctionResponseTypes"],
                 json!(["ReportBatchItemFailures"]),
                 "{binary}"
             );
-            let queue = event["Properties"]["Queue"].as_str().unwrap();
-            consumed
-                .entry(binary.clone())
-                .or_default()
-                .insert(queue.trim_end_matches(".Arn").to_owned());
+            consumed.entry(binary.to_owned()).or_default().insert(queue);
         }
+    }
+    // No SAM `SQS` events: they would attach SAM's account-wide SQS policy to the function.
+    for function in binaries.values() {
+        assert!(
+            function["Properties"]["Events"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .all(|(_, event)| event["Type"] != json!("SQS"))
+        );
     }
     let expected = BTreeMap::from([
         (
