@@ -5,6 +5,12 @@
 //! the link can perform that one action for that one incident until it expires; nothing else.
 //! `GET` on a link shows a confirmation page and only `POST` acts, so mail scanners that
 //! prefetch links cannot acknowledge incidents.
+//!
+//! Links also name their key (`k`, a fingerprint of the secret, never the secret). A signer
+//! signs with its current key and verifies with it and with *retired* keys, each accepted until
+//! its own end: rotating the secret keeps the links already sent working until they expire
+//! (retire the old key for at least the links' lifetime). Links from before key ids existed
+//! carry no `k` and are tried against every accepted key.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -52,6 +58,10 @@ pub struct SignedLink {
     /// Signature, unpadded base64url of the HMAC-SHA256.
     #[serde(rename = "s")]
     pub signature: String,
+    /// Id of the key that signed it ([`LinkSigner::key_id`]); absent on links signed before
+    /// key ids existed.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// Why a link was refused.
@@ -79,11 +89,94 @@ pub struct VerifiedLink {
     pub action: LinkAction,
 }
 
-/// Signs and verifies links with one secret.
+/// One signing key: its id and the keyed MAC (cloned for each use: keying once is cheaper and
+/// cannot fail later).
+#[derive(Clone)]
+struct LinkKey {
+    id: String,
+    keyed: Hmac<Sha256>,
+}
+
+impl LinkKey {
+    fn new(secret: &[u8]) -> Result<Self, LinkError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(LinkError::Malformed(format!(
+                "the signing secret must be at least {MIN_SECRET_LEN} bytes"
+            )));
+        }
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .map_err(|_| LinkError::Malformed("unusable signing secret".into()))?;
+        Ok(Self {
+            id: key_id(secret),
+            keyed,
+        })
+    }
+
+    fn mac(&self, incident: &str, user: &str, action: LinkAction, expires: i64) -> Hmac<Sha256> {
+        let mut mac = self.keyed.clone();
+        // Length-prefixed fields: no two different tuples produce the same MAC input.
+        for field in [incident, user, action.as_str(), &expires.to_string()] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
+    }
+}
+
+/// The id of the key `secret`: the first 8 bytes of its SHA-256, unpadded base64url. It names
+/// the key in links without revealing it.
+pub fn key_id(secret: &[u8]) -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(secret)[..8])
+}
+
+/// A retired key: still accepted (never used to sign) until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredSecret {
+    /// The secret.
+    pub secret: String,
+    /// The end of its acceptance.
+    pub until: DateTime<Utc>,
+}
+
+impl RetiredSecret {
+    /// Parses a list of retired keys, as stored (`LINK_SIGNING_RETIRED`): whitespace-separated
+    /// `UNTIL:SECRET` entries, `UNTIL` in Unix seconds. An empty text is no retired key.
+    pub fn parse_list(text: &str) -> Result<Vec<RetiredSecret>, LinkError> {
+        text.split_whitespace()
+            .map(|entry| {
+                let malformed = || {
+                    LinkError::Malformed("a retired key must be written UNTIL:SECRET".to_owned())
+                };
+                let (until, secret) = entry.split_once(':').ok_or_else(malformed)?;
+                let until = until
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+                    .ok_or_else(malformed)?;
+                Ok(RetiredSecret {
+                    secret: secret.to_owned(),
+                    until,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `list` back in the form [`RetiredSecret::parse_list`] reads.
+    pub fn format_list(list: &[RetiredSecret]) -> String {
+        list.iter()
+            .map(|retired| format!("{}:{}", retired.until.timestamp(), retired.secret))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Signs links with its current key and verifies them with it and its retired keys.
 #[derive(Clone)]
 pub struct LinkSigner {
-    /// The keyed MAC, cloned for each use (keying once is cheaper and cannot fail later).
-    keyed: Hmac<Sha256>,
+    current: LinkKey,
+    /// Retired keys with the end of their acceptance.
+    retired: Vec<(LinkKey, DateTime<Utc>)>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -98,25 +191,34 @@ pub const MIN_SECRET_LEN: usize = 32;
 impl LinkSigner {
     /// A signer over `secret`, which must be at least [`MIN_SECRET_LEN`] bytes.
     pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, LinkError> {
-        let secret = secret.into();
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(LinkError::Malformed(format!(
-                "the signing secret must be at least {MIN_SECRET_LEN} bytes"
-            )));
-        }
-        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&secret)
-            .map_err(|_| LinkError::Malformed("unusable signing secret".into()))?;
-        Ok(Self { keyed })
+        Ok(Self {
+            current: LinkKey::new(&secret.into())?,
+            retired: Vec::new(),
+        })
     }
 
-    fn mac(&self, incident: &str, user: &str, action: LinkAction, expires: i64) -> Hmac<Sha256> {
-        let mut mac = self.keyed.clone();
-        // Length-prefixed fields: no two different tuples produce the same MAC input.
-        for field in [incident, user, action.as_str(), &expires.to_string()] {
-            mac.update(&(field.len() as u64).to_be_bytes());
-            mac.update(field.as_bytes());
+    /// Also accepts links signed with `retired` keys, each until its end.
+    pub fn with_retired(mut self, retired: &[RetiredSecret]) -> Result<Self, LinkError> {
+        for key in retired {
+            self.retired
+                .push((LinkKey::new(key.secret.as_bytes())?, key.until));
         }
-        mac
+        Ok(self)
+    }
+
+    /// The id of the key new links are signed with.
+    pub fn key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The keys accepted at `now`: the current one, then retired ones not past their end.
+    fn accepted(&self, now: DateTime<Utc>) -> impl Iterator<Item = &LinkKey> {
+        std::iter::once(&self.current).chain(
+            self.retired
+                .iter()
+                .filter(move |(_, until)| now < *until)
+                .map(|(key, _)| key),
+        )
     }
 
     /// Signs a link for `user` to perform `action` on `incident` until `expires`.
@@ -129,6 +231,7 @@ impl LinkSigner {
     ) -> SignedLink {
         let expires = expires.timestamp();
         let tag = self
+            .current
             .mac(incident.as_str(), user.as_str(), action, expires)
             .finalize()
             .into_bytes();
@@ -138,17 +241,27 @@ impl LinkSigner {
             action,
             expires,
             signature: URL_SAFE_NO_PAD.encode(tag),
+            key: Some(self.current.id.clone()),
         }
     }
 
-    /// Verifies a link at `now`: signature first (constant time), then expiry.
+    /// Verifies a link at `now`: signature first (constant time, under the key the link names,
+    /// if accepted at `now`), then expiry.
     pub fn verify(&self, link: &SignedLink, now: DateTime<Utc>) -> Result<VerifiedLink, LinkError> {
         let signature = URL_SAFE_NO_PAD
             .decode(link.signature.as_bytes())
             .map_err(|_| LinkError::BadSignature)?;
-        self.mac(&link.incident, &link.user, link.action, link.expires)
-            .verify_slice(&signature)
-            .map_err(|_| LinkError::BadSignature)?;
+        let signed_by = self
+            .accepted(now)
+            .filter(|key| link.key.as_ref().is_none_or(|id| *id == key.id))
+            .any(|key| {
+                key.mac(&link.incident, &link.user, link.action, link.expires)
+                    .verify_slice(&signature)
+                    .is_ok()
+            });
+        if !signed_by {
+            return Err(LinkError::BadSignature);
+        }
         let expires = DateTime::<Utc>::from_timestamp(link.expires, 0)
             .ok_or_else(|| LinkError::Malformed("expiry out of range".into()))?;
         if now >= expires {
@@ -248,5 +361,109 @@ mod tests {
         let parsed: SignedLink = serde_urlencoded::from_str(query).unwrap();
         assert_eq!(parsed, l);
         assert!(url.starts_with("https://x.example/v1/links?"));
+    }
+
+    const OLD: &str = "old-secret-old-secret-old-secret-0";
+    const NEW: &str = "new-secret-new-secret-new-secret-1";
+
+    fn ack_link(signer: &LinkSigner, expires: DateTime<Utc>) -> SignedLink {
+        signer.sign(
+            &IncidentId::new("0192abc").unwrap(),
+            &UserId::new("alice").unwrap(),
+            LinkAction::Ack,
+            expires,
+        )
+    }
+
+    /// The signer after rotating from OLD to NEW at t(0), OLD retired until t(7 days).
+    fn rotated() -> LinkSigner {
+        LinkSigner::new(NEW)
+            .unwrap()
+            .with_retired(&[RetiredSecret {
+                secret: OLD.to_owned(),
+                until: t(7 * 86_400),
+            }])
+            .unwrap()
+    }
+
+    #[test]
+    fn links_name_their_key_without_revealing_it() {
+        let signer = LinkSigner::new(OLD).unwrap();
+        let link = ack_link(&signer, t(3600));
+        assert_eq!(link.key.as_deref(), Some(signer.key_id()));
+        assert_ne!(signer.key_id(), LinkSigner::new(NEW).unwrap().key_id());
+        let url = signer.url("https://x.example/v1/links", &link);
+        assert!(url.contains(&format!("k={}", signer.key_id())), "{url}");
+        assert!(!url.contains(OLD));
+    }
+
+    #[test]
+    fn a_link_signed_before_a_rotation_still_verifies_until_it_expires() {
+        let before = ack_link(&LinkSigner::new(OLD).unwrap(), t(3600));
+        let after = rotated();
+        assert_eq!(after.verify(&before, t(60)).unwrap().user.as_str(), "alice");
+        assert!(matches!(
+            after.verify(&before, t(3600)),
+            Err(LinkError::Expired(_))
+        ));
+        // New links are signed with the new key, which the old signer does not know.
+        let fresh = ack_link(&after, t(3600));
+        assert_eq!(fresh.key.as_deref(), Some(after.key_id()));
+        assert!(after.verify(&fresh, t(60)).is_ok());
+        assert_eq!(
+            LinkSigner::new(OLD).unwrap().verify(&fresh, t(60)),
+            Err(LinkError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_retired_key_is_refused_after_its_end_even_for_a_link_not_yet_expired() {
+        let long_lived = ack_link(&LinkSigner::new(OLD).unwrap(), t(30 * 86_400));
+        assert!(rotated().verify(&long_lived, t(7 * 86_400 - 1)).is_ok());
+        assert_eq!(
+            rotated().verify(&long_lived, t(7 * 86_400)),
+            Err(LinkError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn links_without_a_key_id_are_tried_against_every_accepted_key() {
+        let mut legacy = ack_link(&LinkSigner::new(OLD).unwrap(), t(3600));
+        legacy.key = None;
+        assert!(rotated().verify(&legacy, t(60)).is_ok());
+        let query = signer().url("https://x.example", &legacy);
+        assert!(!query.contains("k="));
+        // A key id that names no accepted key is refused, even with a valid signature.
+        let mut renamed = ack_link(&LinkSigner::new(OLD).unwrap(), t(3600));
+        renamed.key = Some("unknown".into());
+        assert_eq!(
+            rotated().verify(&renamed, t(60)),
+            Err(LinkError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn retired_key_lists_round_trip_and_reject_malformed_entries() {
+        let list = vec![
+            RetiredSecret {
+                secret: OLD.to_owned(),
+                until: t(10),
+            },
+            RetiredSecret {
+                secret: NEW.to_owned(),
+                until: t(20),
+            },
+        ];
+        let text = RetiredSecret::format_list(&list);
+        assert_eq!(RetiredSecret::parse_list(&text).unwrap(), list);
+        assert_eq!(RetiredSecret::parse_list("  ").unwrap(), vec![]);
+        assert!(RetiredSecret::parse_list("no-colon").is_err());
+        assert!(RetiredSecret::parse_list("soon:secret").is_err());
+        assert!(
+            LinkSigner::new(NEW)
+                .unwrap()
+                .with_retired(&RetiredSecret::parse_list("1:short").unwrap())
+                .is_err()
+        );
     }
 }
