@@ -772,7 +772,7 @@ fn sample_value(name: &str) -> String {
         name if name.ends_with("_URL") => format!("https://example.com/{name}"),
         name if name.ends_with("_ARN") => format!("arn:aws:service:us-east-1:1:{name}"),
         "SENDER_EMAIL" => "pager@example.com".into(),
-        "LINK_SIGNING_SECRET" => "x".repeat(40),
+        "SELF_HEARTBEAT_METHOD" => "GET".into(),
         other => other.to_lowercase(),
     }
 }

@@ -3,10 +3,11 @@
 
 use super::Output;
 use super::store::block_on;
-use crate::args::{ServeArgs, SmtpSecurityArg};
+use crate::args::{HeartbeatMethodArg, ServeArgs, SmtpSecurityArg};
 use crate::failure::UsageError;
 use crate::{config_file, output};
 use anyhow::Context;
+use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
 use klaxon_domain::config::Config;
 use klaxon_local::runtime::keys::ingest_endpoint;
 use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, check_public_url};
@@ -47,8 +48,22 @@ pub fn run(
         .map(check_public_url)
         .transpose()
         .map_err(|error| UsageError(error.to_string()))?;
+    let heartbeat = args
+        .heartbeat_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| {
+            let method = match args.heartbeat_method {
+                HeartbeatMethodArg::Get => HeartbeatMethod::Get,
+                HeartbeatMethodArg::Post => HeartbeatMethod::Post,
+            };
+            Heartbeat::new(url, method)
+        })
+        .transpose()
+        .map_err(|error| UsageError(format!("--heartbeat-url: {error}")))?;
     init_tracing();
     let mut options = RuntimeOptions::new(&args.data_dir, args.listen);
+    options.heartbeat = heartbeat;
     options.public_url = public_url;
     options.config = config.as_ref().map(|(config, _)| config.clone());
     options.smtp = smtp.clone();

@@ -3,6 +3,7 @@
 
 pub mod console;
 mod fmt_hidden;
+pub mod heartbeat;
 pub mod http;
 pub mod ics;
 pub mod messages;

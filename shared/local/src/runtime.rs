@@ -36,9 +36,9 @@ use crate::store::SqliteStore;
 use crate::timers::SqliteTimers;
 use crate::worker::{ConsumerOptions, PumpOptions, spawn_consumer, spawn_timer_pump};
 use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
+use klaxon_app::heartbeat::Heartbeat;
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, IdGenerator, Queue, SystemClock, UuidV7Ids};
-use klaxon_app::security::links::LinkSigner;
 use klaxon_app::security::slack::SlackVerifier;
 use klaxon_app::security::sns::{ReqwestHttpGet, SnsVerifier};
 use klaxon_app::usecases::ack::AckService;
@@ -257,6 +257,8 @@ pub struct RuntimeOptions {
     pub env: EnvLookup,
     /// The Slack app's signing secret, for `POST /v1/slack/actions` (refused without it).
     pub slack_signing_secret: Option<String>,
+    /// The self-heartbeat every recovery sweep pings (`--heartbeat-url`), if any.
+    pub heartbeat: Option<Heartbeat>,
     /// Where page summaries are printed.
     pub console: Console,
     /// Timing knobs.
@@ -273,6 +275,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("smtp", &self.smtp)
             .field("webhooks", &self.webhooks)
             .field("slack", &self.slack_signing_secret.is_some())
+            .field("heartbeat", &self.heartbeat)
             .field("console", &self.console)
             .field("tuning", &self.tuning)
             .finish_non_exhaustive()
@@ -293,6 +296,7 @@ impl RuntimeOptions {
             webhooks: true,
             env: process_env(),
             slack_signing_secret: None,
+            heartbeat: None,
             console: Console::Stdout,
             tuning: Tuning::default(),
         }
@@ -420,12 +424,13 @@ impl LocalRuntime {
             &keys.env_file_text(&public_url, &keys_path.display().to_string()),
         )?;
         let links =
-            LinkSigner::new(data_dir.link_secret_or_create()?.into_bytes()).map_err(|error| {
-                RuntimeError::Invalid {
+            data_dir
+                .link_keys_or_create()?
+                .signer()
+                .map_err(|error| RuntimeError::Invalid {
                     path: data_dir.link_secret(),
                     reason: error.to_string(),
-                }
-            })?;
+                })?;
 
         let outbox_path = data_dir.outbox();
         let outbox = match options.console {
@@ -474,11 +479,11 @@ impl LocalRuntime {
             queue.clone(),
             timers.clone(),
         ));
-        let routing: Arc<Routing> = Arc::new(RoutingService::new(
-            core("routing")?,
-            queue.clone(),
-            timers.clone(),
-        ));
+        let routing = RoutingService::new(core("routing")?, queue.clone(), timers.clone());
+        let routing: Arc<Routing> = Arc::new(match options.heartbeat.clone() {
+            Some(heartbeat) => routing.with_heartbeat(heartbeat),
+            None => routing,
+        });
 
         let notify: Arc<Notify> = Arc::new(NotifyService::new(
             core("notify")?,
