@@ -346,6 +346,7 @@ fn rotate_link_secret_on_a_data_directory_retires_the_old_secret_without_printin
     let db = root.display().to_string();
     klaxon(&["keys", "rotate-link-secret", "--db", &db]).fails(1, "no link secret");
     let dir = DataDir::new(&root);
+    dir.create().unwrap();
     let before = dir.link_keys_or_create().unwrap();
 
     let run = klaxon(&["keys", "rotate-link-secret", "--db", &db, "--json"]).ok();
