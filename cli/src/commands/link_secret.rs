@@ -6,7 +6,7 @@ use super::store::{block_on, database_path};
 use crate::args::KeysRotateLinkSecretArgs;
 use crate::output;
 use anyhow::Context;
-use chrono::{SecondsFormat, Utc};
+use chrono::{SecondsFormat, SubsecRound, Utc};
 use klaxon_app::security::links::{LinkKeys, Rotation, generate_secret};
 use klaxon_aws::SecretStore;
 use klaxon_local::runtime::data_dir::DataDir;
@@ -24,7 +24,8 @@ struct Report {
 /// Runs `keys rotate-link-secret`.
 pub fn run(args: &KeysRotateLinkSecretArgs, output: Output) -> anyhow::Result<ExitCode> {
     let retire_for = args.retire_for.to_delta();
-    let now = Utc::now();
+    // Whole seconds: the local file stores Unix seconds, and reports read better.
+    let now = Utc::now().trunc_subsecs(0);
     let report = match (&args.db, &args.secret_id) {
         (Some(db), _) => {
             // The data directory of `--db DIR` or of `--db DIR/klaxon.db`.
