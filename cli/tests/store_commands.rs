@@ -403,7 +403,8 @@ async fn rotate_link_secret_on_a_deployed_secret_keeps_the_old_key_until_its_end
     .await;
     let env = moto_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let started = chrono::Utc::now();
+    // The command keeps whole seconds.
+    let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
     let run = cli_with_env(
         &[
             "keys",
