@@ -336,3 +336,122 @@ async fn dead_letters_are_listed_and_redriven() {
     klaxon(&["dead-letters", "redrive", &id.to_string(), "--db", &db]).fails(1, "no dead letter");
     klaxon(&["dead-letters", "redrive", "x", "--db", &db]).fails(2, "ID");
 }
+
+#[test]
+fn rotate_link_secret_on_a_data_directory_retires_the_old_secret_without_printing_any() {
+    use klaxon_app::security::links::key_id;
+    use klaxon_local::runtime::data_dir::DataDir;
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("data");
+    let db = root.display().to_string();
+    klaxon(&["keys", "rotate-link-secret", "--db", &db]).fails(1, "no link secret");
+    let dir = DataDir::new(&root);
+    dir.create().unwrap();
+    let before = dir.link_keys_or_create().unwrap();
+
+    let run = klaxon(&["keys", "rotate-link-secret", "--db", &db, "--json"]).ok();
+    let report = run.json();
+    let after = dir.link_keys_or_create().unwrap();
+    assert_eq!(report["retired"], key_id(before.current.as_bytes()));
+    assert_eq!(report["current"], key_id(after.current.as_bytes()));
+    assert_ne!(after.current, before.current);
+    assert_eq!(after.retired.len(), 1);
+    assert_eq!(after.retired[0].secret, before.current);
+    assert!(!run.stdout.contains(&before.current) && !run.stdout.contains(&after.current));
+
+    // The text form says what to do next; the database file names its directory too.
+    let text = klaxon(&[
+        "keys",
+        "rotate-link-secret",
+        "--db",
+        &root.join("klaxon.db").display().to_string(),
+    ])
+    .ok()
+    .stdout;
+    assert!(text.contains("Restart `klaxon serve`"), "{text}");
+    assert_eq!(dir.link_keys_or_create().unwrap().retired.len(), 2);
+
+    klaxon(&[
+        "keys",
+        "rotate-link-secret",
+        "--db",
+        &db,
+        "--retire-for",
+        "10s",
+    ])
+    .fails(2, "shorter than a minute");
+    klaxon(&["keys", "rotate-link-secret"]).fails(2, "--db");
+    klaxon(&[
+        "keys",
+        "rotate-link-secret",
+        "--db",
+        &db,
+        "--secret-id",
+        "klaxon/link-keys",
+    ])
+    .fails(2, "cannot be used with");
+}
+
+#[tokio::test]
+async fn rotate_link_secret_on_a_deployed_secret_keeps_the_old_key_until_its_end() {
+    use klaxon_app::security::links::{LinkKeys, key_id};
+    const OLD: &str = "deployed-link-secret-0123456789abcdef0123";
+    let arn = klaxon_tests::create_secret(
+        "cli-link-keys",
+        &serde_json::json!({"current": OLD, "retired": []}).to_string(),
+    )
+    .await;
+    let env = moto_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The command keeps whole seconds.
+    let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    let run = cli_with_env(
+        &[
+            "keys",
+            "rotate-link-secret",
+            "--secret-id",
+            &arn,
+            "--retire-for",
+            "7d",
+            "--json",
+        ],
+        &env,
+    )
+    .ok();
+    assert!(!run.stdout.contains(OLD), "{}", run.stdout);
+
+    let stored = klaxon_tests::secretsmanager_client()
+        .await
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let keys = LinkKeys::from_json(&stored).unwrap();
+    assert_ne!(keys.current, OLD);
+    assert_eq!(keys.retired.len(), 1);
+    assert_eq!(keys.retired[0].secret, OLD);
+    let until = keys.retired[0].until;
+    assert!(until >= started + chrono::TimeDelta::days(7), "{until}");
+    assert!(
+        until <= chrono::Utc::now() + chrono::TimeDelta::days(7),
+        "{until}"
+    );
+    let report = run.json();
+    assert_eq!(report["current"], key_id(keys.current.as_bytes()));
+    assert_eq!(report["retired"], key_id(OLD.as_bytes()));
+    assert!(report["target"].as_str().unwrap().contains(&arn));
+
+    cli_with_env(
+        &[
+            "keys",
+            "rotate-link-secret",
+            "--secret-id",
+            "no-such-secret",
+        ],
+        &env,
+    )
+    .fails(1, "cannot read the link signing keys");
+}

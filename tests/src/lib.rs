@@ -183,6 +183,25 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&aws_config().await)
 }
 
+/// A Secrets Manager client for the moto server.
+pub async fn secretsmanager_client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&aws_config().await)
+}
+
+/// Creates secret `name` (unique per call) holding `value` in moto; returns its ARN.
+pub async fn create_secret(name: &str, value: &str) -> String {
+    secretsmanager_client()
+        .await
+        .create_secret()
+        .name(unique_name(name))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto creates the secret")
+        .arn
+        .expect("a created secret has an ARN")
+}
+
 /// A name no other test (in this or another concurrently running test binary) uses:
 /// `prefix-<pid>-<counter>-<nanos>`.
 pub fn unique_name(prefix: &str) -> String {

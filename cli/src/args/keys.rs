@@ -2,6 +2,8 @@
 
 use super::StoreArgs;
 use clap::{ArgGroup, Args, Subcommand};
+use klaxon_domain::duration::HumanDuration;
+use std::path::PathBuf;
 
 /// `klaxon keys ...`
 #[derive(Debug, Subcommand)]
@@ -39,6 +41,55 @@ pub enum KeysCommand {
             klaxon keys revoke 3f2a9c --table klaxon-prod"
     )]
     Revoke(KeysRevokeArgs),
+    /// Replace the ack/resolve link signing secret; links already sent keep working.
+    #[command(
+        name = "rotate-link-secret",
+        long_about = "Replace the secret that signs acknowledge/resolve links with a new random \
+            one (a new key id), keeping the old secret accepted for --retire-for (default 30d, \
+            the longest ack_link_lifetime) so links already sent keep working until they expire. \
+            Retired secrets past their end are dropped. Works on a local data directory (--db; \
+            restart `klaxon serve` to sign with the new secret) or on a deployment's Secrets \
+            Manager secret (--secret-id, the stack's LinkSigningKeysSecretArn output; the \
+            functions pick it up within 5 minutes). No secret is printed.\n\n\
+            Examples:\n  \
+            klaxon keys rotate-link-secret --db klaxon-data\n  \
+            klaxon keys rotate-link-secret --secret-id klaxon/link-signing-keys --json\n  \
+            klaxon keys rotate-link-secret --db klaxon-data --retire-for 7d"
+    )]
+    #[command(group(ArgGroup::new("target").args(["db", "secret_id"]).required(true)))]
+    RotateLinkSecret(KeysRotateLinkSecretArgs),
+}
+
+/// Arguments of `klaxon keys rotate-link-secret`.
+#[derive(Debug, Args)]
+pub struct KeysRotateLinkSecretArgs {
+    /// A local data directory (as given to `serve --data-dir`) or its SQLite file.
+    #[arg(long, value_name = "PATH", env = "KLAXON_DB")]
+    pub db: Option<PathBuf>,
+
+    /// The deployment's link keys secret in AWS Secrets Manager (ARN or name).
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "KLAXON_LINK_KEYS_SECRET",
+        conflicts_with = "db"
+    )]
+    pub secret_id: Option<String>,
+
+    /// How long the old secret stays accepted (at least the links' lifetime, ack_link_lifetime).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_retire_for)]
+    pub retire_for: HumanDuration,
+}
+
+/// A `--retire-for` duration: at least one minute (a shorter one would break links at once).
+fn parse_retire_for(text: &str) -> Result<HumanDuration, String> {
+    let duration = HumanDuration::parse(text).map_err(|e| e.to_string())?;
+    if duration.as_secs() < 60 {
+        return Err(format!(
+            "{text:?} is shorter than a minute: links already sent would stop working"
+        ));
+    }
+    Ok(duration)
 }
 
 /// Arguments of `klaxon keys create`.

@@ -91,6 +91,31 @@ pub struct ServeArgs {
     /// Record webhooks (Slack, Teams, generic) in the outbox without posting them.
     #[arg(long)]
     pub no_webhooks: bool,
+
+    /// Self-heartbeat: ping this URL after every recovery sweep (each minute), so a watcher
+    /// (a Healthchecks-style service, another Klaxon) notices when this server stops.
+    #[arg(long, value_name = "URL", env = "KLAXON_HEARTBEAT_URL")]
+    pub heartbeat_url: Option<String>,
+
+    /// How the heartbeat is sent: GET, or POST with the sweep's counts as JSON.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "METHOD",
+        env = "KLAXON_HEARTBEAT_METHOD",
+        default_value = "get",
+        requires = "heartbeat_url"
+    )]
+    pub heartbeat_method: HeartbeatMethodArg,
+}
+
+/// `--heartbeat-method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeartbeatMethodArg {
+    /// GET, no body.
+    Get,
+    /// POST with a JSON body.
+    Post,
 }
 
 /// `HOST:PORT` (a name is resolved), or a port alone meaning 127.0.0.1.

@@ -7,6 +7,7 @@ mod config;
 mod dead_letters;
 pub(crate) mod import;
 mod keys;
+mod link_secret;
 mod oncall;
 mod route;
 mod schedule;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::Create(args)) => keys::create(&args, output),
         Command::Keys(KeysCommand::List(args)) => keys::list(&args, output),
         Command::Keys(KeysCommand::Revoke(args)) => keys::revoke(&args, output),
+        Command::Keys(KeysCommand::RotateLinkSecret(args)) => link_secret::run(&args, output),
         Command::Incidents(IncidentsCommand::List(args)) => api::list(&args, output),
         Command::Incidents(IncidentsCommand::Show(args)) => api::show(&args, output),
         Command::Incidents(IncidentsCommand::Ack(args)) => api::acknowledge(&args, output),

@@ -7,12 +7,11 @@
 
 use klaxon_app::http;
 use klaxon_app::ports::{Queue, Timers};
-use klaxon_app::security::links::LinkSigner;
 use klaxon_app::security::slack::SlackVerifier;
 use klaxon_app::usecases::ack::AckService;
-use klaxon_aws::FunctionContext;
 use klaxon_aws::apigw::{self, ApiGatewayV2httpResponse};
 use klaxon_aws::lambda::FunctionError;
+use klaxon_aws::{FunctionContext, LinkKeysSecret};
 use klaxon_store::Store;
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,6 +23,8 @@ pub const COMPONENT: &str = "ack";
 #[derive(Debug, Clone)]
 pub struct AckHandler {
     router: axum::Router,
+    /// The deployed link keys, re-read every few minutes (a rotation reaches warm instances).
+    link_keys: Option<Arc<LinkKeysSecret>>,
 }
 
 impl AckHandler {
@@ -36,32 +37,37 @@ impl AckHandler {
     {
         Self {
             router: http::compose([http::ack::routes(Arc::new(service))]),
+            link_keys: None,
         }
     }
 
     /// Builds the deployed handler: the table, the notifications queue (notices), the
-    /// escalation timers (cancelled), the link verifier (`LINK_SIGNING_SECRET`) and, when
-    /// `SLACK_SIGNING_SECRET` is set, the Slack request verifier (otherwise Slack actions are
-    /// refused with 401).
-    pub fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
-        let settings = &context.settings;
-        let links = LinkSigner::new(settings.require_link_signing_secret()?.as_bytes())
-            .map_err(|e| FunctionError::Failed(format!("LINK_SIGNING_SECRET: {e}")))?;
-        let slack = settings
-            .slack_signing_secret
+    /// escalation timers (cancelled), the link keys (secret `LINK_SIGNING_KEYS_SECRET_ARN`)
+    /// and, when secret `SLACK_SIGNING_SECRET_ARN` holds one, the Slack request verifier
+    /// (otherwise Slack actions are refused with 401). Both secrets are read now.
+    pub async fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
+        let link_keys = Arc::new(context.link_keys().await?);
+        let slack = context
+            .slack_signing_secret()
+            .await?
             .as_deref()
             .and_then(SlackVerifier::new);
-        Ok(Self::new(AckService::new(
+        let mut handler = Self::new(AckService::new(
             context.core(COMPONENT)?,
             context.queue(),
             context.timers()?,
-            links,
+            link_keys.signer(),
             slack,
-        )))
+        ));
+        handler.link_keys = Some(link_keys);
+        Ok(handler)
     }
 
-    /// Answers one API Gateway HTTP API event.
+    /// Answers one API Gateway HTTP API event (re-reading the link keys first when due).
     pub async fn handle(&self, event: Value) -> Result<ApiGatewayV2httpResponse, FunctionError> {
+        if let Some(keys) = &self.link_keys {
+            keys.refresh().await;
+        }
         apigw::serve_event(self.router.clone(), &event).await
     }
 }

@@ -8,6 +8,7 @@ use super::*;
 use chrono::TimeDelta;
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::security::links::LinkAction;
+use klaxon_app::security::links::LinkSigner;
 use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;

@@ -13,15 +13,15 @@
 use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{EmailSender, SmsSender, WebhookSender};
-use klaxon_app::security::links::LinkSigner;
 use klaxon_app::usecases::notify::{EnvLookup, NotifyOutcome, NotifyService, Senders};
 use klaxon_app::webhook::ReqwestWebhookSender;
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
 };
-use klaxon_aws::{FunctionContext, SesEmail, SnsSms};
+use klaxon_aws::{FunctionContext, LinkKeysSecret, SesEmail, SnsSms, WebhookSecrets};
 use klaxon_store::Store;
+use std::sync::Arc;
 
 /// The timeline source of everything this function records (`/klaxon/notify`).
 pub const COMPONENT: &str = Consumer::Notify.name();
@@ -29,6 +29,15 @@ pub const COMPONENT: &str = Consumer::Notify.name();
 /// The notify handler over any store and senders.
 pub struct NotifyHandler<S, E, M, W> {
     service: NotifyService<S, E, M, W>,
+    /// Deployed secrets re-read every few minutes, so rotations reach warm instances.
+    secrets: DeployedSecrets,
+}
+
+/// The secrets a deployed handler refreshes before each message.
+#[derive(Debug, Default)]
+struct DeployedSecrets {
+    link_keys: Option<Arc<LinkKeysSecret>>,
+    webhooks: Option<WebhookSecrets>,
 }
 
 impl<S, E, M, W> std::fmt::Debug for NotifyHandler<S, E, M, W> {
@@ -42,13 +51,21 @@ pub type CloudNotifyHandler = NotifyHandler<DynamoStore, SesEmail, SnsSms, Reqwe
 
 impl CloudNotifyHandler {
     /// Builds the deployed handler: the table, the senders (`SENDER_EMAIL`, optional
-    /// `SES_CONFIGURATION_SET` and `SMS_SENDER_ID`), the link signer (`LINK_SIGNING_SECRET`)
-    /// and the links' base (`PUBLIC_BASE_URL`). `env` resolves the configuration's `${VAR}`
-    /// references (webhook URLs and secrets): the process environment in `main`.
-    pub fn from_context(context: &FunctionContext, env: EnvLookup) -> Result<Self, FunctionError> {
+    /// `SES_CONFIGURATION_SET` and `SMS_SENDER_ID`), the link keys (secret
+    /// `LINK_SIGNING_KEYS_SECRET_ARN`) and the links' base (`PUBLIC_BASE_URL`). The
+    /// configuration's `${VAR}` references (webhook URLs and secrets) resolve from secret
+    /// `WEBHOOK_SECRETS_ARN` when set, then from `env` (the process environment in `main`).
+    pub async fn from_context(
+        context: &FunctionContext,
+        env: EnvLookup,
+    ) -> Result<Self, FunctionError> {
         let settings = &context.settings;
-        let links = LinkSigner::new(settings.require_link_signing_secret()?.as_bytes())
-            .map_err(|e| FunctionError::Failed(format!("LINK_SIGNING_SECRET: {e}")))?;
+        let link_keys = Arc::new(context.link_keys().await?);
+        let webhooks = context.webhook_secrets().await?;
+        let env = match &webhooks {
+            Some(secrets) => secrets.lookup(env),
+            None => env,
+        };
         let webhook = ReqwestWebhookSender::new()
             .map_err(|e| FunctionError::Failed(format!("building the webhook client: {e}")))?;
         let senders = Senders {
@@ -56,13 +73,18 @@ impl CloudNotifyHandler {
             sms: context.sms(),
             webhook,
         };
-        Ok(Self::new(NotifyService::new(
+        let mut handler = Self::new(NotifyService::new(
             context.core(COMPONENT)?,
             senders,
-            links,
+            link_keys.signer(),
             settings.require_public_base_url()?,
             env,
-        )))
+        ));
+        handler.secrets = DeployedSecrets {
+            link_keys: Some(link_keys),
+            webhooks,
+        };
+        Ok(handler)
     }
 }
 
@@ -75,7 +97,10 @@ where
 {
     /// A handler over `service`.
     pub fn new(service: NotifyService<S, E, M, W>) -> Self {
-        Self { service }
+        Self {
+            service,
+            secrets: DeployedSecrets::default(),
+        }
     }
 
     /// The use case.
@@ -89,6 +114,12 @@ where
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<NotifyOutcome, MessageFailure> {
+        if let Some(keys) = &self.secrets.link_keys {
+            keys.refresh().await;
+        }
+        if let Some(webhooks) = &self.secrets.webhooks {
+            webhooks.refresh().await;
+        }
         consume(&self.service, message, &meta.delivery()).await
     }
 

@@ -11,10 +11,8 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let context = FunctionContext::from_env(Function::Notify).await?;
-    let handler = Arc::new(notify::CloudNotifyHandler::from_context(
-        &context,
-        process_env(),
-    )?);
+    let handler =
+        Arc::new(notify::CloudNotifyHandler::from_context(&context, process_env()).await?);
     let backoff = context.retry_backoff();
     run_sqs_function_with_backoff(
         move |message, meta| {

@@ -6,6 +6,7 @@
 use super::*;
 use klaxon_app::messages::{Notice, NoticeKind};
 use klaxon_app::ports::SendError;
+use klaxon_app::security::links::LinkSigner;
 use klaxon_domain::ids::UserId;
 use klaxon_domain::timeline::Actor;
 use klaxon_domain::user::Channel;

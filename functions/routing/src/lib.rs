@@ -7,6 +7,7 @@
 //! the wrong queue), and any use-case error (see [`klaxon_app::consumer`]).
 
 use klaxon_app::consumer::{Consumer, MessageFailure, consume};
+use klaxon_app::heartbeat::{Heartbeat, HeartbeatError, HeartbeatMethod};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::usecases::routing::{RoutingOutcome, RoutingService};
@@ -36,13 +37,29 @@ pub type CloudRoutingHandler = RoutingHandler<DynamoStore, SqsQueue, SchedulerTi
 
 impl CloudRoutingHandler {
     /// Builds the deployed handler: the table, the notifications queue (pages), the timers
-    /// queue (the sweep re-queues alerts and incidents too) and the escalation timers.
+    /// queue (the sweep re-queues alerts and incidents too), the escalation timers and, when
+    /// `SELF_HEARTBEAT_URL` is set, the self-heartbeat every sweep pings
+    /// (`SELF_HEARTBEAT_METHOD`, default `GET`).
     pub fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
-        Ok(Self::new(RoutingService::new(
-            context.core(COMPONENT)?,
-            context.queue(),
-            context.timers()?,
-        )))
+        let service =
+            RoutingService::new(context.core(COMPONENT)?, context.queue(), context.timers()?);
+        let settings = &context.settings;
+        let service = match &settings.self_heartbeat_url {
+            Some(url) => {
+                let failed =
+                    |e: HeartbeatError| FunctionError::Failed(format!("SELF_HEARTBEAT_URL: {e}"));
+                let method = settings
+                    .self_heartbeat_method
+                    .as_deref()
+                    .map(str::parse::<HeartbeatMethod>)
+                    .transpose()
+                    .map_err(failed)?
+                    .unwrap_or_default();
+                service.with_heartbeat(Heartbeat::new(url, method).map_err(failed)?)
+            }
+            None => service,
+        };
+        Ok(Self::new(service))
     }
 }
 

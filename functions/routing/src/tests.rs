@@ -206,3 +206,39 @@ async fn a_permanent_failure_fails_the_record_for_the_dead_letter_queue() {
     assert_eq!(failed(&response), vec!["m-0"]);
     assert!(fixture.pages().is_empty());
 }
+
+/// The self-heartbeat (`SELF_HEARTBEAT_URL`): a sweep whose ping cannot be delivered still
+/// succeeds (the record is not failed, so SQS does not redeliver the sweep), and says so.
+#[tokio::test]
+async fn a_failed_heartbeat_ping_never_fails_the_sweep_record() {
+    use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
+    use klaxon_app::usecases::routing::RoutingOutcome;
+    let env = Env::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ping", closed.local_addr().unwrap());
+    drop(closed);
+    let heartbeat = Heartbeat::new(&url, HeartbeatMethod::Get).unwrap();
+    let handler = RoutingHandler::new(
+        RoutingService::new(
+            env.core(COMPONENT),
+            RecordingQueue::default(),
+            RecordingTimers::default(),
+        )
+        .with_heartbeat(heartbeat.clone()),
+    );
+    let sweep = QueueMessage::Sweep { at: None };
+    let meta = MessageMeta {
+        message_id: "sweep-1".into(),
+        receive_count: 1,
+        group_id: None,
+    };
+    let outcome = handler.handle_message(sweep.clone(), meta).await.unwrap();
+    let RoutingOutcome::Swept(report) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(report.heartbeat, Some(false));
+    assert_eq!(heartbeat.failures(), 1);
+    let response = handler.handle_batch(sqs_event(&[sweep])).await;
+    assert!(failed(&response).is_empty());
+    assert_eq!(heartbeat.failures(), 2);
+}

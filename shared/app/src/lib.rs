@@ -4,6 +4,7 @@
 pub mod console;
 pub mod consumer;
 mod fmt_hidden;
+pub mod heartbeat;
 pub mod http;
 pub mod ics;
 pub mod messages;

@@ -16,9 +16,15 @@
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
 //! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages) | notify |
-//! | `LINK_SIGNING_SECRET` | key for signed ack/resolve links (≥ 32 bytes) | notify, ack |
-//! | `SLACK_SIGNING_SECRET` | Slack request signing secret | optional (ack) |
+//! | `LINK_SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret of the link signing keys | notify, ack |
+//! | `SLACK_SIGNING_SECRET_ARN` | secret of the Slack request signing secret | optional (ack) |
+//! | `WEBHOOK_SECRETS_ARN` | secret holding the values of the configuration's `${VAR}`s | optional (notify) |
+//! | `SELF_HEARTBEAT_URL` | URL the recovery sweep pings after each run | optional (routing) |
+//! | `SELF_HEARTBEAT_METHOD` | `GET` (default) or `POST` for the heartbeat | optional (routing) |
 //! | `AWS_ENDPOINT_URL` | endpoint override (moto, LocalStack) | optional |
+//!
+//! No secret is ever an environment variable: functions get the secrets' ARNs and read the
+//! values at init ([`crate::secrets`]).
 //!
 //! An empty value counts as unset: CloudFormation passes optional parameters as `""`.
 //! `AWS_ENDPOINT_URL` is also honoured by the SDK's own configuration loader; it is read here
@@ -30,9 +36,6 @@ use crate::sns::SnsSms;
 use crate::sqs::{SqsQueue, queue_url_variable};
 use aws_config::{BehaviorVersion, SdkConfig};
 use klaxon_app::messages::QueueName;
-
-/// The shortest accepted link signing secret, in bytes.
-pub const MIN_LINK_SECRET_BYTES: usize = 32;
 
 /// Why the environment is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,10 +128,14 @@ impl Function {
             Function::Ack => {
                 names.push("NOTIFICATIONS_QUEUE_URL");
                 names.extend(TIMER_VARIABLES);
-                names.push("LINK_SIGNING_SECRET");
+                names.push("LINK_SIGNING_KEYS_SECRET_ARN");
             }
             Function::Notify => {
-                names.extend(["SENDER_EMAIL", "PUBLIC_BASE_URL", "LINK_SIGNING_SECRET"]);
+                names.extend([
+                    "SENDER_EMAIL",
+                    "PUBLIC_BASE_URL",
+                    "LINK_SIGNING_KEYS_SECRET_ARN",
+                ]);
             }
             Function::Api => {}
         }
@@ -167,16 +174,23 @@ pub struct CloudSettings {
     pub sms_sender_id: Option<String>,
     /// `PUBLIC_BASE_URL`, without a trailing slash.
     pub public_base_url: Option<String>,
-    /// `LINK_SIGNING_SECRET`.
-    pub link_signing_secret: Option<String>,
-    /// `SLACK_SIGNING_SECRET`.
-    pub slack_signing_secret: Option<String>,
+    /// `LINK_SIGNING_KEYS_SECRET_ARN`.
+    pub link_signing_keys_secret_arn: Option<String>,
+    /// `SLACK_SIGNING_SECRET_ARN`.
+    pub slack_signing_secret_arn: Option<String>,
+    /// `WEBHOOK_SECRETS_ARN`.
+    pub webhook_secrets_arn: Option<String>,
+    /// `SELF_HEARTBEAT_URL`.
+    pub self_heartbeat_url: Option<String>,
+    /// `SELF_HEARTBEAT_METHOD` (`GET` or `POST`).
+    pub self_heartbeat_method: Option<String>,
     /// `AWS_ENDPOINT_URL`.
     pub aws_endpoint_url: Option<String>,
 }
 
 impl std::fmt::Debug for CloudSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A heartbeat URL often carries its check's token (Healthchecks-style ping URLs).
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
         f.debug_struct("CloudSettings")
             .field("table_name", &self.table_name)
@@ -192,11 +206,14 @@ impl std::fmt::Debug for CloudSettings {
             .field("ses_configuration_set", &self.ses_configuration_set)
             .field("sms_sender_id", &self.sms_sender_id)
             .field("public_base_url", &self.public_base_url)
-            .field("link_signing_secret", &redacted(&self.link_signing_secret))
             .field(
-                "slack_signing_secret",
-                &redacted(&self.slack_signing_secret),
+                "link_signing_keys_secret_arn",
+                &self.link_signing_keys_secret_arn,
             )
+            .field("slack_signing_secret_arn", &self.slack_signing_secret_arn)
+            .field("webhook_secrets_arn", &self.webhook_secrets_arn)
+            .field("self_heartbeat_url", &redacted(&self.self_heartbeat_url))
+            .field("self_heartbeat_method", &self.self_heartbeat_method)
             .field("aws_endpoint_url", &self.aws_endpoint_url)
             .finish()
     }
@@ -260,8 +277,12 @@ impl CloudSettings {
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
             sms_sender_id: get("SMS_SENDER_ID"),
             public_base_url: get("PUBLIC_BASE_URL").map(|url| url.trim_end_matches('/').to_owned()),
-            link_signing_secret: get("LINK_SIGNING_SECRET"),
-            slack_signing_secret: get("SLACK_SIGNING_SECRET"),
+            link_signing_keys_secret_arn: get("LINK_SIGNING_KEYS_SECRET_ARN"),
+            slack_signing_secret_arn: get("SLACK_SIGNING_SECRET_ARN"),
+            webhook_secrets_arn: get("WEBHOOK_SECRETS_ARN"),
+            self_heartbeat_url: get("SELF_HEARTBEAT_URL"),
+            self_heartbeat_method: get("SELF_HEARTBEAT_METHOD")
+                .map(|method| method.to_ascii_uppercase()),
             aws_endpoint_url: get("AWS_ENDPOINT_URL"),
         };
         settings.validate()?;
@@ -276,6 +297,7 @@ impl CloudSettings {
             ("NOTIFICATIONS_QUEUE_URL", &self.notifications_queue_url),
             ("PUBLIC_BASE_URL", &self.public_base_url),
             ("AWS_ENDPOINT_URL", &self.aws_endpoint_url),
+            ("SELF_HEARTBEAT_URL", &self.self_heartbeat_url),
         ];
         for (name, value) in urls {
             if let Some(value) = value {
@@ -294,21 +316,24 @@ impl CloudSettings {
             ("TIMERS_QUEUE_ARN", &self.timers_queue_arn),
             ("SCHEDULER_ROLE_ARN", &self.scheduler_role_arn),
             ("SCHEDULER_DLQ_ARN", &self.scheduler_dlq_arn),
+            (
+                "LINK_SIGNING_KEYS_SECRET_ARN",
+                &self.link_signing_keys_secret_arn,
+            ),
+            ("SLACK_SIGNING_SECRET_ARN", &self.slack_signing_secret_arn),
+            ("WEBHOOK_SECRETS_ARN", &self.webhook_secrets_arn),
         ];
         for (name, value) in arns {
             if let Some(value) = value {
                 check_arn(name, value)?;
             }
         }
-        if let Some(secret) = &self.link_signing_secret
-            && secret.len() < MIN_LINK_SECRET_BYTES
+        if let Some(method) = &self.self_heartbeat_method
+            && !matches!(method.as_str(), "GET" | "POST")
         {
             return Err(invalid(
-                "LINK_SIGNING_SECRET",
-                format!(
-                    "{} bytes is too short: use at least {MIN_LINK_SECRET_BYTES} random bytes",
-                    secret.len()
-                ),
+                "SELF_HEARTBEAT_METHOD",
+                format!("`{method}` is neither GET nor POST"),
             ));
         }
         if let Some(sender) = &self.sender_email
@@ -338,8 +363,11 @@ impl CloudSettings {
             "SES_CONFIGURATION_SET" => &self.ses_configuration_set,
             "SMS_SENDER_ID" => &self.sms_sender_id,
             "PUBLIC_BASE_URL" => &self.public_base_url,
-            "LINK_SIGNING_SECRET" => &self.link_signing_secret,
-            "SLACK_SIGNING_SECRET" => &self.slack_signing_secret,
+            "LINK_SIGNING_KEYS_SECRET_ARN" => &self.link_signing_keys_secret_arn,
+            "SLACK_SIGNING_SECRET_ARN" => &self.slack_signing_secret_arn,
+            "WEBHOOK_SECRETS_ARN" => &self.webhook_secrets_arn,
+            "SELF_HEARTBEAT_URL" => &self.self_heartbeat_url,
+            "SELF_HEARTBEAT_METHOD" => &self.self_heartbeat_method,
             "AWS_ENDPOINT_URL" => &self.aws_endpoint_url,
             _ => return None,
         };
@@ -396,14 +424,12 @@ impl CloudSettings {
         Self::require(&self.public_base_url, "PUBLIC_BASE_URL")
     }
 
-    /// `LINK_SIGNING_SECRET`.
-    pub fn require_link_signing_secret(&self) -> Result<&str, EnvError> {
-        Self::require(&self.link_signing_secret, "LINK_SIGNING_SECRET")
-    }
-
-    /// `SLACK_SIGNING_SECRET`.
-    pub fn require_slack_signing_secret(&self) -> Result<&str, EnvError> {
-        Self::require(&self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    /// `LINK_SIGNING_KEYS_SECRET_ARN`.
+    pub fn require_link_signing_keys_secret_arn(&self) -> Result<&str, EnvError> {
+        Self::require(
+            &self.link_signing_keys_secret_arn,
+            "LINK_SIGNING_KEYS_SECRET_ARN",
+        )
     }
 
     /// The timers' settings (`SCHEDULE_GROUP_NAME`, `TIMERS_QUEUE_ARN`, `TIMERS_QUEUE_URL`,

@@ -1,5 +1,5 @@
 //! Klaxon's AWS adapters: the DynamoDB store, SQS queues, EventBridge Scheduler timers, SES v2
-//! email and SNS SMS, plus the plumbing every Lambda function shares: the environment
+//! email, SNS SMS and Secrets Manager secrets ([`secrets`]), plus the plumbing every Lambda function shares: the environment
 //! ([`env`]), the wiring of adapters and use cases ([`wiring`]), the SQS batch driver
 //! ([`lambda`]; the consumers' failure policy is [`klaxon_app::consumer`]'s), the API Gateway
 //! HTTP API adapter ([`apigw`]), and logging. Clients are built once per function and passed
@@ -11,6 +11,7 @@ pub mod env;
 pub mod lambda;
 mod retry;
 pub mod scheduler;
+pub mod secrets;
 pub mod ses;
 pub mod sns;
 pub mod sqs;
@@ -19,6 +20,7 @@ pub mod wiring;
 pub use env::{CloudSettings, EnvError, Function, aws_config_loader, load_aws_config};
 pub use lambda::{FunctionError, MessageMeta, SqsBatchService, init_tracing, process_sqs_batch};
 pub use scheduler::{SchedulerSettings, SchedulerTimers};
+pub use secrets::{LinkKeysSecret, SecretError, SecretStore, WebhookSecrets};
 pub use ses::SesEmail;
 pub use sns::SnsSms;
 pub use sqs::SqsQueue;

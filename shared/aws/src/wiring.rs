@@ -7,6 +7,7 @@ use crate::dynamo::DynamoStore;
 use crate::env::{CloudSettings, EnvError, Function, load_aws_config};
 use crate::lambda::FunctionError;
 use crate::scheduler::SchedulerTimers;
+use crate::secrets::{LinkKeysSecret, SECRET_REFRESH, SecretError, SecretStore, WebhookSecrets};
 use crate::ses::SesEmail;
 use crate::sns::SnsSms;
 use crate::sqs::SqsQueue;
@@ -35,6 +36,8 @@ pub struct FunctionContext {
     pub ids: Arc<dyn IdGenerator>,
     /// How long the configuration is cached.
     pub config_ttl: Duration,
+    /// How long a secret's value is used before it is read again.
+    pub secret_refresh: Duration,
 }
 
 impl std::fmt::Debug for FunctionContext {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for FunctionContext {
         f.debug_struct("FunctionContext")
             .field("settings", &self.settings)
             .field("config_ttl", &self.config_ttl)
+            .field("secret_refresh", &self.secret_refresh)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +59,7 @@ impl FunctionContext {
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
             config_ttl: CONFIG_CACHE_TTL,
+            secret_refresh: SECRET_REFRESH,
         }
     }
 
@@ -81,6 +86,12 @@ impl FunctionContext {
     /// Replaces the configuration cache's lifetime.
     pub fn with_config_ttl(mut self, ttl: Duration) -> Self {
         self.config_ttl = ttl;
+        self
+    }
+
+    /// Replaces how often secrets are read again (tests use zero: every request).
+    pub fn with_secret_refresh(mut self, refresh: Duration) -> Self {
+        self.secret_refresh = refresh;
         self
     }
 
@@ -142,6 +153,43 @@ impl FunctionContext {
     pub fn email(&self) -> Result<SesEmail, EnvError> {
         self.settings
             .ses_email(aws_sdk_sesv2::Client::new(&self.aws))
+    }
+
+    /// Secrets Manager.
+    pub fn secret_store(&self) -> SecretStore {
+        SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.aws))
+    }
+
+    /// The link signing keys of `LINK_SIGNING_KEYS_SECRET_ARN`, read now.
+    pub async fn link_keys(&self) -> Result<LinkKeysSecret, FunctionError> {
+        let id = self.settings.require_link_signing_keys_secret_arn()?;
+        LinkKeysSecret::load(self.secret_store(), id)
+            .await
+            .map(|keys| keys.with_refresh(self.secret_refresh))
+            .map_err(|e| FunctionError::Failed(format!("LINK_SIGNING_KEYS_SECRET_ARN: {e}")))
+    }
+
+    /// The Slack signing secret of `SLACK_SIGNING_SECRET_ARN`, read now: `None` when the
+    /// variable is unset or the secret's `signing_secret` is empty (Slack not set up).
+    pub async fn slack_signing_secret(&self) -> Result<Option<String>, FunctionError> {
+        let Some(id) = &self.settings.slack_signing_secret_arn else {
+            return Ok(None);
+        };
+        let failed =
+            |e: SecretError| FunctionError::Failed(format!("SLACK_SIGNING_SECRET_ARN: {e}"));
+        let text = self.secret_store().get(id).await.map_err(failed)?;
+        crate::secrets::slack_signing_secret(id, &text).map_err(failed)
+    }
+
+    /// The webhook secrets of `WEBHOOK_SECRETS_ARN`, read now (`None` when unset).
+    pub async fn webhook_secrets(&self) -> Result<Option<WebhookSecrets>, FunctionError> {
+        let Some(id) = &self.settings.webhook_secrets_arn else {
+            return Ok(None);
+        };
+        WebhookSecrets::load(self.secret_store(), id)
+            .await
+            .map(|secrets| Some(secrets.with_refresh(self.secret_refresh)))
+            .map_err(|e| FunctionError::Failed(format!("WEBHOOK_SECRETS_ARN: {e}")))
     }
 
     /// The SNS SMS sender (optional `SMS_SENDER_ID`).

@@ -110,6 +110,7 @@ impl LocalRuntime {
             signin: prepared.signin,
             env: options.env,
             slack_signing_secret: options.slack_signing_secret.as_deref(),
+            heartbeat: options.heartbeat.clone(),
         };
         let services = startup::build_services(&adapters, &clock, senders, settings)?;
         let report = startup::start_report(&adapters, prepared.config_status, &clock).await?;

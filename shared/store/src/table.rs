@@ -37,6 +37,9 @@ pub struct TableDefinition {
     pub time_to_live_specification: TimeToLiveSpecification,
     /// Point-in-time recovery.
     pub point_in_time_recovery_specification: PointInTimeRecoverySpecification,
+    /// Whether the table refuses `DeleteTable` (on in the deployed stack).
+    #[serde(default)]
+    pub deletion_protection_enabled: bool,
 }
 
 /// A key attribute and its scalar type.

@@ -20,6 +20,19 @@ fn resources_of_type<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &
         .collect()
 }
 
+/// Each SQS event source mapping as (function logical id, queue logical id, resource).
+fn sqs_event_sources(template: &Value) -> Vec<(String, String, &Value)> {
+    resources_of_type(template, "AWS::Lambda::EventSourceMapping")
+        .into_values()
+        .map(|source| {
+            let properties = &source["Properties"];
+            let function = properties["FunctionName"].as_str().unwrap().to_owned();
+            let queue = properties["EventSourceArn"].as_str().unwrap();
+            (function, queue.trim_end_matches(".Arn").to_owned(), source)
+        })
+        .collect()
+}
+
 /// The `name` of each `functions/*/Cargo.toml` package.
 fn workspace_function_packages() -> BTreeSet<String> {
     let dir = workspace_root().join("functions");
@@ -81,7 +94,7 @@ fn sample_value(name: &str) -> String {
         name if name.ends_with("_URL") => format!("https://example.com/{name}"),
         name if name.ends_with("_ARN") => format!("arn:aws:service:us-east-1:1:{name}"),
         "SENDER_EMAIL" => "pager@example.com".into(),
-        "LINK_SIGNING_SECRET" => "x".repeat(40),
+        "SELF_HEARTBEAT_METHOD" => "GET".into(),
         other => other.to_lowercase(),
     }
 }
@@ -139,6 +152,9 @@ fn queues_have_dead_letter_queues_with_alarms_and_long_enough_visibility_timeout
     let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
     let alarmed: BTreeSet<String> = alarms
         .values()
+        .filter(|alarm| {
+            alarm["Properties"]["MetricName"] == json!("ApproximateNumberOfMessagesVisible")
+        })
         .map(|alarm| {
             let value = alarm["Properties"]["Dimensions"][0]["Value"]
                 .as_str()
@@ -169,12 +185,11 @@ fn queues_have_dead_letter_queues_with_alarms_and_long_enough_visibility_timeout
 
         // Every consumer's timeout × 6 fits in the visibility timeout.
         let visibility = properties["VisibilityTimeout"].as_u64().unwrap();
-        for function in resources_of_type(&template, "AWS::Serverless::Function").values() {
-            let events = function["Properties"]["Events"].as_object();
-            let consumes = events.into_iter().flatten().any(|(_, event)| {
-                event["Type"] == json!("SQS")
-                    && event["Properties"]["Queue"] == json!(format!("{name}.Arn"))
-            });
+        let functions = resources_of_type(&template, "AWS::Serverless::Function");
+        for (function_name, function) in &functions {
+            let consumes = sqs_event_sources(&template)
+                .iter()
+                .any(|(consumer, queue, _)| consumer == function_name && queue == name);
             if consumes {
                 let timeout = function["Properties"]["Timeout"]
                     .as_u64()
@@ -201,25 +216,31 @@ fn sqs_consumers_report_batch_item_failures_from_the_right_queues() {
     let template = template();
     let binaries = template_binaries(&template);
     let mut consumed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (binary, function) in &binaries {
-        for event in function["Properties"]["Events"]
-            .as_object()
+    for (logical, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        for (_, queue, source) in sqs_event_sources(&template)
             .into_iter()
-            .flatten()
-            .map(|(_, event)| event)
-            .filter(|event| event["Type"] == json!("SQS"))
+            .filter(|(consumer, _, _)| consumer == logical)
         {
             assert_eq!(
-                event["Properties"]["FunctionResponseTypes"],
+                source["Properties"]["FunctionResponseTypes"],
                 json!(["ReportBatchItemFailures"]),
                 "{binary}"
             );
-            let queue = event["Properties"]["Queue"].as_str().unwrap();
-            consumed
-                .entry(binary.clone())
-                .or_default()
-                .insert(queue.trim_end_matches(".Arn").to_owned());
+            consumed.entry(binary.to_owned()).or_default().insert(queue);
         }
+    }
+    // No SAM `SQS` events: they would attach SAM's account-wide SQS policy to the function.
+    for function in binaries.values() {
+        assert!(
+            function["Properties"]["Events"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .all(|(_, event)| event["Type"] != json!("SQS"))
+        );
     }
     let expected = BTreeMap::from([
         (
@@ -244,24 +265,25 @@ fn sqs_consumers_report_batch_item_failures_from_the_right_queues() {
 fn the_template_wires_each_consumer_to_the_queues_of_the_consumer_table() {
     use klaxon_app::consumer::Consumer;
     let template = template();
-    let binaries = template_binaries(&template);
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
     for consumer in Consumer::ALL {
-        let function = binaries
-            .get(consumer.name())
+        let (logical, _) = functions
+            .iter()
+            .find(|(_, function)| {
+                function["Metadata"]["BuildProperties"]["Binary"] == json!(consumer.name())
+            })
             .unwrap_or_else(|| panic!("no function for the {} consumer", consumer.name()));
-        let fed_by: BTreeSet<String> = function["Properties"]["Events"]
-            .as_object()
+        let fed_by: BTreeSet<String> = sqs_event_sources(&template)
             .into_iter()
-            .flatten()
-            .filter(|(_, event)| event["Type"] == json!("SQS"))
-            .map(|(_, event)| event["Properties"]["Queue"].as_str().unwrap().to_owned())
+            .filter(|(function, _, _)| function == logical)
+            .map(|(_, queue, _)| queue)
             .collect();
         let expected: BTreeSet<String> = consumer
             .queues()
             .iter()
             .map(|queue| {
                 let name = queue.as_str();
-                format!("{}{}Queue.Arn", name[..1].to_uppercase(), &name[1..])
+                format!("{}{}Queue", name[..1].to_uppercase(), &name[1..])
             })
             .collect();
         assert_eq!(fed_by, expected, "{}", consumer.name());

@@ -22,7 +22,7 @@ use klaxon_domain::timeline::{Actor, EventSource};
 use klaxon_store::repo::{KeyKind, KeyRecord, Repository, StoredIncident};
 use klaxon_store::{Clock, ManualClock, TableDefinition};
 use klaxon_tests::pipeline::{TestHttpGet, pipeline_config_text};
-use klaxon_tests::{aws_config, moto_data, test_start, unique_name, workspace_root};
+use klaxon_tests::{aws_config, create_secret, moto_data, test_start, unique_name, workspace_root};
 use notify::CloudNotifyHandler;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -82,6 +82,8 @@ pub struct Cloud {
     pub keys: BTreeMap<String, String>,
     /// An API key.
     pub api_key: String,
+    /// The link signing keys' secret (ARN).
+    pub link_keys_secret: String,
     /// What the SNS verifier fetched.
     pub http: TestHttpGet,
     /// The ingest function.
@@ -179,9 +181,11 @@ pub fn function_context(
     settings
         .check(function)
         .unwrap_or_else(|e| panic!("template.yaml, {}: {e}", function.name()));
+    // Secrets are read again on every request, so a test sees a rotation at once.
     FunctionContext::new(settings, aws.clone())
         .with_clock(clock)
         .with_ids(Arc::new(UuidV7Ids))
+        .with_secret_refresh(std::time::Duration::ZERO)
 }
 
 /// A phone number no other deployment in this moto uses.
@@ -256,8 +260,23 @@ impl Cloud {
             ("SCHEDULE_GROUP_NAME".to_owned(), group.clone()),
             ("SENDER_EMAIL".to_owned(), sender.clone()),
             ("PUBLIC_BASE_URL".to_owned(), PUBLIC_BASE_URL.to_owned()),
-            ("LINK_SIGNING_SECRET".to_owned(), LINK_SECRET.to_owned()),
-            ("SLACK_SIGNING_SECRET".to_owned(), SLACK_SECRET.to_owned()),
+            // The secrets as the template's functions get them: by ARN, values in Secrets Manager.
+            (
+                "LINK_SIGNING_KEYS_SECRET_ARN".to_owned(),
+                create_secret(
+                    "e2e-link-keys",
+                    &json!({"current": LINK_SECRET, "retired": []}).to_string(),
+                )
+                .await,
+            ),
+            (
+                "SLACK_SIGNING_SECRET_ARN".to_owned(),
+                create_secret(
+                    "e2e-slack",
+                    &json!({ "signing_secret": SLACK_SECRET }).to_string(),
+                )
+                .await,
+            ),
         ]);
         let clock = Arc::new(ManualClock::new(test_start()));
         let every_variable = variables.clone();
@@ -325,8 +344,11 @@ impl Cloud {
                 &context(Function::Notify),
                 Arc::new(|_: &str| None),
             )
+            .await
             .unwrap(),
-            ack: AckHandler::from_context(&context(Function::Ack)).unwrap(),
+            ack: AckHandler::from_context(&context(Function::Ack))
+                .await
+                .unwrap(),
             api: ApiHandler::from_context(&context(Function::Api)).unwrap(),
             clock,
             table,
@@ -340,6 +362,7 @@ impl Cloud {
             phone,
             keys,
             api_key: api.expose().to_string(),
+            link_keys_secret: variables["LINK_SIGNING_KEYS_SECRET_ARN"].clone(),
             http,
         }
     }

@@ -20,7 +20,9 @@ use events::{
     link_query, link_request, request, response, sign_sns, slack_request, text, with_body, with_key,
 };
 use klaxon_app::messages::QueueName;
+use klaxon_app::security::links::{LinkKeys, generate_secret};
 use klaxon_app::usecases::routing::SWEEP_GRACE;
+use klaxon_aws::SecretStore;
 use klaxon_domain::escalation::EscalationStatus;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;

@@ -241,3 +241,46 @@ async fn tampered_and_expired_links_and_bad_slack_signatures_change_nothing() {
     assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
     assert!(cloud.schedule(&schedule).await.is_none());
 }
+
+/// Rotating the deployed link secret (as `klaxon keys rotate-link-secret --secret-id` does: read
+/// the secret, rotate, store a new version) keeps links already sent working while their key is
+/// retired, and refuses them once the retired key's end has passed, even before they expire.
+#[tokio::test]
+async fn a_link_sent_before_a_rotation_still_acknowledges_and_a_retired_key_fails_after_its_end() {
+    let cloud = Cloud::new().await;
+    ingest(
+        &cloud,
+        with_key("ingest-alertmanager.json", cloud.key("am")),
+    )
+    .await;
+    cloud.pump().await;
+    let (_, _, html) = cloud.sent().await.emails.remove(0);
+    let ack_query = link_query(&html, PUBLIC_BASE_URL, "ack");
+    let resolve_query = link_query(&html, PUBLIC_BASE_URL, "resolve");
+
+    let secrets = SecretStore::from_config(&klaxon_tests::aws_config().await);
+    let before = LinkKeys::from_json(&secrets.get(&cloud.link_keys_secret).await.unwrap()).unwrap();
+    let old_key = before.signer().unwrap().key_id();
+    assert!(ack_query.contains(&format!("k={old_key}")), "{ack_query}");
+    let (rotated, rotation) = before
+        .rotate(generate_secret(), cloud.clock.now(), TimeDelta::hours(1))
+        .unwrap();
+    secrets
+        .put(&cloud.link_keys_secret, &rotated.to_json())
+        .await
+        .unwrap();
+    assert_eq!(rotation.retired, old_key);
+    assert_ne!(rotation.current, old_key);
+
+    // Signed with the old key before the rotation: still acknowledges.
+    let (code, page) = ack(&cloud, link_request("ack-link-post.json", &ack_query)).await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
+
+    // Two hours later the old key's retirement has ended; the resolve link (valid for 12h)
+    // is refused and changes nothing.
+    cloud.clock.advance(TimeDelta::hours(2));
+    let (code, page) = ack(&cloud, link_request("ack-link-post.json", &resolve_query)).await;
+    assert_eq!(code, 403, "{page}");
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
+}

@@ -8,10 +8,11 @@ mod smtp;
 
 use super::Output;
 use super::store::block_on;
-use crate::args::ServeArgs;
+use crate::args::{HeartbeatMethodArg, ServeArgs};
 use crate::failure::UsageError;
 use crate::{config_file, output};
 use banner::Banner;
+use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
 use klaxon_domain::config::Config;
 use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, check_public_url};
 use signals::StopSignals;
@@ -47,8 +48,10 @@ pub fn run(
         .map(check_public_url)
         .transpose()
         .map_err(|error| UsageError(error.to_string()))?;
+    let heartbeat = heartbeat_from_args(args)?;
     init_tracing();
     let mut options = RuntimeOptions::new(&args.data_dir, args.listen);
+    options.heartbeat = heartbeat;
     options.public_url = public_url;
     options.config = config.as_ref().map(|(config, _)| config.clone());
     options.smtp = smtp.clone();
@@ -156,3 +159,20 @@ fn init_tracing() {
 
 #[cfg(test)]
 mod tests;
+
+/// The self-heartbeat `--heartbeat-url` asks for (none when it is absent or blank); a bad URL is
+/// a usage error, found before anything is created.
+fn heartbeat_from_args(args: &ServeArgs) -> Result<Option<Heartbeat>, UsageError> {
+    args.heartbeat_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| {
+            let method = match args.heartbeat_method {
+                HeartbeatMethodArg::Get => HeartbeatMethod::Get,
+                HeartbeatMethodArg::Post => HeartbeatMethod::Post,
+            };
+            Heartbeat::new(url, method)
+        })
+        .transpose()
+        .map_err(|error| UsageError(format!("--heartbeat-url: {error}")))
+}

@@ -105,13 +105,14 @@ pub fn confirmation_page(preview: &LinkPreview, link: &SignedLink) -> Response {
     // No `action` attribute: the form posts back to this very URL, wherever Klaxon is mounted.
     content.push_str(&format!(
         "<p>This link was sent to <strong>{}</strong>; the action is recorded in their name.</p>\
-         <form method=\"post\">{}{}{}{}{}<button type=\"submit\">{verb} incident #{}</button></form>",
+         <form method=\"post\">{}{}{}{}{}{}<button type=\"submit\">{verb} incident #{}</button></form>",
         escape_html(preview.user.as_str()),
         hidden("i", &link.incident),
         hidden("u", &link.user),
         hidden("a", link.action.as_str()),
         hidden("e", &link.expires.to_string()),
         hidden("s", &link.signature),
+        link.key.as_deref().map(|id| hidden("k", id)).unwrap_or_default(),
         incident.number(),
     ));
     html_page(StatusCode::OK, &title, &content)

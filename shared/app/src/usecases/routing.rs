@@ -11,6 +11,7 @@
 
 use super::effects::run_effects;
 use super::{Core, LoadedConfig, UseCaseError};
+use crate::heartbeat::Heartbeat;
 use crate::messages::{AlertAction, AlertMessage, IncidentEvent, IncidentMessage, QueueMessage};
 use crate::oncall::{Roster, schedules_of};
 use crate::ports::{Queue, Timers};
@@ -60,6 +61,16 @@ pub struct SweepReport {
     pub requeued_alerts: usize,
     /// Unrouted incidents announced again.
     pub reannounced_incidents: usize,
+    /// The self-heartbeat after the sweep: `Some(true)` answered, `Some(false)` failed (logged
+    /// and counted), `None` when no heartbeat is configured.
+    pub heartbeat: Option<bool>,
+}
+
+impl SweepReport {
+    /// Whether the sweep recovered anything.
+    pub fn recovered_work(&self) -> bool {
+        self.overdue_timers + self.requeued_alerts + self.reannounced_incidents > 0
+    }
 }
 
 /// The routing use case.
@@ -67,6 +78,7 @@ pub struct RoutingService<S, Q, T> {
     core: Core<S>,
     queue: Q,
     timers: T,
+    heartbeat: Option<Heartbeat>,
 }
 
 crate::fmt_hidden::opaque_debug!(RoutingService<S, Q, T>);
@@ -82,7 +94,14 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
             core,
             queue,
             timers,
+            heartbeat: None,
         }
+    }
+
+    /// Pings `heartbeat` after every successful sweep (the self-heartbeat).
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
     }
 
     /// Handles one message from the incidents or timers queue. Other kinds are refused (they
@@ -310,8 +329,12 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 None => break,
             }
         }
-        if report != SweepReport::default() {
+        if report.recovered_work() {
             tracing::warn!(?report, "sweep recovered work");
+        }
+        // Only a sweep that ran to the end pings: a failing one leaves the watcher waiting.
+        if let Some(heartbeat) = &self.heartbeat {
+            report.heartbeat = Some(heartbeat.ping(&report).await);
         }
         Ok(report)
     }

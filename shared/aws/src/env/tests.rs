@@ -40,14 +40,14 @@ fn missing_variables_are_named_with_the_function() {
 fn empty_values_count_as_unset() {
     let settings = CloudSettings::from_lookup(lookup(&[
         ("TABLE_NAME", "  "),
-        ("SLACK_SIGNING_SECRET", ""),
+        ("SLACK_SIGNING_SECRET_ARN", ""),
     ]))
     .unwrap();
     assert_eq!(
         settings.require_table_name().unwrap_err().to_string(),
         "missing environment variable TABLE_NAME"
     );
-    assert!(settings.require_slack_signing_secret().is_err());
+    assert_eq!(settings.slack_signing_secret_arn, None);
 }
 
 #[test]
@@ -59,7 +59,17 @@ fn malformed_values_name_the_variable() {
             "ALERTS_QUEUE_URL",
         ),
         ("TIMERS_QUEUE_ARN", "timers", "TIMERS_QUEUE_ARN"),
-        ("LINK_SIGNING_SECRET", "short", "LINK_SIGNING_SECRET"),
+        (
+            "LINK_SIGNING_KEYS_SECRET_ARN",
+            "klaxon/link-keys",
+            "LINK_SIGNING_KEYS_SECRET_ARN",
+        ),
+        (
+            "SELF_HEARTBEAT_URL",
+            "hc.example/ping",
+            "SELF_HEARTBEAT_URL",
+        ),
+        ("SELF_HEARTBEAT_METHOD", "PUT", "SELF_HEARTBEAT_METHOD"),
         ("PUBLIC_BASE_URL", "klaxon.example.com", "PUBLIC_BASE_URL"),
         ("SENDER_EMAIL", "klaxon", "SENDER_EMAIL"),
     ];
@@ -74,17 +84,17 @@ fn malformed_values_name_the_variable() {
 
 #[test]
 fn public_base_url_loses_its_trailing_slash_and_secrets_are_not_printed() {
-    let secret = "s".repeat(40);
+    let secret = "https://hc.example/ping/0f9e8d7c-token";
     let settings = CloudSettings::from_lookup(lookup(&[
         ("PUBLIC_BASE_URL", "https://klaxon.example.com/"),
-        ("LINK_SIGNING_SECRET", &secret),
+        ("SELF_HEARTBEAT_URL", secret),
     ]))
     .unwrap();
     assert_eq!(
         settings.require_public_base_url().unwrap(),
         "https://klaxon.example.com"
     );
-    assert!(!format!("{settings:?}").contains(&secret));
+    assert!(!format!("{settings:?}").contains(secret));
 }
 
 #[test]

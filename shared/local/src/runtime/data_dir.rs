@@ -7,10 +7,13 @@
 //!   outbox.jsonl         one JSON line per delivery attempt
 //!   keys.env             plaintext integration and API keys (mode 0600)
 //!   link-secret          the ack/resolve link signing secret (mode 0600)
+//!   link-secret-retired  former link secrets still accepted, `UNTIL:SECRET` (mode 0600)
 //!   serve.lock           held by the running `klaxon serve` (one process per data dir)
 //! ```
 
 use super::RuntimeError;
+use chrono::{DateTime, TimeDelta, Utc};
+use klaxon_app::security::links::{LinkKeys, RetiredSecret, Rotation, generate_secret};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +32,8 @@ pub const OUTBOX_FILE: &str = "outbox.jsonl";
 pub const KEYS_FILE: &str = "keys.env";
 /// The link signing secret's file name.
 pub const LINK_SECRET_FILE: &str = "link-secret";
+/// The retired link secrets' file name.
+pub const RETIRED_LINK_SECRETS_FILE: &str = "link-secret-retired";
 /// The lock file's name.
 pub const LOCK_FILE: &str = "serve.lock";
 
@@ -61,6 +66,11 @@ impl DataDir {
     /// The link signing secret.
     pub fn link_secret(&self) -> PathBuf {
         self.root.join(LINK_SECRET_FILE)
+    }
+
+    /// The retired link secrets, each still accepted until its end.
+    pub fn retired_link_secrets(&self) -> PathBuf {
+        self.root.join(RETIRED_LINK_SECRETS_FILE)
     }
 
     /// The lock the running server holds.
@@ -142,6 +152,51 @@ impl DataDir {
             }
             Err(source) => Err(RuntimeError::io("read", &path, source)),
         }
+    }
+}
+
+impl DataDir {
+    /// The link keys: the current secret (generated on first use) and the retired ones.
+    pub fn link_keys_or_create(&self) -> Result<LinkKeys, RuntimeError> {
+        let current = self.link_secret_or_create()?;
+        let path = self.retired_link_secrets();
+        let retired = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                RetiredSecret::parse_list(&text).map_err(|error| RuntimeError::Invalid {
+                    path: path.clone(),
+                    reason: error.to_string(),
+                })?
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(RuntimeError::io("read", &path, source)),
+        };
+        Ok(LinkKeys { current, retired })
+    }
+
+    /// Replaces the link secret with a new random one at `now`, keeping the old one accepted
+    /// until `now + retire_for` (retired secrets already past their end are dropped). The
+    /// retired list is written first: a crash between the two writes leaves the old secret
+    /// both current and retired, which is harmless. A running `klaxon serve` signs with the
+    /// new secret after a restart (until then it signs with the old one, still accepted).
+    pub fn rotate_link_secret(
+        &self,
+        now: DateTime<Utc>,
+        retire_for: TimeDelta,
+    ) -> Result<Rotation, RuntimeError> {
+        self.create()?;
+        let keys = self.link_keys_or_create()?;
+        let (rotated, rotation) =
+            keys.rotate(generate_secret(), now, retire_for)
+                .map_err(|error| RuntimeError::Invalid {
+                    path: self.link_secret(),
+                    reason: error.to_string(),
+                })?;
+        write_private(
+            &self.retired_link_secrets(),
+            &format!("{}\n", RetiredSecret::format_list(&rotated.retired)),
+        )?;
+        write_private(&self.link_secret(), &format!("{}\n", rotated.current))?;
+        Ok(rotation)
     }
 }
 
@@ -230,5 +285,58 @@ mod tests {
         let error = dir.link_secret_or_create().unwrap_err().to_string();
         assert!(error.contains("link-secret"), "{error}");
         assert!(error.contains("at least 32"), "{error}");
+    }
+
+    #[test]
+    fn rotating_keeps_the_old_secret_accepted_and_signs_with_a_new_one() {
+        use chrono::TimeZone;
+        use klaxon_app::security::links::{LinkAction, LinkError};
+        use klaxon_domain::ids::{IncidentId, UserId};
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(temp.path().join("data"));
+        let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        dir.create().unwrap();
+        let before = dir.link_keys_or_create().unwrap();
+        let incident = IncidentId::new("0192abc").unwrap();
+        let user = UserId::new("alice").unwrap();
+        let old_link = before.signer().unwrap().sign(
+            &incident,
+            &user,
+            LinkAction::Ack,
+            now + TimeDelta::days(40),
+        );
+
+        let rotation = dir.rotate_link_secret(now, TimeDelta::days(30)).unwrap();
+        let after = dir.link_keys_or_create().unwrap();
+        assert_ne!(after.current, before.current);
+        assert_eq!(rotation.retired_until, now + TimeDelta::days(30));
+        let signer = after.signer().unwrap();
+        assert_eq!(signer.key_id(), rotation.current);
+        assert!(signer.verify(&old_link, now + TimeDelta::days(29)).is_ok());
+        assert_eq!(
+            signer.verify(&old_link, now + TimeDelta::days(30)),
+            Err(LinkError::BadSignature)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.retired_link_secrets())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // A second rotation 31 days later drops the first retiree, past its end.
+        let again = dir
+            .rotate_link_secret(now + TimeDelta::days(31), TimeDelta::days(30))
+            .unwrap();
+        assert_eq!(again.dropped, 1);
+        assert_eq!(again.retired, rotation.current);
+        assert_eq!(dir.link_keys_or_create().unwrap().retired.len(), 1);
+
+        std::fs::write(dir.retired_link_secrets(), "garbage").unwrap();
+        let error = dir.link_keys_or_create().unwrap_err().to_string();
+        assert!(error.contains("link-secret-retired"), "{error}");
     }
 }

@@ -5,6 +5,7 @@ use super::RuntimeError;
 use crate::queue::QueueOptions;
 use crate::smtp::SmtpConfig;
 use crate::worker::{ConsumerOptions, PumpOptions};
+use klaxon_app::heartbeat::Heartbeat;
 use klaxon_app::usecases::notify::{EnvLookup, process_env};
 use klaxon_domain::config::Config;
 use std::io::Write;
@@ -101,6 +102,8 @@ pub struct RuntimeOptions {
     pub env: EnvLookup,
     /// The Slack app's signing secret, for `POST /v1/slack/actions` (refused without it).
     pub slack_signing_secret: Option<String>,
+    /// The self-heartbeat every recovery sweep pings (`--heartbeat-url`), if any.
+    pub heartbeat: Option<Heartbeat>,
     /// Where page summaries are printed.
     pub console: Console,
     /// Timing knobs.
@@ -117,6 +120,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("smtp", &self.smtp)
             .field("webhooks", &self.webhooks)
             .field("slack", &self.slack_signing_secret.is_some())
+            .field("heartbeat", &self.heartbeat)
             .field("console", &self.console)
             .field("tuning", &self.tuning)
             .finish_non_exhaustive()
@@ -137,6 +141,7 @@ impl RuntimeOptions {
             webhooks: true,
             env: process_env(),
             slack_signing_secret: None,
+            heartbeat: None,
             console: Console::Stdout,
             tuning: Tuning::default(),
         }

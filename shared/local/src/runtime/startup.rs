@@ -13,6 +13,7 @@ use crate::smtp::{SmtpConfig, SmtpEmail};
 use crate::store::SqliteStore;
 use crate::timers::SqliteTimers;
 use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
+use klaxon_app::heartbeat::Heartbeat;
 use klaxon_app::messages::QueueName;
 use klaxon_app::ports::{Clock, IdGenerator, UuidV7Ids};
 use klaxon_app::security::links::LinkSigner;
@@ -187,16 +188,17 @@ pub(super) async fn prepare_config_and_keys(
         &keys_path,
         &keys.env_file_text(public_url, &keys_path.display().to_string()),
     )?;
-    let secret = data_dir.link_secret_or_create()?;
-    let links =
-        LinkSigner::new(secret.clone().into_bytes()).map_err(|error| RuntimeError::Invalid {
-            path: data_dir.link_secret(),
-            reason: error.to_string(),
-        })?;
-    let signin = SigninSigner::new(secret.as_bytes()).ok_or_else(|| RuntimeError::Invalid {
+    let link_keys = data_dir.link_keys_or_create()?;
+    let links = link_keys.signer().map_err(|error| RuntimeError::Invalid {
         path: data_dir.link_secret(),
-        reason: "the signing secret is too short".to_owned(),
+        reason: error.to_string(),
     })?;
+    // Sign-in links live 15 minutes: they use the current secret only, never a retired one.
+    let signin =
+        SigninSigner::new(link_keys.current.as_bytes()).ok_or_else(|| RuntimeError::Invalid {
+            path: data_dir.link_secret(),
+            reason: "the signing secret is too short".to_owned(),
+        })?;
     Ok(Prepared {
         repo,
         config_status,
@@ -256,6 +258,7 @@ pub(super) struct ServiceSettings<'a> {
     pub(super) signin: SigninSigner,
     pub(super) env: EnvLookup,
     pub(super) slack_signing_secret: Option<&'a str>,
+    pub(super) heartbeat: Option<Heartbeat>,
 }
 
 /// Phase 6: builds every use case over the adapters, sharing one configuration cache (a
@@ -308,11 +311,14 @@ pub(super) fn build_services(
             queue.clone(),
             timers.clone(),
         )),
-        routing: Arc::new(RoutingService::new(
-            cores.core("routing")?,
-            queue.clone(),
-            timers.clone(),
-        )),
+        routing: Arc::new({
+            let routing =
+                RoutingService::new(cores.core("routing")?, queue.clone(), timers.clone());
+            match settings.heartbeat {
+                Some(heartbeat) => routing.with_heartbeat(heartbeat),
+                None => routing,
+            }
+        }),
         notify: Arc::new(notify),
         ack: Arc::new(AckService::new(
             cores.core("ack")?,

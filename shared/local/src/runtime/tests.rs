@@ -5,6 +5,7 @@
 use super::*;
 use crate::outbox::{Outbox, OutboxRecord};
 use crate::smtp::SmtpConfig;
+use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
 use klaxon_app::messages::QueueName;
 use klaxon_domain::config::Config;
 use klaxon_domain::incident::IncidentStatus;
@@ -501,4 +502,63 @@ fn failing_messages_are_retried_for_longer_than_a_stale_delivery_claim() {
     assert!(span > stale, "{span:?} <= {stale:?}");
     // And not for hours: a message that cannot work reaches the dead letters the same day.
     assert!(span < Duration::from_secs(30 * 60), "{span:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sweep_pings_the_self_heartbeat_and_a_dead_receiver_does_not_stop_sweeping() {
+    let pings: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let receiver = {
+        let pings = Arc::clone(&pings);
+        let app = axum::Router::new().route(
+            "/ping/{check}",
+            axum::routing::post(
+                move |axum::extract::Path(check): axum::extract::Path<String>, body: String| async move {
+                    pings.lock().unwrap().push((check, body));
+                    "ok"
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/ping/check-1")
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let mut first = options(temp.path(), Some(config()));
+    first.heartbeat = Some(Heartbeat::new(&receiver, HeartbeatMethod::Post).unwrap());
+    let runtime = LocalRuntime::start(first).await.unwrap();
+    // A sweep at start and every 300 ms: two pings arrive, each a sweep's counts.
+    let seen = eventually("two heartbeat pings", async || {
+        let pings = pings.lock().unwrap().clone();
+        (pings.len() >= 2).then_some(pings)
+    })
+    .await;
+    assert_eq!(seen[0].0, "check-1");
+    let body: Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(body["event"], "sweep");
+    assert_eq!(body["overdue_timers"], 0);
+    runtime.shutdown().await.unwrap();
+
+    // Nothing listens at the URL: pings fail, are counted, and the sweeps go on (an alert
+    // still pages, and the failure count keeps growing).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/ping", listener.local_addr().unwrap())
+    };
+    let heartbeat = Heartbeat::new(&closed, HeartbeatMethod::Get).unwrap();
+    let mut second = options(&temp.path().join("second"), Some(config()));
+    second.heartbeat = Some(heartbeat.clone());
+    let runtime = LocalRuntime::start(second).await.unwrap();
+    eventually("two failed pings", async || {
+        (heartbeat.failures() >= 2).then_some(())
+    })
+    .await;
+    post_alert(&runtime, &alert("still-paging", json!({"speed": "slow"}))).await;
+    eventually("the page", async || {
+        pages_to(&outbox(&runtime), "alice@example.com")
+            .first()
+            .cloned()
+    })
+    .await;
+    runtime.shutdown().await.unwrap();
 }
