@@ -6,17 +6,17 @@
 //! | `TABLE_NAME` | the DynamoDB table | every function |
 //! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest, routing (sweep) |
 //! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, routing (sweep) |
-//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack |
-//! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
-//! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
-//! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack |
-//! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack |
+//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack, api |
+//! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack, api |
+//! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack, api |
+//! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack, api |
+//! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack, api |
 //! | `SCHEDULER_DLQ_ARN` | dead-letter queue for undeliverable timers | optional (timer users) |
-//! | `SENDER_EMAIL` | SES sender address | notify |
+//! | `SENDER_EMAIL` | SES sender address | notify, api (console sign-in links) |
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
-//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages) | notify |
-//! | `LINK_SIGNING_SECRET` | key for signed ack/resolve links (≥ 32 bytes) | notify, ack |
+//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages and sign-in emails) | notify, api |
+//! | `LINK_SIGNING_SECRET` | key for signed ack/resolve links (≥ 32 bytes; also console sign-in links) | notify, ack, api |
 //! | `SLACK_SIGNING_SECRET` | Slack request signing secret | optional (ack) |
 //! | `AWS_ENDPOINT_URL` | endpoint override (moto, LocalStack) | optional |
 //!
@@ -130,7 +130,12 @@ impl Function {
             Function::Notify => {
                 names.extend(["SENDER_EMAIL", "PUBLIC_BASE_URL", "LINK_SIGNING_SECRET"]);
             }
-            Function::Api => {}
+            Function::Api => {
+                // The console: sign-in links by email, and acknowledging from its pages.
+                names.push("NOTIFICATIONS_QUEUE_URL");
+                names.extend(TIMER_VARIABLES);
+                names.extend(["SENDER_EMAIL", "PUBLIC_BASE_URL", "LINK_SIGNING_SECRET"]);
+            }
         }
         names
     }
