@@ -369,6 +369,8 @@ fn percent_decode(text: &str) -> String {
 struct Banner {
     listening: String,
     public_url: String,
+    /// The web console's address (the root path redirects to the incidents).
+    console_url: String,
     data_dir: String,
     database: String,
     outbox: String,
@@ -488,6 +490,7 @@ impl Banner {
                     }
                 })
                 .collect(),
+            console_url: format!("{public_url}/"),
             public_url,
             // Absolute, so that `Try it:` works from any directory.
             try_keys_file: working_dir
@@ -522,6 +525,13 @@ impl Banner {
             }
         };
         let rows = [
+            (
+                "console",
+                format!(
+                    "{} (sign in with a user's email address; the link arrives by email, and in the outbox)",
+                    self.console_url
+                ),
+            ),
             ("config", config),
             (
                 "database",
@@ -709,6 +719,7 @@ mod tests {
         Banner {
             listening: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            console_url: "http://127.0.0.1:8080/".into(),
             data_dir: "klaxon-data".into(),
             database: "klaxon-data/klaxon.db".into(),
             outbox: "klaxon-data/outbox.jsonl".into(),
@@ -758,6 +769,10 @@ mod tests {
             )),
         )
         .text();
+        assert!(
+            found.contains("\n  console   http://127.0.0.1:8080/ (sign in with"),
+            "the first lines name the console: {found}"
+        );
         assert!(
             found.contains(
                 "\nTry it:\n  set -a; . /srv/klaxon/klaxon-data/keys.env; set +a\n  curl -sS \
