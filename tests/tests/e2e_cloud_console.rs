@@ -114,86 +114,8 @@ async fn the_console_signs_in_by_ses_and_acknowledges_through_the_api_function()
     let id = incident.incident.id().to_string();
     assert_eq!(cloud.schedule_names().await.len(), 1, "tier 0 is pending");
 
-    let root = console(&cloud, console_event("GET", "/", None, None)).await;
-    assert_eq!(root.status, 303);
-    assert_eq!(root.headers["location"], "/console/incidents");
-    let anonymous = console(
-        &cloud,
-        console_event("GET", "/console/incidents", None, None),
-    )
-    .await;
-    assert_eq!(anonymous.status, 303, "not signed in: to the sign-in page");
-    let form = console(&cloud, console_event("GET", "/console/signin", None, None)).await;
-    assert_eq!(form.status, 200);
-    assert!(
-        form.headers["content-security-policy"]
-            .as_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
-    let css = form
-        .body
-        .split('"')
-        .find(|part| part.starts_with("/console/assets/") && part.ends_with(".css"))
-        .unwrap()
-        .to_owned();
-    let asset = console(&cloud, console_event("GET", &css, None, None)).await;
-    assert_eq!(asset.status, 200, "{css}");
-    assert!(
-        asset.headers["content-type"]
-            .as_str()
-            .unwrap()
-            .starts_with("text/css")
-    );
-
-    // The sign-in link goes out through SES, from the deployment's sender.
-    let emails_before = cloud.sent().await.emails.len();
-    let requested = console(
-        &cloud,
-        console_event(
-            "POST",
-            "/console/signin",
-            None,
-            Some("email=alice%40example.com"),
-        ),
-    )
-    .await;
-    assert_eq!(requested.status, 200, "{}", requested.body);
-    let sent = cloud.sent().await;
-    assert_eq!(sent.emails.len(), emails_before + 1, "{sent:?}");
-    let (to, subject, body) = sent.emails.last().unwrap().clone();
-    assert_eq!(
-        (to.as_str(), subject.as_str()),
-        ("alice@example.com", "Sign in to Klaxon")
-    );
-    let link = signin_link(&body);
-    let query = link.split_once('?').unwrap().1.to_owned();
-
-    let confirm = console(
-        &cloud,
-        console_event("GET", &format!("/console/signin/link?{query}"), None, None),
-    )
-    .await;
-    assert_eq!(confirm.status, 200, "{}", confirm.body);
-    let signed_in = console(
-        &cloud,
-        console_event("POST", "/console/signin/link", None, Some(&query)),
-    )
-    .await;
-    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let set_cookie = signed_in.cookies.first().expect("a session cookie").clone();
-    assert!(
-        set_cookie.contains("Secure"),
-        "HTTPS deployment: {set_cookie}"
-    );
-    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let replay = console(
-        &cloud,
-        console_event("POST", "/console/signin/link", None, Some(&query)),
-    )
-    .await;
-    assert_eq!(replay.status, 403, "a used link fails on DynamoDB too");
+    pages_and_assets_answer(&cloud).await;
+    let (cookie, emails_before_ack) = sign_in_through_ses(&cloud).await;
 
     let page = format!("/console/incidents/{id}");
     let html = console(&cloud, console_event("GET", &page, Some(&cookie), None)).await;
@@ -256,7 +178,96 @@ async fn the_console_signs_in_by_ses_and_acknowledges_through_the_api_function()
     cloud.pump().await;
     let told = cloud.sent().await;
     assert!(
-        told.emails.len() > sent.emails.len(),
+        told.emails.len() > emails_before_ack,
         "a notice after the acknowledgement: {told:?}"
     );
+}
+
+/// The root redirect, the sign-in redirect, the sign-in form's CSP and an embedded asset.
+async fn pages_and_assets_answer(cloud: &Cloud) {
+    let root = console(cloud, console_event("GET", "/", None, None)).await;
+    assert_eq!(root.status, 303);
+    assert_eq!(root.headers["location"], "/console/incidents");
+    let anonymous = console(
+        cloud,
+        console_event("GET", "/console/incidents", None, None),
+    )
+    .await;
+    assert_eq!(anonymous.status, 303, "not signed in: to the sign-in page");
+    let form = console(cloud, console_event("GET", "/console/signin", None, None)).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.headers["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let css = form
+        .body
+        .split('"')
+        .find(|part| part.starts_with("/console/assets/") && part.ends_with(".css"))
+        .unwrap()
+        .to_owned();
+    let asset = console(cloud, console_event("GET", &css, None, None)).await;
+    assert_eq!(asset.status, 200, "{css}");
+    assert!(
+        asset.headers["content-type"]
+            .as_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
+
+/// Signs alice in through SES and the link's two requests; returns the session cookie and
+/// how many emails the deployment had sent then. A second use of the link fails.
+async fn sign_in_through_ses(cloud: &Cloud) -> (String, usize) {
+    // The sign-in link goes out through SES, from the deployment's sender.
+    let emails_before = cloud.sent().await.emails.len();
+    let requested = console(
+        cloud,
+        console_event(
+            "POST",
+            "/console/signin",
+            None,
+            Some("email=alice%40example.com"),
+        ),
+    )
+    .await;
+    assert_eq!(requested.status, 200, "{}", requested.body);
+    let sent = cloud.sent().await;
+    assert_eq!(sent.emails.len(), emails_before + 1, "{sent:?}");
+    let (to, subject, body) = sent.emails.last().unwrap().clone();
+    assert_eq!(
+        (to.as_str(), subject.as_str()),
+        ("alice@example.com", "Sign in to Klaxon")
+    );
+    let link = signin_link(&body);
+    let query = link.split_once('?').unwrap().1.to_owned();
+
+    let confirm = console(
+        cloud,
+        console_event("GET", &format!("/console/signin/link?{query}"), None, None),
+    )
+    .await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let signed_in = console(
+        cloud,
+        console_event("POST", "/console/signin/link", None, Some(&query)),
+    )
+    .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let set_cookie = signed_in.cookies.first().expect("a session cookie").clone();
+    assert!(
+        set_cookie.contains("Secure"),
+        "HTTPS deployment: {set_cookie}"
+    );
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let replay = console(
+        cloud,
+        console_event("POST", "/console/signin/link", None, Some(&query)),
+    )
+    .await;
+    assert_eq!(replay.status, 403, "a used link fails on DynamoDB too");
+    (cookie, sent.emails.len())
 }
