@@ -1,6 +1,8 @@
 //! The README stays true: its first lines are the two commands it promises, and the shell
 //! blocks of its quickstart, run with bash against a `klaxon serve` started from the
-//! quickstart's own command line, page someone, acknowledge the incident by link and list it.
+//! quickstart's own command line, page someone, acknowledge the incident by link and list it;
+//! then its browser steps, in headless Chromium, sign in with the link from the outbox and
+//! acknowledge the other incident.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +10,8 @@ mod common;
 
 use common::repo;
 use common::server::{KLAXON_VARIABLES, PATIENCE, Serve, ack_link, free_port, http, pages_to};
+use klaxon_tests::browser::{wait_text, wait_url};
+use klaxon_tests::webdriver::Driver;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -250,4 +254,118 @@ fn the_quickstart_commands_page_acknowledge_and_list_as_the_readme_says() {
         "{try_it:#?}: {answer}{}",
         String::from_utf8_lossy(&tried.stderr)
     );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let id = runtime.block_on(follow_the_browser_steps(&readme(), &serve));
+    let (status, detail) = http(
+        "GET",
+        &format!("{}/v1/incidents/{id}", serve.url),
+        Some(&serve.key("KLAXON_API_KEY")),
+        None,
+    );
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        detail["incident"]["status"], "acknowledged",
+        "acknowledged in the browser"
+    );
+}
+
+/// The quickstart's browser steps in headless Chromium: the console address `serve` printed,
+/// the sign-in form, the link the README's `bash` block finds in the outbox, and acknowledging
+/// the incident still triggered from its page. Returns that incident's id.
+async fn follow_the_browser_steps(text: &str, serve: &Serve) -> String {
+    let banner = serve.stdout();
+    let console_url = banner
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("console "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("serve prints the console address: {banner}"))
+        .to_owned();
+    assert_eq!(console_url, format!("{}/", serve.url));
+    let address = "emma@example.com";
+    assert!(
+        text.contains(&format!("enter `{address}`")),
+        "the README signs in as {address}"
+    );
+    let link_blocks = blocks(text, "## Quickstart", "bash");
+    assert_eq!(
+        link_blocks.len(),
+        1,
+        "one command finds the sign-in link: {link_blocks:?}"
+    );
+
+    let driver = Driver::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let browser = driver.session(1280, 800).await.unwrap();
+    browser.goto(&console_url).await.unwrap();
+    wait_url(&browser, "/console/signin").await;
+    browser
+        .find("#email")
+        .await
+        .unwrap()
+        .send_keys(address)
+        .await
+        .unwrap();
+    browser
+        .find("form[action='/console/signin'] button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "main", "a sign-in link is on its way").await;
+
+    let found = Command::new("bash")
+        .args(["-c", &format!("set -eu\n{}", link_blocks[0])])
+        .env("outbox", serve.data_dir.join("outbox.jsonl"))
+        .output()
+        .unwrap();
+    let link = String::from_utf8(found.stdout).unwrap().trim().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/console/signin/link?", serve.url)),
+        "the README's command finds the link: {link:?} {}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    browser.goto(&link).await.unwrap();
+    browser
+        .find("#signin")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_url(&browser, "/console/incidents").await;
+
+    // The incident nobody acknowledged yet: its row has the `triggered` badge.
+    let href = browser
+        .execute(
+            "const row = [...document.querySelectorAll('ul.incidents li')]
+               .find(li => li.querySelector('.s-triggered'));
+             return row ? row.querySelector('a.title').getAttribute('href') : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let href = href
+        .as_str()
+        .expect("a triggered incident in the list")
+        .to_owned();
+    browser
+        .find(&format!("a.title[href='{href}']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_url(&browser, &href).await;
+    browser
+        .find("#acknowledge")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let timeline = wait_text(&browser, "#timeline", "incident.acknowledged").await;
+    assert!(timeline.contains("by user:emma"), "{timeline}");
+    let _ = browser.close().await;
+    href.rsplit('/').next().unwrap().to_owned()
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One responder (alice, the default role), one viewer (vera), one admin (ann); alice is
-/// paged by email, every two seconds while nobody acknowledges.
+/// paged by email, every two seconds while nobody acknowledges. The schedule `primary`
+/// (weekly, ann then alice) is on no policy, so it changes who is paged in no test.
 pub const CONSOLE_CONFIG: &str = r#"
 users:
   - id: alice
@@ -27,6 +28,16 @@ users:
     name: Ann Admin
     email: ann@example.com
     role: admin
+schedules:
+  - id: primary
+    name: Primary
+    time_zone: Europe/London
+    layers:
+      - name: weekly
+        rotation:
+          participants: [ann, alice]
+          start: 2026-01-01T00:00:00
+          shift: { weeks: 1 }
 escalation_policies:
   - id: fast
     name: Fast

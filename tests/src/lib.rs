@@ -12,10 +12,13 @@
 // Test support code: a failed set-up should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod axe;
+pub mod browser;
 pub mod console;
 pub mod fakes;
 pub mod faults;
 pub mod pipeline;
+pub mod webdriver;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;

@@ -206,6 +206,8 @@ async fn every_route_enforces_its_role() {
     for path in [
         "/console/incidents".to_owned(),
         page(first.incident.id().as_str()),
+        "/console/oncall".to_owned(),
+        "/console/schedules/primary".to_owned(),
     ] {
         assert_eq!(world.get(&path, None).await.status(), 303, "{path}");
         for session in [&viewer, &responder, &admin] {
@@ -250,6 +252,94 @@ async fn every_route_enforces_its_role() {
             .status()
     };
     assert_eq!(status(&first).await, IncidentStatus::Triggered);
+
+    // Overrides: a viewer gets no form and is refused; a responder and an admin create and
+    // remove them.
+    let schedule = world
+        .get("/console/schedules/primary", Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !schedule.contains("/overrides\""),
+        "no override form for a viewer"
+    );
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("user", "vera".to_owned()),
+            ("start", "2030-01-01T09:00".to_owned()),
+            ("end", "2030-01-01T17:00".to_owned()),
+        ]
+    };
+    let post_override = async |session: Option<&Session>, csrf: &str| {
+        let fields = form(csrf);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        world
+            .post_form("/console/schedules/primary/overrides", session, &fields)
+            .await
+    };
+    assert_eq!(
+        post_override(Some(&viewer), &viewer_csrf).await.status(),
+        403
+    );
+    assert_eq!(post_override(None, &viewer_csrf).await.status(), 401);
+    let overrides = async || {
+        world
+            .runtime
+            .repository()
+            .overrides(
+                &klaxon_domain::ids::ScheduleId::new("primary").unwrap(),
+                "2030-01-01T00:00:00Z".parse().unwrap(),
+                "2030-01-02T00:00:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap()
+    };
+    assert!(overrides().await.is_empty(), "the viewer created nothing");
+    for session in [&responder, &admin] {
+        let csrf = csrf_of(&world, "/console/schedules/primary", session).await;
+        let created = post_override(Some(session), &csrf).await;
+        assert_eq!(created.status(), 303);
+        assert_eq!(
+            location(&created),
+            "/console/schedules/primary?done=created"
+        );
+        let id = overrides().await[0].id.clone();
+        let remove = format!("/console/schedules/primary/overrides/{id}/remove");
+        let refused = world
+            .post_form(&remove, Some(&viewer), &[("csrf", &viewer_csrf)])
+            .await;
+        assert_eq!(refused.status(), 403, "a viewer cannot remove it");
+        let removed = world
+            .post_form(&remove, Some(session), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(removed.status(), 303);
+        assert!(overrides().await.is_empty());
+    }
+    // Bad input is refused with the field named, and nothing is created.
+    let csrf = csrf_of(&world, "/console/oncall", &responder).await;
+    for (start, end, field) in [
+        ("2030-01-01T17:00", "2030-01-01T09:00", "end"),
+        ("9am", "2030-01-01T09:00", "start"),
+    ] {
+        let refused = world
+            .post_form(
+                "/console/schedules/primary/overrides",
+                Some(&responder),
+                &[
+                    ("csrf", &csrf),
+                    ("user", "vera"),
+                    ("start", start),
+                    ("end", end),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 400, "{start} {end}");
+        assert!(refused.text().await.unwrap().contains(field), "{field}");
+    }
+    assert!(overrides().await.is_empty());
 
     // A responder and an admin act.
     for (session, incident, action, after) in [

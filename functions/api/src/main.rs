@@ -14,7 +14,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let context = FunctionContext::from_env(Function::Api).await?;
-    let handler = Arc::new(api::ApiHandler::from_context(&context)?);
+    let handler = Arc::new(api::ApiHandler::from_context(&context).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move { handler.handle(event.payload).await }

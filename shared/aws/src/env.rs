@@ -6,17 +6,17 @@
 //! | `TABLE_NAME` | the DynamoDB table | every function |
 //! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest, routing (sweep) |
 //! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, routing (sweep) |
-//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack |
-//! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack |
-//! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack |
-//! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack |
-//! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack |
+//! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack, api |
+//! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack, api |
+//! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack, api |
+//! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack, api |
+//! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack, api |
 //! | `SCHEDULER_DLQ_ARN` | dead-letter queue for undeliverable timers | optional (timer users) |
-//! | `SENDER_EMAIL` | SES sender address | notify |
+//! | `SENDER_EMAIL` | SES sender address | notify, api (console sign-in links) |
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
-//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages) | notify |
-//! | `LINK_SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret of the link signing keys | notify, ack |
+//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages and sign-in emails) | notify, api |
+//! | `LINK_SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret of the link signing keys (also console sign-in links) | notify, ack, api |
 //! | `SLACK_SIGNING_SECRET_ARN` | secret of the Slack request signing secret | optional (ack) |
 //! | `WEBHOOK_SECRETS_ARN` | secret holding the values of the configuration's `${VAR}`s | optional (notify) |
 //! | `SELF_HEARTBEAT_URL` | URL the recovery sweep pings after each run | optional (routing) |
@@ -137,7 +137,16 @@ impl Function {
                     "LINK_SIGNING_KEYS_SECRET_ARN",
                 ]);
             }
-            Function::Api => {}
+            Function::Api => {
+                // The console: sign-in links by email, and acknowledging from its pages.
+                names.push("NOTIFICATIONS_QUEUE_URL");
+                names.extend(TIMER_VARIABLES);
+                names.extend([
+                    "SENDER_EMAIL",
+                    "PUBLIC_BASE_URL",
+                    "LINK_SIGNING_KEYS_SECRET_ARN",
+                ]);
+            }
         }
         names
     }

@@ -340,6 +340,9 @@ fn http_routes_are_served_by_the_right_functions() {
         ),
         ("GET", "/v1/config", "api"),
         ("PUT", "/v1/config", "api"),
+        ("GET", "/", "api"),
+        ("GET", "/console", "api"),
+        ("ANY", "/console/{proxy+}", "api"),
     ]
     .into_iter()
     .map(|(m, p, f)| (m.to_owned(), p.to_owned(), f.to_owned()))

@@ -349,7 +349,9 @@ impl Cloud {
             ack: AckHandler::from_context(&context(Function::Ack))
                 .await
                 .unwrap(),
-            api: ApiHandler::from_context(&context(Function::Api)).unwrap(),
+            api: ApiHandler::from_context(&context(Function::Api))
+                .await
+                .unwrap(),
             clock,
             table,
             dynamodb,

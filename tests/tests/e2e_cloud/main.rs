@@ -193,6 +193,7 @@ fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
     (emails, sms)
 }
 
+mod console;
 mod recovery;
 mod refusals;
 mod scenarios;

@@ -34,6 +34,8 @@ pub(super) fn shell_word(path: &str) -> String {
 pub(super) struct Banner {
     pub(super) listening: String,
     pub(super) public_url: String,
+    /// The web console's address (the root path redirects to the incidents).
+    pub(super) console_url: String,
     pub(super) data_dir: String,
     pub(super) database: String,
     pub(super) outbox: String,
@@ -153,6 +155,7 @@ impl Banner {
                     }
                 })
                 .collect(),
+            console_url: format!("{public_url}/"),
             public_url,
             // Absolute, so that `Try it:` works from any directory.
             try_keys_file: working_dir
@@ -187,6 +190,13 @@ impl Banner {
             }
         };
         let rows = [
+            (
+                "console",
+                format!(
+                    "{} (sign in with a user's email address; the link arrives by email, and in the outbox)",
+                    self.console_url
+                ),
+            ),
             ("config", config),
             (
                 "database",

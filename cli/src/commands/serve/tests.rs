@@ -102,6 +102,7 @@ fn banner(try_keys_file: &str, sample_payload: Option<PathBuf>) -> Banner {
     Banner {
         listening: "127.0.0.1:8080".into(),
         public_url: "http://127.0.0.1:8080".into(),
+        console_url: "http://127.0.0.1:8080/".into(),
         data_dir: "klaxon-data".into(),
         database: "klaxon-data/klaxon.db".into(),
         outbox: "klaxon-data/outbox.jsonl".into(),
@@ -151,6 +152,10 @@ fn try_it_names_the_sample_payload_by_absolute_path_or_says_where_it_works() {
         )),
     )
     .text();
+    assert!(
+        found.contains("\n  console   http://127.0.0.1:8080/ (sign in with"),
+        "the first lines name the console: {found}"
+    );
     assert!(
         found.contains(
             "\nTry it:\n  set -a; . /srv/klaxon/klaxon-data/keys.env; set +a\n  curl -sS \

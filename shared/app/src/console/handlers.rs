@@ -28,7 +28,7 @@ const MAX_FORM_BYTES: usize = 8 * 1024;
 
 pub(super) type Svc<S, Q, T, E> = Arc<ConsoleService<S, Q, T, E>>;
 
-fn render(template: &impl Template) -> Response {
+pub(super) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(body) => html(StatusCode::OK, body),
         Err(error) => {
@@ -92,7 +92,12 @@ pub(super) fn error_page(error: ConsoleError, who: Option<&SignedIn>) -> Respons
         ),
         ConsoleError::UseCase(error) => {
             let api = ApiError::from(error);
-            message(api.status, who, "This did not work", &api.message, None)
+            // A form's bad field is named, as the JSON API names it.
+            let text = match &api.field {
+                Some(field) => format!("{field}: {}", api.message),
+                None => api.message.clone(),
+            };
+            message(api.status, who, "This did not work", &text, None)
         }
     }
 }
@@ -128,7 +133,7 @@ async fn current<S: Store, Q: Queue, T: Timers, E: EmailSender>(
 }
 
 /// The signed-in person for a page, or a redirect to the sign-in page.
-async fn require<S: Store, Q: Queue, T: Timers, E: EmailSender>(
+pub(super) async fn require<S: Store, Q: Queue, T: Timers, E: EmailSender>(
     svc: &ConsoleService<S, Q, T, E>,
     headers: &HeaderMap,
 ) -> Result<SignedIn, Response> {
@@ -144,6 +149,17 @@ async fn require_form<S: Store, Q: Queue, T: Timers, E: EmailSender>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<SignedIn, Response> {
+    require_form_fields(svc, headers, body)
+        .await
+        .map(|(who, _)| who)
+}
+
+/// [`require_form`], also returning the form's fields.
+pub(super) async fn require_form_fields<S: Store, Q: Queue, T: Timers, E: EmailSender>(
+    svc: &ConsoleService<S, Q, T, E>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(SignedIn, Params), Response> {
     let Some(who) = current(svc, headers).await? else {
         return Err(message(
             StatusCode::UNAUTHORIZED,
@@ -164,7 +180,7 @@ async fn require_form<S: Store, Q: Queue, T: Timers, E: EmailSender>(
             None,
         ));
     }
-    Ok(who)
+    Ok((who, form))
 }
 
 pub(super) async fn root() -> Response {

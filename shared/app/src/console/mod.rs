@@ -14,6 +14,10 @@
 //! | `GET /console/incidents?status&severity&urgency&policy&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh) |
 //! | `GET /console/incidents/{id}[?fragment=1]` | signed in (any role) | one incident (id or number) |
 //! | `POST /console/incidents/{id}/acknowledge`, `/resolve` (`csrf`) | responder, admin | `303` to the incident; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
+//! | `GET /console/oncall` | signed in (any role) | who is on call on every schedule, until when, who's next; every policy's tiers; my shifts |
+//! | `GET /console/schedules/{id}` | signed in (any role) | the final rotation and overrides over 14 days; the override forms for responders and admins |
+//! | `POST /console/schedules/{id}/overrides` (`csrf`, `user`, `start`, `end`) | responder, admin | creates an override (times in the schedule's zone), `303` to the schedule |
+//! | `POST /console/schedules/{id}/overrides/{override}/remove` (`csrf`) | responder, admin | removes it, `303` to the schedule |
 //!
 //! Pages without a session redirect to the sign-in page; form posts without one are `401`.
 //! Every HTML answer carries a strict Content-Security-Policy (see [`html::CSP`]).
@@ -21,7 +25,9 @@
 pub mod assets;
 mod handlers;
 pub mod html;
+pub mod oncall;
 pub mod read;
+pub mod schedule_pages;
 pub mod service;
 pub mod session;
 pub mod signin;
@@ -68,6 +74,22 @@ where
         .route(
             "/console/incidents/{id}/resolve",
             post(resolve::<S, Q, T, E>),
+        )
+        .route(
+            "/console/oncall",
+            get(schedule_pages::on_call::<S, Q, T, E>),
+        )
+        .route(
+            "/console/schedules/{id}",
+            get(schedule_pages::schedule::<S, Q, T, E>),
+        )
+        .route(
+            "/console/schedules/{id}/overrides",
+            post(schedule_pages::create_override::<S, Q, T, E>),
+        )
+        .route(
+            "/console/schedules/{id}/overrides/{override_id}/remove",
+            post(schedule_pages::remove_override::<S, Q, T, E>),
         )
         .with_state(service)
 }

@@ -7,7 +7,7 @@ use super::signin::{SigninLink, SigninSigner, random_token};
 use crate::ports::{Email, EmailSender, Queue, Timers};
 use crate::render::escape_html;
 use crate::usecases::lifecycle::{StopAction, stop_incident};
-use crate::usecases::queries::find_incident;
+use crate::usecases::queries::{QueryService, find_incident};
 use crate::usecases::{Core, UseCaseError};
 use chrono::Duration;
 use klaxon_domain::Instant;
@@ -108,7 +108,8 @@ pub struct NewSession {
 
 /// The console's use cases.
 pub struct ConsoleService<S, Q, T, E> {
-    core: Core<S>,
+    // The schedule reads and override writes go through the same use cases as the JSON API.
+    queries: QueryService<S>,
     queue: Q,
     timers: T,
     email: E,
@@ -136,7 +137,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         settings: ConsoleSettings,
     ) -> Self {
         Self {
-            core,
+            queries: QueryService::new(core),
             queue,
             timers,
             email,
@@ -147,7 +148,12 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
 
     /// The shared core.
     pub fn core(&self) -> &Core<S> {
-        &self.core
+        self.queries.core()
+    }
+
+    /// The JSON API's use cases over the same core.
+    pub fn queries(&self) -> &QueryService<S> {
+        &self.queries
     }
 
     /// The settings.
@@ -165,7 +171,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         }
         let window = self.settings.signin_window;
         let count = self
-            .core
+            .core()
             .repo
             .count_signin_request(&address, window.num_seconds())
             .await?;
@@ -174,7 +180,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
                 minutes: window.num_minutes(),
             });
         }
-        let config = self.core.config().await?;
+        let config = self.core().config().await?;
         let Some(user) = config.users.iter().find(|u| {
             u.email
                 .as_deref()
@@ -183,13 +189,16 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
             tracing::info!("console sign-in requested for an address no user has");
             return Ok(());
         };
-        let expires_at = self.core.now() + self.settings.signin_ttl;
+        let expires_at = self.core().now() + self.settings.signin_ttl;
         let token = random_token();
         let record = SigninToken {
             user: user.id.clone(),
             expires_at,
         };
-        self.core.repo.create_signin_token(&token, &record).await?;
+        self.core()
+            .repo
+            .create_signin_token(&token, &record)
+            .await?;
         let link = self.signer.sign(&token, expires_at.timestamp());
         let email = self.signin_email(&address, &link, expires_at);
         if let Err(error) = self.email.send_email(&email).await {
@@ -227,7 +236,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
                 "This sign-in link is not valid: it was altered or belongs to another Klaxon.",
             ));
         }
-        if link.expires <= self.core.now().timestamp() {
+        if link.expires <= self.core().now().timestamp() {
             return Err(ConsoleError::SigninRefused(
                 "This sign-in link has expired. Ask for a new one.",
             ));
@@ -242,16 +251,16 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         let used = ConsoleError::SigninRefused(
             "This sign-in link was already used (each link works once). Ask for a new one.",
         );
-        let Some(token) = self.core.repo.consume_signin_token(&link.token).await? else {
+        let Some(token) = self.core().repo.consume_signin_token(&link.token).await? else {
             return Err(used);
         };
-        let config = self.core.config().await?;
+        let config = self.core().config().await?;
         if config.user(&token.user).is_none() {
             return Err(ConsoleError::SigninRefused(
                 "The user this link was sent to is no longer configured.",
             ));
         }
-        let now = self.core.now();
+        let now = self.core().now();
         let session = ConsoleSession {
             user: token.user,
             csrf: random_token(),
@@ -259,7 +268,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
             expires_at: now + self.settings.session_ttl,
         };
         let secret = random_token();
-        self.core.repo.create_session(&secret, &session).await?;
+        self.core().repo.create_session(&secret, &session).await?;
         tracing::info!(user = %session.user, "console session started");
         Ok(NewSession {
             token: secret,
@@ -270,10 +279,10 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
     /// The person signed in with session cookie `token`, if the session is live and its user
     /// is still configured.
     pub async fn signed_in(&self, token: &str) -> Result<Option<SignedIn>, ConsoleError> {
-        let Some(session) = self.core.repo.session(token).await? else {
+        let Some(session) = self.core().repo.session(token).await? else {
             return Ok(None);
         };
-        let config = self.core.config().await?;
+        let config = self.core().config().await?;
         Ok(config.user(&session.user).map(|user| SignedIn {
             token: token.to_owned(),
             user: user.id.clone(),
@@ -285,7 +294,7 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
 
     /// Ends a session.
     pub async fn sign_out(&self, token: &str) -> Result<(), ConsoleError> {
-        self.core.repo.revoke_session(token).await?;
+        self.core().repo.revoke_session(token).await?;
         Ok(())
     }
 
@@ -300,9 +309,9 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         if !who.role.can_act() {
             return Err(ConsoleError::Forbidden(who.role.as_str()));
         }
-        let stored: StoredIncident = find_incident(&self.core, reference).await?;
+        let stored: StoredIncident = find_incident(self.core(), reference).await?;
         let outcome = stop_incident(
-            &self.core,
+            self.core(),
             &self.queue,
             &self.timers,
             stored.incident.id(),
