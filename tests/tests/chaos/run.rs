@@ -55,8 +55,8 @@ impl Size {
     /// `KLAXON_CHAOS_GROUPS`, `KLAXON_CHAOS_FAULT_RATE` and `KLAXON_CHAOS_SEED`.
     pub fn from_env() -> Self {
         Self {
-            incidents: env_or("KLAXON_CHAOS_INCIDENTS", 24),
-            groups: env_or("KLAXON_CHAOS_GROUPS", 6).max(1),
+            incidents: env_or("KLAXON_CHAOS_INCIDENTS", 6),
+            groups: env_or("KLAXON_CHAOS_GROUPS", 3).max(1),
             fault_rate: env_or("KLAXON_CHAOS_FAULT_RATE", 0.2),
             seed: env_or("KLAXON_CHAOS_SEED", DEFAULT_SEED),
         }
