@@ -12,6 +12,7 @@
 // Test support code: a failed set-up should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod chaos;
 pub mod console;
 pub mod fakes;
 pub mod faults;

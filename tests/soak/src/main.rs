@@ -57,7 +57,10 @@ struct Args {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?}: expected a number and a unit (90s, 10m, 1h)"))?;
@@ -144,7 +147,11 @@ fn target_of(banner: &Value) -> anyhow::Result<Target> {
 /// then resolved (`n` odd).
 fn alert(prefix: &str, keys: u64, n: u64) -> Value {
     let key = (n / 2) % keys;
-    let status = if n.is_multiple_of(2) { "firing" } else { "resolved" };
+    let status = if n.is_multiple_of(2) {
+        "firing"
+    } else {
+        "resolved"
+    };
     json!({
         "dedup_key": format!("{prefix}-{key}"),
         "status": status,
@@ -341,7 +348,8 @@ async fn main() -> anyhow::Result<()> {
                     _ = tick.tick() => {}
                     _ = load_stopped.changed() => break,
                 }
-                let (client, target, counts) = (client.clone(), target.clone(), Arc::clone(&counts));
+                let (client, target, counts) =
+                    (client.clone(), target.clone(), Arc::clone(&counts));
                 let body = alert("soak", 2000, n);
                 tokio::spawn(async move { post(&client, &target, &body, &counts).await });
                 n += 1;

@@ -16,6 +16,7 @@ use klaxon_domain::alert::AlertKey;
 use klaxon_domain::ids::{DedupKey, IncidentId, IntegrationName};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;
+use klaxon_tests::chaos::{dead_lettered_incidents, first_round};
 use klaxon_tests::faults::{FaultKind, FaultPlan, FaultProxy, FaultRule, FaultStats};
 use klaxon_tests::{moto_data, workspace_root};
 use rand::SeedableRng;
@@ -449,6 +450,7 @@ async fn check(
     dead_letters: Vec<(String, String)>,
 ) -> Report {
     let seed = size.seed;
+    let dead_lettered = dead_lettered_incidents(dead_letters.iter().map(|(_, body)| body.as_str()));
     // Every alert answered 2xx is stored and grouped, one incident per (group, cycle).
     let mut lost = Vec::new();
     let mut incidents: BTreeMap<(usize, usize), IncidentId> = BTreeMap::new();
@@ -514,24 +516,43 @@ async fn check(
     for (slot, id) in &incidents {
         let stored = d.repo.incident(id).await.unwrap().unwrap();
         let number = format!("#{} ", stored.incident.number());
+        // What tiers 0 and 1 owe this incident follows from its timeline (an escalation whose
+        // start a fault held up until the sweep may be acknowledged before tier 1 is due); a
+        // page or timer of it that sat in a dead-letter queue until the end came too late.
+        let late = dead_lettered.contains(id);
+        let facts = first_round(&d.repo, id).await;
         let pages = emails
             .iter()
             .filter(|(to, s)| {
                 to == "alice@example.com" && s.starts_with('[') && s.contains(&number)
             })
             .count();
-        assert_eq!(
-            pages, 1,
-            "seed {seed}: incident {slot:?} {number}: tier-0 pages"
+        let (tier0, tier1) = match facts.expected_pages() {
+            Ok(expected) => expected,
+            Err(_) if late => (usize::from(facts.tier0), usize::from(facts.tier1)),
+            Err(wrong) => panic!("seed {seed}: incident {slot:?} {number}: {wrong} ({facts:?})"),
+        };
+        // A dead-lettered page may have come after the incident resolved, and a dead-lettered
+        // timer's page may have gone out (queued before a commit that then kept failing).
+        let allowed = if late { 0..=1 } else { tier0..=tier0 };
+        assert!(
+            allowed.contains(&pages),
+            "seed {seed}: incident {slot:?} {number}: {pages} tier-0 pages ({facts:?})"
         );
         let texts = sms
             .iter()
             .filter(|t| t.starts_with("Klaxon [") && t.contains(&number) && t.contains(" Ack: "))
             .count();
-        let expected = usize::from(!ledger.acked_early.contains(id.as_str()));
-        assert_eq!(
-            texts, expected,
-            "seed {seed}: incident {slot:?} {number}: tier-1 pages"
+        if ledger.acked_early.contains(id.as_str()) {
+            assert!(
+                !facts.tier1,
+                "seed {seed}: {number} acked early, yet tier 1 was paged"
+            );
+        }
+        let allowed = if late { 0..=1 } else { tier1..=tier1 };
+        assert!(
+            allowed.contains(&texts),
+            "seed {seed}: incident {slot:?} {number}: {texts} tier-1 pages ({facts:?})"
         );
         let all_resolved = ledger.accepted[slot]
             .iter()
