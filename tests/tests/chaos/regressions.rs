@@ -158,3 +158,44 @@ async fn a_send_applied_but_unanswered_is_sent_again() {
         "the page went out twice: at least once, never lost"
     );
 }
+
+/// Found while writing the failure model: when a new alert's record was written but the
+/// answer lost (a reset after the write), the SDK's retry of the same write found the record
+/// and took it for another sender's: the alert was counted as a repeat of itself and never
+/// queued, so it was grouped (and paged) only when the recovery sweep found it, up to seven
+/// minutes later. Now the write recognises its own occurrence id and queues the alert at once.
+#[tokio::test]
+async fn a_new_alert_whose_write_was_applied_but_unanswered_is_queued_at_once() {
+    let proxy = FaultProxy::start().await;
+    let deployment = Arc::new(Deployment::new(proxy.endpoint()).await);
+    let plumbing = calm(&deployment);
+    // The new occurrence's record is ingest's only PutItem.
+    proxy
+        .set_plan(&plan(
+            vec![FaultRule::new("dynamodb", "PutItem", 1.0, &[FaultKind::ResetAfter]).limit(1)],
+            1.0,
+        ))
+        .await;
+    assert!(send_native_alert(&deployment, "put-reset", "firing").await);
+    assert_eq!(
+        proxy.stats().await.faults(),
+        1,
+        "the record's answer was lost"
+    );
+    // No sweep: only what ingest queued reaches grouping.
+    plumbing.drain_only(QueueName::Alerts).await;
+    let record = deployment
+        .repo
+        .alert(&klaxon_domain::alert::AlertKey {
+            integration: klaxon_domain::ids::IntegrationName::new("native").unwrap(),
+            dedup_key: klaxon_domain::ids::DedupKey::new("put-reset").unwrap(),
+        })
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(record.count, 1, "fired once, counted once");
+    assert!(
+        record.incident.is_some(),
+        "grouped without waiting for the sweep"
+    );
+}
