@@ -432,9 +432,10 @@ pub async fn run(size: Size) -> Report {
         .collect();
     plumbing.drain().await;
     sweep(&d, &plumbing).await;
+    let died_again = plumbing.redrive().await;
     assert!(
-        plumbing.redrive().await.is_empty(),
-        "seed {}: redriven dead letters died again",
+        died_again.is_empty(),
+        "seed {}: redriven dead letters died again: {died_again:?}",
         size.seed
     );
     check(&d, &ledger, size, faults, plumbing.stats(), dead_letters).await
