@@ -8,104 +8,39 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed expect is a failed test
 
 mod common;
+mod import_support;
 
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::klaxon;
+use import_support::{
+    Fake, assert_empty, assert_matches_oracle, assert_same_files, assert_secret_nowhere,
+    eight_weeks, fixture_copy, fixtures, header, import_saved, intervals, json_file, read,
+    reports_unknown_field, schedule_show, serve_fixture, truncate, unmapped,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
+const SOURCE: &str = "grafana-oncall";
 const KEY: &str = "oncall-token-0123456789abcdef";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/grafana-oncall")
-}
-
-/// The fixture file for a request path (the importer's saved-directory naming).
-fn fixture_name(path: &str) -> String {
-    let mut name = String::new();
-    for byte in path.trim_start_matches('/').bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => name.push(char::from(byte)),
-            b'/' => name.push('~'),
-            other => name.push_str(&format!("_{other:02X}")),
-        }
-    }
-    name + ".json"
-}
-
 fn fixture(path: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(fixture_name(path))).unwrap())
-        .unwrap()
+    import_support::fixture(SOURCE, path)
 }
 
 /// A fake OnCall below `/oncall`: serves the fixtures, refuses other tokens with 401,
 /// throttles the first schedules list (429, Retry-After: 1) and fails the first shifts list (500).
-struct FakeOnCall {
-    url: String,
-    hits: Arc<Mutex<BTreeMap<String, u32>>>,
-}
-
-impl FakeOnCall {
-    fn start() -> Self {
-        let hits: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
-        let state = hits.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-                    let state = state.clone();
-                    async move { answer(&request, &state) }
-                });
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        Self { url, hits }
-    }
-
-    fn hits(&self, path: &str) -> u32 {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-fn answer(
-    request: &axum::extract::Request,
-    hits: &Mutex<BTreeMap<String, u32>>,
-) -> axum::response::Response {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
-    let mut path = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let count = {
-        let mut hits = hits.lock().unwrap();
-        let count = hits.entry(path.clone()).or_insert(0);
-        *count += 1;
-        *count
-    };
+fn answer(request: &Request, path: &str, count: u32) -> Response {
     let error = |message: &str| format!("{{\"detail\":\"{message}\"}}");
-    let auth = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    if auth != Some(KEY) {
+    if header(request, "authorization") != Some(KEY) {
         return (StatusCode::UNAUTHORIZED, error("Invalid token.")).into_response();
     }
-    let Some(stripped) = path.strip_prefix("/oncall") else {
+    let Some(path) = path.strip_prefix("/oncall") else {
         return (StatusCode::NOT_FOUND, error("Not found.")).into_response();
     };
-    path = stripped.to_owned();
     if path == "/api/v1/schedules/" && count == 1 {
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -117,32 +52,16 @@ fn answer(
     if path == "/api/v1/on_call_shifts/" && count == 1 {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Server Error (500)").into_response();
     }
-    match std::fs::read_to_string(fixtures().join(fixture_name(&path))) {
-        Ok(text) => ([("content-type", "application/json")], text).into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, error("Not found.")).into_response(),
-    }
+    serve_fixture(SOURCE, path, error("Not found."))
 }
 
 fn import(args: &[&str]) -> common::Run {
-    let mut all = vec!["import", "grafana-oncall"];
-    all.extend_from_slice(args);
-    klaxon(&all)
+    import_support::import(SOURCE, args)
 }
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-const FILES: [&str; 4] = [
-    "klaxon.yaml",
-    "migration-report.md",
-    "migration-report.json",
-    "overrides.sh",
-];
 
 #[test]
 fn a_live_import_pages_retries_validates_and_replays_identically() {
-    let server = FakeOnCall::start();
+    let server = Fake::start(answer);
     let live = tempfile::tempdir().unwrap();
     let out = live.path().join("klaxon.yaml");
     let saved = live.path().join("saved");
@@ -163,6 +82,7 @@ fn a_live_import_pages_retries_validates_and_replays_identically() {
             .contains("imported 29 objects from grafana-oncall"),
         "{run:#?}"
     );
+    assert!(!run.stderr.contains("importing from"), "{run:#?}");
     assert_eq!(
         server.hits("/oncall/api/v1/users/?page=2"),
         1,
@@ -185,56 +105,47 @@ fn a_live_import_pages_retries_validates_and_replays_identically() {
         ),
         "{valid:#?}"
     );
-    for name in FILES {
-        let text = read(live.path(), name);
+    let (replay, replayed) = import_saved(SOURCE, &saved, &[]);
+    assert_same_files(live.path(), replay.path(), "live import and replay");
+    assert_secret_nowhere(KEY, &[live.path(), replay.path()], &[&run, &replayed]);
+    // The integrations' inbound URLs hold OnCall's tokens: they are not copied either.
+    let written = [
+        live.path().join("klaxon.yaml"),
+        live.path().join("migration-report.md"),
+    ];
+    for file in written {
+        let text = std::fs::read_to_string(&file).unwrap();
         assert!(
-            !text.contains(KEY) && !text.contains("SECRETTOKEN"),
-            "{name} holds a secret"
-        );
-    }
-    let replay = tempfile::tempdir().unwrap();
-    import(&[
-        "--from-dir",
-        saved.to_str().unwrap(),
-        "--out",
-        replay.path().join("klaxon.yaml").to_str().unwrap(),
-    ])
-    .ok();
-    for name in FILES {
-        assert_eq!(
-            read(live.path(), name),
-            read(replay.path(), name),
-            "{name} differs between the live import and the replay"
+            !text.contains("SECRETTOKEN"),
+            "{} holds a token",
+            file.display()
         );
     }
 }
 
-fn import_fixtures() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("klaxon.yaml");
-    import(&[
-        "--from-dir",
-        fixtures().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .ok();
-    (dir, out)
+#[test]
+fn the_same_input_gives_the_same_files_and_json_prints_the_report() {
+    let (first, _) = import_saved(SOURCE, &fixtures(SOURCE), &[]);
+    let (second, run) = import_saved(SOURCE, &fixtures(SOURCE), &["--json"]);
+    assert_same_files(
+        first.path(),
+        second.path(),
+        "two imports of the same directory",
+    );
+    assert_eq!(
+        run.json(),
+        json_file(&second.path().join("migration-report.json"))
+    );
 }
 
 #[test]
 fn imported_schedules_with_their_overrides_equal_an_independent_reading_of_the_fixture() {
-    let (dir, out) = import_fixtures();
+    let (dir, _) = import_saved(SOURCE, &fixtures(SOURCE), &[]);
+    let out = dir.path().join("klaxon.yaml");
     let data = dir.path().join("data");
     let serve =
         common::server::Serve::start(out.to_str().unwrap(), &data, common::server::free_port());
-    for line in read(dir.path(), "overrides.sh")
-        .lines()
-        .filter(|l| l.starts_with("klaxon "))
-    {
-        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-        serve.cli(&args).ok();
-    }
+    apply_overrides_with_the_import(&serve, dir.path());
     let users: BTreeMap<String, String> = ["/api/v1/users/", "/api/v1/users/?page=2"]
         .iter()
         .flat_map(|page| fixture(page)["results"].as_array().unwrap().clone())
@@ -245,95 +156,86 @@ fn imported_schedules_with_their_overrides_equal_an_independent_reading_of_the_f
             )
         })
         .collect();
-    let schedules = fixture("/api/v1/schedules/")["results"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let shifts = fixture("/api/v1/on_call_shifts/")["results"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let data_dir = data.display().to_string();
+    let schedules = fixture("/api/v1/schedules/")["results"].clone();
+    let shifts = fixture("/api/v1/on_call_shifts/")["results"].clone();
     // Berlin changes on 2026-03-29, Chicago on 2026-03-08.
     for (klaxon_id, source_id) in [("primary", "SPRIM01"), ("secondary", "SSECO02")] {
-        let schedule = schedules.iter().find(|s| s["id"] == source_id).unwrap();
+        let schedule = schedules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == source_id)
+            .unwrap();
         let own: Vec<&Value> = schedule["shifts"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|id| shifts.iter().find(|s| s["id"] == *id).unwrap())
-            .collect();
-        let zone: Tz = schedule["time_zone"].as_str().unwrap().parse().unwrap();
-        let from = zone
-            .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
-        let to = zone
-            .with_ymd_and_hms(2026, 4, 27, 0, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            to - from,
-            Duration::weeks(8) - Duration::hours(1),
-            "{klaxon_id}: the range spans the DST change"
-        );
-        let shown = klaxon(&[
-            "--config",
-            out.to_str().unwrap(),
-            "schedule",
-            "show",
-            klaxon_id,
-            "--from",
-            "2026-03-02",
-            "--to",
-            "2026-04-27",
-            "--db",
-            &data_dir,
-            "--json",
-        ])
-        .ok()
-        .json();
-        let intervals: Vec<(DateTime<Utc>, DateTime<Utc>, Option<String>)> = shown["intervals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    instant(&i["start"]["utc"]),
-                    instant(&i["end"]["utc"]),
-                    i["user"]["id"].as_str().map(str::to_owned),
-                )
+            .map(|id| {
+                shifts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["id"] == *id)
+                    .unwrap()
             })
             .collect();
-        assert_eq!(
-            (intervals.first().unwrap().0, intervals.last().unwrap().1),
-            (from, to)
-        );
-        for (start, _, _) in &intervals {
-            assert_eq!(
-                start.timestamp() % 900,
-                0,
-                "{klaxon_id}: a change off the quarter hour at {start}"
-            );
-        }
-        let mut at = from;
-        while at < to {
-            let klaxon_user = intervals
-                .iter()
-                .find(|(s, e, _)| *s <= at && at < *e)
-                .and_then(|(_, _, u)| u.clone());
-            let expected = oracle(&own, zone, at).map(|id| users[&id].clone());
-            assert_eq!(klaxon_user, expected, "{klaxon_id} at {at}");
-            at += Duration::minutes(15);
-        }
+        let zone: Tz = schedule["time_zone"].as_str().unwrap().parse().unwrap();
+        let range = eight_weeks(zone, klaxon_id);
+        let shown = intervals(&schedule_show(&out, klaxon_id, Some(&data)));
+        assert_matches_oracle(klaxon_id, &shown, range, |at| {
+            oracle(&own, zone, at).map(|id| users[&id].clone())
+        });
     }
     drop(serve);
 }
 
-fn instant(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
+/// Imports again with `--apply-overrides` against `serve` (which `dir`'s configuration
+/// runs), and once more with a key Klaxon refuses.
+fn apply_overrides_with_the_import(serve: &common::server::Serve, dir: &std::path::Path) {
+    // The import again, now adding its overrides to the running Klaxon (KLAXON_URL and
+    // KLAXON_API_KEY point at it).
+    let again = tempfile::tempdir().unwrap();
+    let run = serve
+        .cli(&[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            again.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ])
+        .ok();
+    let commands = read(dir, "overrides.sh")
+        .lines()
+        .filter(|l| l.starts_with("klaxon overrides add"))
+        .count();
+    assert!(commands > 0);
+    assert!(
+        run.stdout
+            .contains(&format!("added {commands} overrides to Klaxon")),
+        "{run:#?}"
+    );
+    // A key Klaxon refuses: a clear error naming the override; the files are written.
+    let refused = tempfile::tempdir().unwrap();
+    let run = common::server::cli_with_env(
+        &[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            refused.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ],
+        &[
+            ("KLAXON_URL", serve.url.as_str()),
+            ("KLAXON_API_KEY", "klx_not_a_key"),
+        ],
+    )
+    .fails(1, "Klaxon refused `klaxon overrides add");
+    assert!(run.stderr.contains("401"), "{run:#?}");
+    assert!(run.stderr.contains("0 of "), "{run:#?}");
 }
 
 /// Who OnCall has on call at `at`, read from the schedule's shifts: an override in force wins
@@ -406,21 +308,8 @@ fn oracle(shifts: &[&Value], zone: Tz, at: DateTime<Utc>) -> Option<String> {
 
 #[test]
 fn the_report_lists_everything_not_mapped_and_the_differences() {
-    let (dir, _out) = import_fixtures();
-    let report: Value = serde_json::from_str(&read(dir.path(), "migration-report.json")).unwrap();
-    let unmapped: Vec<String> = report["unmapped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            format!(
-                "{} {} {}",
-                u["kind"].as_str().unwrap(),
-                u["id"].as_str().unwrap(),
-                u["field"].as_str().unwrap_or("-")
-            )
-        })
-        .collect();
+    let (dir, _) = import_saved(SOURCE, &fixtures(SOURCE), &[]);
+    let report = json_file(&dir.path().join("migration-report.json"));
     let expected = [
         "escalation chain FCHAIN1 steps[EP06]",
         "escalation chain FCHAIN2 -",
@@ -432,22 +321,33 @@ fn the_report_lists_everything_not_mapped_and_the_differences() {
         "shift OMONTH7 -",
         "shift OPAIR06 rolling_users",
         "shift OPAIR06 until",
-        "team TAPPS02 -",
-        "team TPLAT01 -",
         "user UALICE0001 notification_rules[NALI3]",
         "user UALICE0001 notification_rules[NALI4]",
         "user UALICE0001 phone",
+        "user UALICE0001 role",
         "user UCAROL0003 notification_rules[NCAR2]",
         "user UGINA00007 notification_rules[NGIN1]",
         "user UGINA00007 pronouns",
     ];
-    assert_eq!(unmapped, expected);
+    assert_eq!(unmapped(&report), expected);
+    assert!(reports_unknown_field(
+        dir.path(),
+        "user",
+        "UGINA00007",
+        "pronouns"
+    ));
     let markdown = read(dir.path(), "migration-report.md");
     for needle in [
         "became repeat: 5",
         "(round robin); Klaxon pages all of them",
         "highest level with someone on call wins",
         "matches the regex against the whole alert payload",
+        "the members of Apps (dan, erin, frank) are paged as users",
+        "members alice, bob, carol stand in for the team",
+        "Klaxon has no heartbeats yet",
+        "maintenance (OnCall collects the alerts into one alert group) became a Klaxon maintenance window",
+        "| `alertmanager-prod` | Alertmanager prod (alertmanager) | alertmanager | $KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…` |",
+        "| `grafana-alerts` | Grafana alerts (grafana_alerting) | grafana | $KLAXON/v1/integrations/grafana with `Authorization: Bearer klx_…` |",
     ] {
         assert!(
             markdown.contains(needle),
@@ -455,16 +355,51 @@ fn the_report_lists_everything_not_mapped_and_the_differences() {
         );
     }
     let config = read(dir.path(), "klaxon.yaml");
-    assert!(
-        config.contains("webhook_url: ${SLACK_WEBHOOK_URL}"),
-        "Slack pages need the shared webhook:\n{config}"
-    );
+    for needle in [
+        "webhook_url: ${SLACK_WEBHOOK_URL}",
+        "- id: maintenance-alertmanager-prod\n  start: \"2026-03-20T22:00:00Z\"\n  end: \"2026-03-21T01:00:00Z\"\n  match:\n    integrations:\n    - alertmanager-prod",
+        "- delay: 5m\n    targets:\n    - user: dan\n    - user: erin\n    - user: frank",
+    ] {
+        assert!(config.contains(needle), "{needle:?} in:\n{config}");
+    }
     assert!(read(dir.path(), "overrides.sh").contains("klaxon overrides add primary --user dan --start 2026-03-12T09:00:00Z --end 2026-03-12T11:00:00Z\n"));
 }
 
 #[test]
-fn bad_input_fails_clearly_and_writes_nothing() {
-    let server = FakeOnCall::start();
+fn a_field_added_to_a_source_document_appears_in_the_report() {
+    let saved = fixture_copy(SOURCE);
+    import_support::edit(saved.path(), "/api/v1/on_call_shifts/", |doc| {
+        doc["results"][0]["handoff_reminder"] = Value::from(900);
+    });
+    import_support::edit(saved.path(), "/api/v1/routes/", |doc| {
+        doc["results"][0]["alert_grouping"] = Value::from("by_title");
+    });
+    let shift = fixture("/api/v1/on_call_shifts/")["results"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let route = fixture("/api/v1/routes/")["results"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (dir, _) = import_saved(SOURCE, saved.path(), &[]);
+    assert!(reports_unknown_field(
+        dir.path(),
+        "shift",
+        &shift,
+        "handoff_reminder"
+    ));
+    assert!(reports_unknown_field(
+        dir.path(),
+        "route",
+        &route,
+        "alert_grouping"
+    ));
+}
+
+#[test]
+fn a_refused_key_fails_clearly_and_writes_nothing() {
+    let server = Fake::start(answer);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("klaxon.yaml");
     let api = format!("{}/oncall", server.url);
@@ -475,12 +410,19 @@ fn bad_input_fails_clearly_and_writes_nothing() {
         "wrong-token",
         "--out",
         out.to_str().unwrap(),
+        "--save-dir",
+        dir.path().join("saved").to_str().unwrap(),
     ])
     .fails(1, "grafana-oncall refused the API key");
-    assert!(
-        run.stderr.contains("401") && !run.stderr.contains("wrong-token"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("401"), "{run:#?}");
+    assert_secret_nowhere("wrong-token", &[], &[&run]);
+    assert_empty(dir.path());
+}
+
+#[test]
+fn an_unreachable_api_or_no_api_url_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("klaxon.yaml");
     import(&[
         "--api-url",
         "http://127.0.0.1:9/oncall",
@@ -495,23 +437,37 @@ fn bad_input_fails_clearly_and_writes_nothing() {
     );
     import(&["--api-key", KEY, "--out", out.to_str().unwrap()])
         .fails(2, "--api-url is needed for grafana-oncall");
-    let saved = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixtures()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, saved.path().join(path.file_name().unwrap())).unwrap();
-    }
-    let name = fixture_name("/api/v1/on_call_shifts/");
-    let text = std::fs::read_to_string(saved.path().join(&name)).unwrap();
-    std::fs::write(saved.path().join(&name), &text[..text.len() / 2]).unwrap();
+    // --apply-overrides without Klaxon's URL stops before anything is read or written.
+    let saved = fixtures(SOURCE);
+    let args = [
+        "import",
+        SOURCE,
+        "--from-dir",
+        saved.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apply-overrides",
+    ];
+    common::server::cli_with_env(&args, &[]).fails(2, "--apply-overrides needs Klaxon's URL");
+    common::server::cli_with_env(&args, &[("KLAXON_URL", "http://127.0.0.1:9")])
+        .fails(2, "--apply-overrides needs a Klaxon API key");
+    assert_empty(dir.path());
+}
+
+#[test]
+fn a_truncated_saved_response_fails_clearly() {
+    let saved = fixture_copy(SOURCE);
+    let name = truncate(saved.path(), "/api/v1/on_call_shifts/");
+    let dir = tempfile::tempdir().unwrap();
     import(&[
         "--from-dir",
         saved.path().to_str().unwrap(),
         "--out",
-        out.to_str().unwrap(),
+        dir.path().join("klaxon.yaml").to_str().unwrap(),
     ])
-    .fails(1, "the file is truncated or damaged");
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "nothing may be written"
+    .fails(
+        1,
+        &format!("{name} (for GET /api/v1/on_call_shifts/) is not valid JSON"),
     );
+    assert_empty(dir.path());
 }

@@ -244,13 +244,25 @@ pub async fn sns_client() -> aws_sdk_sns::Client {
 
 /// Everything moto holds (`GET /moto-api/data.json`): `.ses.Message[]` (id, source,
 /// destinations, subject, body), `.sns.SMS[]` (message_id, phone_number, message), ….
+///
+/// moto builds this dump by iterating every backend's dictionaries while other threads keep
+/// serving requests, so under load it sometimes answers 500 ("dictionary changed size during
+/// iteration"); such an answer is asked again, a few times, before the test gives up.
 pub async fn moto_data() -> serde_json::Value {
+    const ATTEMPTS: u32 = 20;
     let url = format!("{}/moto-api/data.json", moto_endpoint());
-    reqwest::get(&url)
-        .await
-        .and_then(|response| response.error_for_status())
-        .expect("moto answers /moto-api/data.json")
-        .json()
-        .await
-        .expect("moto's data.json is JSON")
+    let mut attempt = 1;
+    loop {
+        let answer = reqwest::get(&url)
+            .await
+            .and_then(|response| response.error_for_status());
+        match answer {
+            Ok(response) => return response.json().await.expect("moto's data.json is JSON"),
+            Err(error) if error.is_status() && attempt < ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("moto answers /moto-api/data.json: {error}"),
+        }
+    }
 }

@@ -13,9 +13,9 @@ use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;
 use serde_json::json;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, RecordingQueue, RecordingTimers, apigw_request, http_response, page_requests};
+use klaxon_test_support::{
+    Env, RecordingQueue, RecordingTimers, apigw_request, http_response, page_requests,
+};
 
 const LINK_SECRET: &str = "ack-unit-test-link-secret-0123456789abcdef";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -122,7 +122,7 @@ async fn opening_a_link_shows_a_page_and_posting_it_acknowledges() {
     assert!(
         fixture
             .queue
-            .take(QueueName::Notifications)
+            .drain(QueueName::Notifications)
             .iter()
             .all(|m| matches!(m, QueueMessage::Notice(_))),
         "only notices go out"

@@ -7,9 +7,7 @@ use super::*;
 use base64::Engine;
 use serde_json::json;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, apigw_request, http_response, page_requests};
+use klaxon_test_support::{Env, apigw_request, http_response, page_requests};
 
 const SAMPLE_INCIDENT: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f6";
 const SAMPLE_OVERRIDE: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f9";

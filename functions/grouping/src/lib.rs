@@ -6,12 +6,12 @@
 //! message, when it is not an `alert` message (it was sent to the wrong queue), and on any
 //! use-case error: transient ones are retried, permanent ones are logged at error level and
 //! reach the dead-letter queue after the queue's `maxReceiveCount` receives (see
-//! [`klaxon_aws::consumer`]). Nothing is acknowledged that was not handled.
+//! [`klaxon_app::consumer`]). Nothing is acknowledged that was not handled.
 
+use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::usecases::grouping::{GroupingOutcome, GroupingService};
-use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -20,7 +20,7 @@ use klaxon_aws::{FunctionContext, SchedulerTimers, SqsQueue};
 use klaxon_store::Store;
 
 /// The timeline source of everything this function records (`/klaxon/grouping`).
-pub const COMPONENT: &str = "grouping";
+pub const COMPONENT: &str = Consumer::Grouping.name();
 
 /// The grouping handler over any store, queue and timers.
 pub struct GroupingHandler<S, Q, T> {
@@ -65,14 +65,7 @@ impl<S: Store, Q: Queue, T: Timers> GroupingHandler<S, Q, T> {
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<GroupingOutcome, MessageFailure> {
-        let accepted = matches!(message, QueueMessage::Alert(_));
-        consume(COMPONENT, accepted, message, &meta, |message| async move {
-            match message {
-                QueueMessage::Alert(alert) => self.service.handle(&alert).await,
-                _ => Ok(GroupingOutcome::Unchanged), // refused above: not reached
-            }
-        })
-        .await
+        consume(&self.service, message, &meta.delivery()).await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

@@ -9,9 +9,9 @@ use klaxon_app::security::sns::{HttpGet, SnsVerifier};
 use klaxon_app::usecases::ingest::IngestService;
 use klaxon_local::store::SqliteStore;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, RecordingQueue, RecordingTimers, failed, read, read_json, sqs_event};
+use klaxon_test_support::{
+    Env, RecordingQueue, RecordingTimers, failed, read, read_json, sqs_event,
+};
 
 struct NoFetch;
 
@@ -61,7 +61,7 @@ impl Fixture {
             )
             .await
             .unwrap();
-        self.queue.take(QueueName::Alerts)
+        self.queue.drain(QueueName::Alerts)
     }
 }
 
@@ -77,7 +77,7 @@ async fn a_batch_of_ingested_alerts_opens_one_incident_and_announces_it_once() {
     // Each alert announces the incident until routing starts it (routing ignores repeats).
     let announced: std::collections::BTreeSet<_> = fixture
         .queue
-        .take(QueueName::Incidents)
+        .drain(QueueName::Incidents)
         .into_iter()
         .map(|m| match m {
             QueueMessage::Incident(i) => i.incident,

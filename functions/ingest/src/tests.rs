@@ -7,9 +7,7 @@ use super::*;
 use klaxon_app::messages::{AlertAction, QueueMessage};
 use klaxon_local::store::SqliteStore;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, RecordingQueue, read};
+use klaxon_test_support::{Env, RecordingQueue, read};
 
 /// Serves nothing: the unsigned sample SNS payloads must fail before or at verification.
 struct NoFetch;

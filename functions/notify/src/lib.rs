@@ -8,14 +8,14 @@
 //! transient one fails the record so SQS redelivers it (only the failed deliveries are
 //! retried), ending in the dead-letter queue after `maxReceiveCount` receives. A message of
 //! another kind, or a use-case error, fails the record as for every consumer (see
-//! [`klaxon_aws::consumer`]).
+//! [`klaxon_app::consumer`]).
 
+use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{EmailSender, SmsSender, WebhookSender};
 use klaxon_app::security::links::LinkSigner;
 use klaxon_app::usecases::notify::{EnvLookup, NotifyOutcome, NotifyService, Senders};
 use klaxon_app::webhook::ReqwestWebhookSender;
-use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -24,7 +24,7 @@ use klaxon_aws::{FunctionContext, SesEmail, SnsSms};
 use klaxon_store::Store;
 
 /// The timeline source of everything this function records (`/klaxon/notify`).
-pub const COMPONENT: &str = "notify";
+pub const COMPONENT: &str = Consumer::Notify.name();
 
 /// The notify handler over any store and senders.
 pub struct NotifyHandler<S, E, M, W> {
@@ -89,11 +89,7 @@ where
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<NotifyOutcome, MessageFailure> {
-        let accepted = matches!(message, QueueMessage::Page(_) | QueueMessage::Notice(_));
-        consume(COMPONENT, accepted, message, &meta, |message| async move {
-            self.service.handle(&message).await
-        })
-        .await
+        consume(&self.service, message, &meta.delivery()).await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

@@ -12,9 +12,7 @@ use klaxon_domain::user::Channel;
 use klaxon_local::store::SqliteStore;
 use std::sync::Arc;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, RecordingSenders, failed, page_requests, read_json, sqs_event};
+use klaxon_test_support::{Env, RecordingSenders, failed, page_requests, read_json, sqs_event};
 
 const SECRET: &str = "notify-unit-test-link-secret-0123456789";
 
@@ -63,7 +61,7 @@ async fn a_page_delivered_three_times_emails_the_on_call_user_once() {
     // The retry (and any later copy) finds the page sent.
     let response = fixture.handler.handle_batch(sqs_event(&[page])).await;
     assert!(failed(&response).is_empty(), "{response:?}");
-    let emails = fixture.senders.emails.lock().unwrap().clone();
+    let emails = fixture.senders.sent().emails;
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert_eq!(emails[0].to, "alice@example.com");
     assert!(
@@ -81,16 +79,13 @@ async fn a_transient_send_failure_fails_the_record_and_the_retry_sends_once() {
     let (pages, incident) = page_requests(&fixture.env).await;
     fixture
         .senders
-        .failures
-        .lock()
-        .unwrap()
-        .push(SendError::Transient("SES throttled".into()));
+        .fail_with([SendError::Transient("SES throttled".into())]);
     let response = fixture.handler.handle_batch(sqs_event(&pages)).await;
     assert_eq!(failed(&response), vec!["m-0"], "retried by SQS");
-    assert!(fixture.senders.emails.lock().unwrap().is_empty());
+    assert!(fixture.senders.sent().emails.is_empty());
     let response = fixture.handler.handle_batch(sqs_event(&pages)).await;
     assert!(failed(&response).is_empty());
-    assert_eq!(fixture.senders.emails.lock().unwrap().len(), 1);
+    assert_eq!(fixture.senders.sent().emails.len(), 1);
 
     // The acknowledgement notice reaches the paged user once.
     let notice = QueueMessage::Notice(Notice {
@@ -106,11 +101,11 @@ async fn a_transient_send_failure_fails_the_record_and_the_retry_sends_once() {
     // The two copies run concurrently: one sends; the other either finds it sent or finds it
     // claimed (then it fails, to be retried in case the claimant died).
     assert!(failed(&response).len() <= 1, "{:?}", failed(&response));
-    assert_eq!(fixture.senders.emails.lock().unwrap().len(), 2);
+    assert_eq!(fixture.senders.sent().emails.len(), 2);
     // The retry of that copy sends nothing more.
     let response = fixture.handler.handle_batch(sqs_event(&[notice])).await;
     assert!(failed(&response).is_empty());
-    assert_eq!(fixture.senders.emails.lock().unwrap().len(), 2);
+    assert_eq!(fixture.senders.sent().emails.len(), 2);
 }
 
 #[tokio::test]
@@ -120,8 +115,8 @@ async fn the_sample_batch_for_unknown_incidents_sends_nothing_and_fails_nothing(
         serde_json::from_value(read_json("events/sqs/notifications-batch.json")).unwrap();
     let response = fixture.handler.handle_batch(event).await;
     assert!(failed(&response).is_empty(), "{response:?}");
-    assert!(fixture.senders.emails.lock().unwrap().is_empty());
-    assert!(fixture.senders.sms.lock().unwrap().is_empty());
+    assert!(fixture.senders.sent().emails.is_empty());
+    assert!(fixture.senders.sent().sms.is_empty());
 }
 
 #[tokio::test]
@@ -145,5 +140,5 @@ async fn messages_of_other_kinds_and_permanent_failures_fail_their_records() {
         .await
         .unwrap_err();
     assert!(matches!(error, MessageFailure::Permanent(_)), "{error}");
-    assert!(fixture.senders.emails.lock().unwrap().is_empty());
+    assert!(fixture.senders.sent().emails.is_empty());
 }

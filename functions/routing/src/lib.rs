@@ -4,12 +4,12 @@
 //!
 //! Records fail, and are retried or end in the dead-letter queue, exactly as for grouping: a body
 //! that is not a Klaxon message, a message of another kind (`alert`, `page`, `notice`: sent to
-//! the wrong queue), and any use-case error (see [`klaxon_aws::consumer`]).
+//! the wrong queue), and any use-case error (see [`klaxon_app::consumer`]).
 
+use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::usecases::routing::{RoutingOutcome, RoutingService};
-use klaxon_aws::consumer::{MessageFailure, consume};
 use klaxon_aws::dynamo::DynamoStore;
 use klaxon_aws::lambda::{
     FunctionError, MessageMeta, SqsBatchResponse, SqsEvent, process_sqs_batch,
@@ -18,7 +18,7 @@ use klaxon_aws::{FunctionContext, SchedulerTimers, SqsQueue};
 use klaxon_store::Store;
 
 /// The timeline source of everything this function records (`/klaxon/routing`).
-pub const COMPONENT: &str = "routing";
+pub const COMPONENT: &str = Consumer::Routing.name();
 
 /// The routing handler over any store, queue and timers.
 pub struct RoutingHandler<S, Q, T> {
@@ -63,14 +63,7 @@ impl<S: Store, Q: Queue, T: Timers> RoutingHandler<S, Q, T> {
         message: QueueMessage,
         meta: MessageMeta,
     ) -> Result<RoutingOutcome, MessageFailure> {
-        let accepted = matches!(
-            message,
-            QueueMessage::Incident(_) | QueueMessage::Timer(_) | QueueMessage::Sweep { .. }
-        );
-        consume(COMPONENT, accepted, message, &meta, |message| async move {
-            self.service.handle(&message).await
-        })
-        .await
+        consume(&self.service, message, &meta.delivery()).await
     }
 
     /// Handles one SQS event (a batch), reporting the failed records.

@@ -10,9 +10,9 @@ use klaxon_app::usecases::grouping::GroupingService;
 use klaxon_app::usecases::ingest::IngestService;
 use klaxon_local::store::SqliteStore;
 
-#[path = "../../testing/support.rs"]
-mod support;
-use support::{Env, RecordingQueue, RecordingTimers, failed, read, read_json, sqs_event};
+use klaxon_test_support::{
+    ArmedTimer, Env, RecordingQueue, RecordingTimers, failed, read, read_json, sqs_event,
+};
 
 struct NoFetch;
 
@@ -69,18 +69,18 @@ impl Fixture {
             self.queue.clone(),
             self.timers.clone(),
         );
-        for message in self.queue.take(QueueName::Alerts) {
+        for message in self.queue.drain(QueueName::Alerts) {
             let QueueMessage::Alert(alert) = message else {
                 panic!()
             };
             grouping.handle(&alert).await.unwrap();
         }
-        self.queue.take(QueueName::Incidents)
+        self.queue.drain(QueueName::Incidents)
     }
 
     fn pages(&self) -> Vec<klaxon_domain::escalation::PageRequest> {
         self.queue
-            .take(QueueName::Notifications)
+            .drain(QueueName::Notifications)
             .into_iter()
             .filter_map(|m| match m {
                 QueueMessage::Page(page) => Some(page),
@@ -109,10 +109,10 @@ async fn a_new_incident_pages_tier_0_and_its_timer_pages_tier_1_once() {
         pages.iter().all(|p| (p.round, p.tier) == (0, 0)),
         "{pages:?}"
     );
-    assert_eq!(fixture.timers.0.lock().unwrap().len(), 1, "one timer armed");
+    assert_eq!(fixture.timers.armed().len(), 1, "one timer armed");
 
-    let armed: Vec<_> = fixture.timers.0.lock().unwrap().values().cloned().collect();
-    let [(due, payload)] = armed.as_slice() else {
+    let armed: Vec<_> = fixture.timers.armed().into_values().collect();
+    let [ArmedTimer { due, payload }] = armed.as_slice() else {
         panic!("{armed:?}")
     };
     fixture.env.clock.set(*due);

@@ -2,6 +2,7 @@
 //! router shared by the Lambda functions and `klaxon serve`.
 
 pub mod console;
+pub mod consumer;
 mod fmt_hidden;
 pub mod http;
 pub mod ics;

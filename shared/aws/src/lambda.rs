@@ -22,6 +22,7 @@
 //! (template.yaml does): the driver answers with the failed message ids only, so one bad message
 //! never makes Lambda redeliver the whole batch.
 
+use crate::retry::{default_policy, with_retries};
 use aws_lambda_events::event::sqs::SqsMessage;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -53,6 +54,16 @@ pub struct MessageMeta {
     pub receive_count: u32,
     /// The FIFO message group, for messages from a FIFO queue.
     pub group_id: Option<String>,
+}
+
+impl MessageMeta {
+    /// The delivery as the shared consumer table logs it ([`klaxon_app::consumer::consume`]).
+    pub fn delivery(&self) -> klaxon_app::consumer::Delivery {
+        klaxon_app::consumer::Delivery {
+            message_id: self.message_id.clone(),
+            receive_count: self.receive_count,
+        }
+    }
 }
 
 /// A handler-level failure of a function invocation (as opposed to one failed message, which
@@ -171,18 +182,21 @@ impl RetryBackoff {
         };
         let delay = self.delay(outcome.receive_count);
         let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
-        if let Err(error) = self
-            .client
-            .change_message_visibility()
-            .queue_url(&url)
-            .receipt_handle(receipt)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-        {
+        let policy = default_policy();
+        // Boxed: keeps the batch driver's future within the compiler's default query depth.
+        let result = Box::pin(with_retries(&policy, || {
+            self.client
+                .change_message_visibility()
+                .queue_url(&url)
+                .receipt_handle(receipt)
+                .visibility_timeout(seconds)
+                .send()
+        }))
+        .await;
+        if let Err(failure) = result {
             tracing::warn!(
                 message_id = %outcome.message_id,
-                error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
+                error = %failure.describe(),
                 "could not defer the retry of a failed record"
             );
         }

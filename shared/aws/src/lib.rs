@@ -1,11 +1,11 @@
 //! Klaxon's AWS adapters: the DynamoDB store, SQS queues, EventBridge Scheduler timers, SES v2
 //! email and SNS SMS, plus the plumbing every Lambda function shares: the environment
 //! ([`env`]), the wiring of adapters and use cases ([`wiring`]), the SQS batch driver
-//! ([`lambda`]) and the consumers' failure policy ([`consumer`]), the API Gateway HTTP API
-//! adapter ([`apigw`]), and logging. Clients are built once per function and passed in.
+//! ([`lambda`]; the consumers' failure policy is [`klaxon_app::consumer`]'s), the API Gateway
+//! HTTP API adapter ([`apigw`]), and logging. Clients are built once per function and passed
+//! in.
 
 pub mod apigw;
-pub mod consumer;
 pub mod dynamo;
 pub mod env;
 pub mod lambda;

@@ -27,7 +27,7 @@
 //! has no name to collide on, so re-arming an overdue timer twice sends it twice; timer
 //! handling must be (and is designed to be) idempotent anyway, since SQS delivers at least once.
 
-use crate::dynamo::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::retry::{default_policy, with_retries};
 use crate::sqs::SqsQueue;
 use aws_sdk_scheduler::Client;

@@ -11,7 +11,7 @@
 //! leaves the page on the queue and, once retries run out, in the dead-letter queue whose alarm
 //! tells the operator, instead of quietly marking every page as failed.
 
-use crate::dynamo::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::retry::{FailureKind, default_policy, with_retries};
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};

@@ -9,7 +9,7 @@
 //! [`SendError::Transient`]. An invalid or opted-out number, a refused parameter or missing
 //! permission is [`SendError::Permanent`]; KMS throttling is transient.
 
-use crate::dynamo::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::retry::{FailureKind, default_policy, with_retries};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;

@@ -7,7 +7,7 @@
 //! neither. Throttling, 5xx and network failures are retried with backoff; anything else fails
 //! at once with a [`QueueError`] naming the queue.
 
-use crate::dynamo::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::retry::{default_policy, with_retries};
 use aws_sdk_sqs::Client;
 use klaxon_app::messages::{QueueMessage, QueueName};

@@ -300,10 +300,10 @@ mod tests {
         source(ValueMatcher::Regex(FullRegex::new(pattern).unwrap()))
     }
 
-    #[test]
-    fn alert_matcher_fields() {
+    /// One field at a time: (case name, matcher, whether it matches `Parts::new()`).
+    fn field_cases() -> Vec<(&'static str, AlertMatcher, bool)> {
         let exact = |text: &str| source(ValueMatcher::Exact(text.into()));
-        let cases: Vec<(&str, AlertMatcher, bool)> = vec![
+        vec![
             (
                 "empty matcher matches anything",
                 AlertMatcher::default(),
@@ -363,7 +363,13 @@ mod tests {
                 source_regex("db-primary-[0-9]+"),
                 false,
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn alert_matcher_fields() {
+        let exact = |text: &str| source(ValueMatcher::Exact(text.into()));
+        let cases = field_cases();
         let alert = Parts::new();
         for (name, matcher, expected) in &cases {
             assert_eq!(alert.matched_by(matcher), *expected, "{name}");

@@ -7,6 +7,7 @@ pub mod outbox;
 pub mod queue;
 pub mod runtime;
 pub mod smtp;
+mod sqlite;
 pub mod store;
 pub mod timers;
 pub mod worker;

@@ -57,10 +57,10 @@ pub struct Fetcher {
     last_request: Option<Instant>,
     progress: bool,
     as_of: Option<String>,
-    /// Total time spent waiting on 429s and backoffs, for the summary.
-    pub waited: Duration,
-    /// Requests that were retried (429 or 5xx).
-    pub retries: u32,
+    /// Total time spent waiting on 429s and backoffs, for the progress line's total.
+    waited: Duration,
+    /// Requests that were retried (429, 5xx, timeouts).
+    retries: u32,
 }
 
 impl Fetcher {
@@ -134,9 +134,11 @@ impl Fetcher {
     pub fn finish(&self, save_dir: Option<&Path>) -> anyhow::Result<()> {
         if self.progress {
             eprintln!(
-                "\r\x1b[Kimported from {}: {} requests",
+                "\r\x1b[Kimported from {}: {} requests ({} retried, {}s spent waiting)",
                 self.source,
-                self.order.len()
+                self.order.len(),
+                self.retries,
+                self.waited.as_secs_f32().ceil()
             );
         }
         let Some(dir) = save_dir else { return Ok(()) };
@@ -173,66 +175,109 @@ impl Fetcher {
             for (name, value) in &live.headers {
                 request = request.header(name, value);
             }
-            let wait = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        return response
-                            .text()
-                            .await
-                            .with_context(|| format!("reading GET {url}"));
-                    }
-                    if status.as_u16() == 401 || status.as_u16() == 403 {
-                        bail!(
-                            "{} refused the API key (GET {url}: {status}): check --api-key (it needs read access to the whole account); nothing was written",
-                            self.source
-                        );
-                    }
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        let body = response.text().await.unwrap_or_default();
-                        bail!(
-                            "GET {url} failed: {status} {}; nothing was written",
-                            body.chars().take(300).collect::<String>()
-                        );
-                    }
-                    let retry_after = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-                    if attempt == MAX_ATTEMPTS {
-                        bail!(
-                            "GET {url} still failed after {MAX_ATTEMPTS} attempts: {status}; nothing was written"
-                        );
-                    }
-                    retry_after.unwrap_or(backoff)
-                }
-                Err(error) if error.is_connect() => {
-                    bail!(
-                        "cannot reach {} at {}: {} (check --api-url); nothing was written",
-                        self.source,
-                        live.base,
-                        root_cause(&error)
-                    )
-                }
-                Err(error)
-                    if attempt < MAX_ATTEMPTS && (error.is_timeout() || error.is_request()) =>
-                {
-                    backoff
-                }
-                Err(error) => bail!(
-                    "GET {url} failed: {}; nothing was written",
-                    root_cause(&error)
-                ),
+            let retry = match request.send().await {
+                Ok(response) => match answer(&self.source, response, &url, attempt).await? {
+                    Answer::Body(text) => return Ok(text),
+                    Answer::Retry(wait, why) => (wait.unwrap_or(backoff), why),
+                },
+                Err(error) => connection_error(&self.source, &live.base, &url, &error, attempt)
+                    .map(|why| (backoff, why))?,
             };
+            let (wait, why) = retry;
             self.retries += 1;
             self.waited += wait;
+            if self.progress {
+                eprint!(
+                    "\r\x1b[Kimporting from {}: {} requests, waiting {}s ({why}) before GET {}",
+                    self.source,
+                    self.order.len(),
+                    wait.as_secs_f32().ceil(),
+                    shorten(path)
+                );
+            }
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
         bail!("GET {url} failed after {MAX_ATTEMPTS} attempts; nothing was written")
     }
+}
+
+/// What one answer of the API means.
+enum Answer {
+    /// The document.
+    Body(String),
+    /// Ask again, after the wait given (`Retry-After`) or the backoff; why, for the progress line.
+    Retry(Option<Duration>, String),
+}
+
+/// Reads one HTTP answer: the body of a success, a retry for 429 and 5xx (honouring
+/// `Retry-After` in seconds), an error for everything else.
+async fn answer(
+    source: &str,
+    response: reqwest::Response,
+    url: &str,
+    attempt: u32,
+) -> anyhow::Result<Answer> {
+    let status = response.status();
+    if status.is_success() {
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("reading GET {url}"))?;
+        return Ok(Answer::Body(text));
+    }
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        bail!(
+            "{source} refused the API key (GET {url}: {status}): check --api-key (it needs read access to the whole account); nothing was written"
+        );
+    }
+    if status.as_u16() != 429 && !status.is_server_error() {
+        let body = response.text().await.unwrap_or_default();
+        bail!(
+            "GET {url} failed: {status} {}; nothing was written",
+            body.chars().take(300).collect::<String>()
+        );
+    }
+    if attempt == MAX_ATTEMPTS {
+        bail!(
+            "GET {url} still failed after {MAX_ATTEMPTS} attempts: {status}; nothing was written"
+        );
+    }
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+    Ok(Answer::Retry(retry_after, status.to_string()))
+}
+
+/// A request that got no answer: unreachable is an error at once; a timeout or a reset is
+/// retried (returns why) until the last attempt.
+fn connection_error(
+    source: &str,
+    base: &str,
+    url: &str,
+    error: &reqwest::Error,
+    attempt: u32,
+) -> anyhow::Result<String> {
+    if error.is_connect() {
+        bail!(
+            "cannot reach {source} at {base}: {} (check --api-url); nothing was written",
+            root_cause(error)
+        );
+    }
+    if attempt < MAX_ATTEMPTS && (error.is_timeout() || error.is_request()) {
+        return Ok(if error.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            "connection failed".to_owned()
+        });
+    }
+    bail!(
+        "GET {url} failed: {}; nothing was written",
+        root_cause(error)
+    )
 }
 
 /// The path and query of an absolute `next` link, to be fetched below the same base (so a

@@ -7,6 +7,7 @@
 //! configuration file and the [`report::Report`] (tested like a parser). Nothing is written
 //! until everything was read, mapped and the configuration passed Klaxon's own validation.
 
+mod apply;
 mod client;
 mod grafana_oncall;
 mod model;
@@ -53,7 +54,8 @@ const IMPORT_HELP: &str = "Read a whole account from the source's REST API (ever
     Klaxon's own validation before anything is written; nothing is written when the import \
     fails. The same input always gives the same files.\n\n\
     --save-dir DIR keeps every API response read, so --from-dir DIR can repeat the import \
-    offline. The API key is never written to any file.\n\n\
+    offline. The API key is never written to any file. --apply-overrides then adds the \
+    overrides to a running Klaxon (KLAXON_URL, KLAXON_API_KEY), like overrides.sh.\n\n\
     Examples:\n  \
     klaxon import opsgenie --api-key $OPSGENIE_KEY --out klaxon.yaml --save-dir opsgenie-export\n  \
     klaxon import opsgenie --api-url https://api.eu.opsgenie.com --api-key $OPSGENIE_KEY\n  \
@@ -84,6 +86,21 @@ pub struct ImportArgs {
     /// The configuration file to write (.yaml, .yml or .json).
     #[arg(long, value_name = "FILE", default_value = "klaxon.yaml")]
     pub out: PathBuf,
+    /// After writing the files, add the imported overrides to the Klaxon at --klaxon-url (what
+    /// overrides.sh does; run it once).
+    #[arg(long)]
+    pub apply_overrides: bool,
+    /// Klaxon's URL for --apply-overrides.
+    #[arg(long, value_name = "URL", env = "KLAXON_URL")]
+    pub klaxon_url: Option<String>,
+    /// A Klaxon API key for --apply-overrides.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "KLAXON_API_KEY",
+        hide_env_values = true
+    )]
+    pub klaxon_api_key: Option<String>,
 }
 
 /// A source's fixed facts.
@@ -106,6 +123,29 @@ pub struct Imported {
 
 /// Runs `klaxon import SOURCE`.
 pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> {
+    let args = match command {
+        ImportCommand::Opsgenie(args)
+        | ImportCommand::Pagerduty(args)
+        | ImportCommand::GrafanaOncall(args) => args,
+    };
+    // Checked before anything is read, so a missing URL or key costs no import.
+    let target = if args.apply_overrides {
+        Some(apply::Target::new(
+            args.klaxon_url.as_deref(),
+            args.klaxon_api_key.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    import(command, output, target.as_ref())
+}
+
+/// Reads, maps and writes for one source.
+fn import(
+    command: &ImportCommand,
+    output: Output,
+    target: Option<&apply::Target>,
+) -> anyhow::Result<ExitCode> {
     match command {
         ImportCommand::Opsgenie(args) => {
             let origin = origin(
@@ -120,7 +160,7 @@ pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> 
                 fetcher.finish(args.save_dir.as_deref())?;
                 anyhow::Ok(opsgenie::map(&documents))
             })??;
-            write(args, imported, output)
+            write(args, imported, output, target)
         }
         ImportCommand::Pagerduty(args) => {
             let accept = (
@@ -139,7 +179,7 @@ pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> 
                 fetcher.finish(args.save_dir.as_deref())?;
                 anyhow::Ok(pagerduty::map(&documents))
             })??;
-            write(args, imported, output)
+            write(args, imported, output, target)
         }
         ImportCommand::GrafanaOncall(args) => {
             let origin = origin(args, &grafana_oncall::SPEC, str::to_owned, Vec::new())?;
@@ -149,7 +189,7 @@ pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> 
                 fetcher.finish(args.save_dir.as_deref())?;
                 anyhow::Ok(grafana_oncall::map(&documents))
             })??;
-            write(args, imported, output)
+            write(args, imported, output, target)
         }
     }
 }
@@ -200,8 +240,14 @@ fn origin(
     }))
 }
 
-/// Validates the configuration, then writes it, the report and the overrides script.
-fn write(args: &ImportArgs, mut imported: Imported, output: Output) -> anyhow::Result<ExitCode> {
+/// Validates the configuration, then writes it, the report and the overrides script; then
+/// applies the overrides to `target`, if given.
+fn write(
+    args: &ImportArgs,
+    mut imported: Imported,
+    output: Output,
+    target: Option<&apply::Target>,
+) -> anyhow::Result<ExitCode> {
     imported.report.finish();
     let out = &args.out;
     let file_name = out.to_string_lossy();
@@ -248,6 +294,12 @@ fn write(args: &ImportArgs, mut imported: Imported, output: Output) -> anyhow::R
         output::print(&json)?;
     } else {
         output::print(&summary(report, &files.map(|(path, _)| path)))?;
+    }
+    if let Some(target) = target {
+        let added = block_on(target.apply(report))??;
+        if !output.json {
+            output::print(&format!("added {added} overrides to Klaxon\n"))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -325,6 +377,12 @@ pub fn slugify(text: &str) -> String {
     } else {
         slug
     }
+}
+
+/// The priority of the next routing rule of `config`: rules keep the source's order, 10 apart.
+pub fn next_priority(config: &ConfigFile) -> u32 {
+    u32::try_from(config.routing.rules.len())
+        .map_or(u32::MAX, |n| n.saturating_add(1).saturating_mul(10))
 }
 
 /// Seconds as a Klaxon duration (`"1h 30m"`); at least `1s`.

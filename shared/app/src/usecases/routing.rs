@@ -69,11 +69,7 @@ pub struct RoutingService<S, Q, T> {
     timers: T,
 }
 
-impl<S, Q, T> std::fmt::Debug for RoutingService<S, Q, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoutingService").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(RoutingService<S, Q, T>);
 
 fn actor() -> Actor {
     Actor::system("routing")

@@ -37,105 +37,44 @@ pub(crate) fn json_value(text: &str) -> Result<Value, ConfigErrors> {
 
 /// Builds and validates a configuration from a generic value.
 pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
-    let mut sections = match root {
-        Value::Null => Map::new(),
-        Value::Object(map) => map,
-        other => {
-            return Err(ConfigErrors::single(
-                ConfigPath::root(),
-                format!(
-                    "the configuration must be a mapping of sections (users, schedules, ...), not {}",
-                    kind(&other)
-                ),
-            ));
-        }
-    };
-    let mut issues = Issues::default();
+    let mut sections = Sections::of(root)?;
     let root = ConfigPath::root();
-    for key in sections.keys() {
-        if !SECTIONS.contains(&key.as_str()) {
-            issues.push(
-                root.key(key.clone()),
-                format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
-            );
-        }
-    }
-
-    let version = match sections.remove("version") {
-        None | Some(Value::Null) => CONFIG_VERSION,
-        Some(value) => {
-            parse_at::<u32>(value, &root.key("version"), &mut issues).unwrap_or(CONFIG_VERSION)
-        }
-    };
+    let version = sections.value_or("version", CONFIG_VERSION);
 
     let mut origins = Origins::default();
-    let (users, origin) = parse_list(
-        sections.remove("users"),
-        &root.key("users"),
-        "id",
-        &mut issues,
-        no_hook,
-    );
+    let (users, origin) = sections.list("users", "id", no_hook);
     origins.users = origin;
-    let (schedules, origin) = parse_list(
-        sections.remove("schedules"),
-        &root.key("schedules"),
-        "id",
-        &mut issues,
-        no_hook,
-    );
+    let (schedules, origin) = sections.list("schedules", "id", no_hook);
     origins.schedules = origin;
-    let (escalation_policies, origin) = parse_list(
-        sections.remove("escalation_policies"),
-        &root.key("escalation_policies"),
-        "id",
-        &mut issues,
-        no_hook,
-    );
+    let (escalation_policies, origin) = sections.list("escalation_policies", "id", no_hook);
     origins.policies = origin;
 
     let grouping = parse_grouping(
-        sections.remove("grouping"),
+        sections.take("grouping"),
         &root.key("grouping"),
-        &mut issues,
+        &mut sections.issues,
         &mut origins,
     );
     let routing = parse_routing(
-        sections.remove("routing"),
+        sections.take("routing"),
         &root.key("routing"),
-        &mut issues,
+        &mut sections.issues,
         &mut origins,
     );
 
-    let (maintenance_windows, origin) = parse_list(
-        sections.remove("maintenance_windows"),
-        &root.key("maintenance_windows"),
-        "id",
-        &mut issues,
-        check_matcher_regexes,
-    );
+    let (maintenance_windows, origin) =
+        sections.list("maintenance_windows", "id", check_matcher_regexes);
     origins.windows = origin;
-    let (integrations, origin) = parse_list(
-        sections.remove("integrations"),
-        &root.key("integrations"),
-        "name",
-        &mut issues,
-        reject_integration_secrets,
-    );
+    let (integrations, origin) = sections.list("integrations", "name", reject_integration_secrets);
     origins.integrations = origin;
 
     let notifications = parse_notifications(
-        sections.remove("notifications"),
+        sections.take("notifications"),
         &root.key("notifications"),
-        &mut issues,
+        &mut sections.issues,
         &mut origins,
     );
-    let settings = match sections.remove("settings") {
-        None | Some(Value::Null) => Settings::default(),
-        Some(value) => {
-            parse_at::<Settings>(value, &root.key("settings"), &mut issues).unwrap_or_default()
-        }
-    };
+    let settings = sections.value_or("settings", Settings::default());
 
     let config = Config {
         version,
@@ -149,6 +88,7 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
         notifications,
         settings,
     };
+    let mut issues = sections.issues;
     check(&config, &origins, &mut issues);
     if issues.is_empty() {
         Ok(config)
@@ -156,6 +96,74 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
         Err(ConfigErrors {
             issues: issues.into_sorted(),
         })
+    }
+}
+
+/// The document's top-level sections, taken out one at a time, and the issues found so far.
+struct Sections {
+    map: Map<String, Value>,
+    issues: Issues,
+}
+
+impl Sections {
+    /// Splits the document into its sections and notes the unknown ones. A document that is
+    /// not a mapping (nor empty) is a single error: there is nothing else to check.
+    fn of(root: Value) -> Result<Self, ConfigErrors> {
+        let map = match root {
+            Value::Null => Map::new(),
+            Value::Object(map) => map,
+            other => {
+                return Err(ConfigErrors::single(
+                    ConfigPath::root(),
+                    format!(
+                        "the configuration must be a mapping of sections (users, schedules, ...), not {}",
+                        kind(&other)
+                    ),
+                ));
+            }
+        };
+        let mut issues = Issues::default();
+        for key in map.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                issues.push(
+                    ConfigPath::root().key(key.clone()),
+                    format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
+                );
+            }
+        }
+        Ok(Self { map, issues })
+    }
+
+    /// Takes section `name` out of the document (`None` when it is absent).
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name)
+    }
+
+    /// Parses section `name` as a `T`; `default` when it is absent, empty or invalid (the error
+    /// is recorded).
+    fn value_or<T: DeserializeOwned>(&mut self, name: &str, default: T) -> T {
+        match self.take(name) {
+            None | Some(Value::Null) => default,
+            Some(value) => parse_at::<T>(value, &ConfigPath::root().key(name), &mut self.issues)
+                .unwrap_or(default),
+        }
+    }
+
+    /// Parses the list section `name`, whose elements are identified by their `id_field`.
+    fn list<T: DeserializeOwned>(
+        &mut self,
+        name: &str,
+        id_field: &str,
+        hook: Hook,
+    ) -> (Vec<T>, ListOrigin) {
+        let value = self.take(name);
+        parse_list(
+            value,
+            &ConfigPath::root().key(name),
+            id_field,
+            &mut self.issues,
+            hook,
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::duration::HumanDuration;
-use crate::escalation::{EscalationStatus, Target, Tier};
+use crate::escalation::{
+    EscalationPolicy, EscalationStatus, Ignored, OnCallResolver, Target, Tier,
+};
 use crate::ids::{DedupKey, IntegrationName, RuleId};
 use chrono::TimeZone;
 use std::collections::BTreeMap;

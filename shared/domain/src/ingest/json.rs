@@ -10,11 +10,17 @@ use crate::Instant;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Checks, in this order: size (before reading anything), emptiness, JSON syntax.
+/// The UTF-8 byte-order mark. Some senders put it before a JSON body; RFC 8259 §8.1 forbids
+/// sending it but lets a parser ignore it, which is kinder than refusing the alert.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Checks, in this order: size (before reading anything), emptiness, JSON syntax. A leading
+/// UTF-8 byte-order mark is skipped; the size limit still counts it.
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, IngestError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(IngestError::too_large(body.len(), MAX_BODY_BYTES));
     }
+    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::empty_body());
     }
@@ -330,6 +336,27 @@ mod tests {
             IngestErrorKind::NotJson
         );
         assert_eq!(parse_body(b"{}").unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_and_nothing_else_is() {
+        assert_eq!(
+            parse_body(b"\xEF\xBB\xBF{\"a\": 1}").unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            parse_body(b"\xEF\xBB\xBF").unwrap_err().kind,
+            IngestErrorKind::EmptyBody
+        );
+        // Only one mark, and only at the start: anything else is still not JSON.
+        assert_eq!(
+            parse_body(b"\xEF\xBB\xBF\xEF\xBB\xBF{}").unwrap_err().kind,
+            IngestErrorKind::NotJson
+        );
+        assert_eq!(
+            parse_body(b"{}\xEF\xBB\xBF").unwrap_err().kind,
+            IngestErrorKind::NotJson
+        );
     }
 
     #[test]

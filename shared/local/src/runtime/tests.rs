@@ -3,11 +3,16 @@
 //! data directory lock and its files.
 
 use super::*;
-use crate::outbox::OutboxRecord;
+use crate::outbox::{Outbox, OutboxRecord};
+use crate::smtp::SmtpConfig;
+use klaxon_app::messages::QueueName;
+use klaxon_domain::config::Config;
 use klaxon_domain::incident::IncidentStatus;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 use std::time::Instant as StdInstant;
 
 /// Tier delays of one second; three rounds, so an unacknowledged incident keeps paging.

@@ -2,9 +2,11 @@
 //! mapping to a Klaxon configuration ([`map`]).
 //!
 //! Read (`Authorization: TOKEN`, the OnCall API token): users, their personal notification
-//! rules, teams, schedules and on-call shifts, escalation chains and their escalation
-//! policies, integrations and routes. Lists are followed page by page through `next`.
+//! rules, teams (their members are the users that list them), schedules and on-call shifts,
+//! escalation chains and their escalation policies, integrations (with their maintenance
+//! mode) and routes. Lists are followed page by page through `next`.
 
+mod integrations;
 mod schedules;
 mod steps;
 
@@ -120,6 +122,8 @@ struct Ids {
     users: BTreeMap<String, String>,
     schedules: BTreeMap<String, String>,
     policies: BTreeMap<String, String>,
+    /// Team id → (name, Klaxon ids of its members).
+    teams: BTreeMap<String, (String, Vec<String>)>,
 }
 
 /// Maps everything read to a Klaxon configuration and the report. Pure.
@@ -131,17 +135,9 @@ pub fn map(docs: &Documents) -> Imported {
     };
     let mut ids = Ids::default();
     steps::users(docs, &mut config, &mut report, &mut ids);
-    for team in sorted(&docs.teams, "name") {
-        let id = text(team, "id");
-        report.object("team", &id, &text(team, "name"));
-        report.skip(
-            "team",
-            &id,
-            "Klaxon has no teams: schedules, chains and integrations are imported without them",
-        );
-    }
+    steps::teams(docs, &mut report, &mut ids);
     schedules::schedules(docs, &mut config, &mut report, &mut ids);
     steps::chains(docs, &mut config, &mut report, &mut ids);
-    steps::integrations(docs, &mut config, &mut report, &ids);
+    integrations::integrations(docs, &mut config, &mut report, &ids);
     Imported { config, report }
 }

@@ -83,38 +83,7 @@ pub(super) fn schedules(
             continue;
         };
         let id = slugs.take(&name);
-        let mut layered: Vec<(i64, String, LayerEntry)> = Vec::new();
-        let ids_of_shifts: Vec<String> = schedule
-            .get("shifts")
-            .and_then(Value::as_array)
-            .map(|s| {
-                s.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for shift_id in ids_of_shifts {
-            let Some(shift) = shifts.get(&shift_id) else {
-                report.field(
-                    "schedule",
-                    &source_id,
-                    "shifts",
-                    format!("shift {shift_id} was not in the shifts list"),
-                );
-                continue;
-            };
-            if let Some(layer) = shift_layer(shift, zone, &id, report, ids) {
-                layered.push((
-                    shift.get("level").and_then(Value::as_i64).unwrap_or(0),
-                    text(shift, "name"),
-                    layer,
-                ));
-            }
-        }
-        // Higher levels win in OnCall; Klaxon's first layer wins.
-        layered.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let layers: Vec<LayerEntry> = layered.into_iter().map(|(_, _, layer)| layer).collect();
+        let layers = layers(schedule, &shifts, zone, &id, report, ids);
         if layers.is_empty() {
             report.skip(
                 "schedule",
@@ -140,6 +109,47 @@ pub(super) fn schedules(
     for shift in sorted(&docs.shifts, "start") {
         overrides(shift, docs, report, ids);
     }
+}
+
+/// The schedule's shifts as layers, the highest level first (OnCall's highest level wins,
+/// Klaxon's first layer).
+fn layers(
+    schedule: &Value,
+    shifts: &BTreeMap<String, &Value>,
+    zone: Tz,
+    id: &str,
+    report: &mut Report,
+    ids: &Ids,
+) -> Vec<LayerEntry> {
+    let source_id = text(schedule, "id");
+    let mut layered: Vec<(i64, String, LayerEntry)> = Vec::new();
+    for shift_id in schedule
+        .get("shifts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+    {
+        let Some(shift) = shifts.get(shift_id) else {
+            report.field(
+                "schedule",
+                &source_id,
+                "shifts",
+                format!("shift {shift_id} was not in the shifts list"),
+            );
+            continue;
+        };
+        if let Some(layer) = shift_layer(shift, zone, id, report, ids) {
+            layered.push((
+                shift.get("level").and_then(Value::as_i64).unwrap_or(0),
+                text(shift, "name"),
+                layer,
+            ));
+        }
+    }
+    layered.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    layered.into_iter().map(|(_, _, layer)| layer).collect()
 }
 
 /// The local start of a shift in the schedule's zone (converted when the shift has its own).
@@ -179,24 +189,7 @@ fn shift_layer(
     report.object("shift", &shift_id, &text(shift, "name"));
     report.unknown_fields("shift", &shift_id, "", shift, SHIFT_FIELDS);
     let start = local_start(shift, zone, &shift_id, report)?;
-    let interval = shift
-        .get("interval")
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .max(1);
-    let (unit, period_minutes) = match text(shift, "frequency").as_str() {
-        "hourly" => ("hours", interval * 60),
-        "daily" => ("days", interval * 1440),
-        "weekly" => ("weeks", interval * 7 * 1440),
-        other => {
-            report.skip(
-                "shift",
-                &shift_id,
-                format!("frequency {other:?}: Klaxon rotations are hourly, daily or weekly"),
-            );
-            return None;
-        }
-    };
+    let (unit, interval, period_minutes) = frequency(shift, &shift_id, report)?;
     let mut participants = participants(shift, &shift_id, report, ids);
     if participants.is_empty() {
         report.skip("shift", &shift_id, "no participant was imported");
@@ -243,6 +236,32 @@ fn shift_layer(
         },
         restrictions,
     })
+}
+
+/// The shift's frequency as a Klaxon shift unit, its interval, and its period in minutes.
+fn frequency(
+    shift: &Value,
+    shift_id: &str,
+    report: &mut Report,
+) -> Option<(&'static str, u64, u64)> {
+    let interval = shift
+        .get("interval")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .max(1);
+    match text(shift, "frequency").as_str() {
+        "hourly" => Some(("hours", interval, interval * 60)),
+        "daily" => Some(("days", interval, interval * 1440)),
+        "weekly" => Some(("weeks", interval, interval * 7 * 1440)),
+        other => {
+            report.skip(
+                "shift",
+                shift_id,
+                format!("frequency {other:?}: Klaxon rotations are hourly, daily or weekly"),
+            );
+            None
+        }
+    }
 }
 
 fn participants(shift: &Value, shift_id: &str, report: &mut Report, ids: &Ids) -> Vec<String> {

@@ -1,17 +1,15 @@
-//! OnCall users with personal notification rules, escalation chains and integrations with
-//! their routes.
+//! OnCall users with personal notification rules, teams and escalation chains.
 
 use super::{Documents, Ids, sorted, text};
-use crate::commands::import::model::{
-    ConfigFile, Contact, IntegrationEntry, Matcher, PolicyEntry, RuleEntry, TierEntry, UserEntry,
-};
-use crate::commands::import::report::{Endpoint, Report};
+use crate::commands::import::model::{ConfigFile, Contact, PolicyEntry, TierEntry, UserEntry};
+use crate::commands::import::report::Report;
 use crate::commands::import::{Slugs, duration_text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 const USER_FIELDS: &[&str] = &[
     "id",
+    "grafana_id",
     "email",
     "slack",
     "username",
@@ -22,6 +20,8 @@ const USER_FIELDS: &[&str] = &[
     "avatar",
     "name",
 ];
+const TEAM_FIELDS: &[&str] = &["id", "grafana_id", "name", "email", "avatar_url"];
+const CHAIN_FIELDS: &[&str] = &["id", "team_id", "name"];
 const RULE_FIELDS: &[&str] = &["id", "user_id", "position", "important", "type", "duration"];
 const STEP_FIELDS: &[&str] = &[
     "id",
@@ -40,22 +40,6 @@ const STEP_FIELDS: &[&str] = &[
     "num_alerts_in_window",
     "num_minutes_in_window",
     "notify_to_team_members",
-];
-const INTEGRATION_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "description_short",
-    "team_id",
-    "link",
-    "inbound_email",
-    "type",
-    "default_route",
-    "templates",
-    "heartbeat",
-    "maintenance_mode",
-    "maintenance_started_at",
-    "maintenance_end_at",
-    "incidents_count",
 ];
 /// OnCall repeats a chain from the beginning at most this many times.
 const ONCALL_MAX_REPEATS: u32 = 5;
@@ -88,6 +72,21 @@ pub(super) fn users(docs: &Documents, config: &mut ConfigFile, report: &mut Repo
                 "OnCall's API does not expose phone numbers: add phone by hand to page by SMS",
             );
         }
+        let role = text(user, "role");
+        if !role.is_empty() && role != "user" {
+            report.field("user", &source_id, "role", format!("{role}: Klaxon has no roles (who may change configuration is who may edit and apply the file)"));
+        }
+        let time_zone = if zone.parse::<chrono_tz::Tz>().is_ok() {
+            zone
+        } else {
+            report.field(
+                "user",
+                &source_id,
+                "timezone",
+                format!("{zone:?} is not an IANA time zone: UTC used"),
+            );
+            "UTC".to_owned()
+        };
         let mut entry = UserEntry {
             id: id.clone(),
             name: if text(user, "name").is_empty() {
@@ -98,11 +97,7 @@ pub(super) fn users(docs: &Documents, config: &mut ConfigFile, report: &mut Repo
             email: email.contains('@').then(|| email.clone()),
             phone: None,
             slack_id,
-            time_zone: if zone.parse::<chrono_tz::Tz>().is_ok() {
-                zone
-            } else {
-                "UTC".to_owned()
-            },
+            time_zone,
             contact: None,
         };
         entry.contact = rules(docs, &source_id, &entry, report);
@@ -179,62 +174,8 @@ pub(super) fn chains(
         let chain_id = text(chain, "id");
         let name = text(chain, "name");
         report.object("escalation chain", &chain_id, &name);
-        let mut steps: Vec<&Value> = docs
-            .steps
-            .iter()
-            .filter(|s| text(s, "escalation_chain_id") == chain_id)
-            .collect();
-        steps.sort_by_key(|s| s.get("position").and_then(Value::as_u64).unwrap_or(0));
-        let mut tiers: Vec<TierEntry> = Vec::new();
-        let mut waits: Vec<u64> = Vec::new();
-        let mut repeat = 0;
-        let mut waiting = 0;
-        for step in steps {
-            let step_id = text(step, "id");
-            report.unknown_fields(
-                "escalation chain",
-                &chain_id,
-                &format!("steps[{step_id}]"),
-                step,
-                STEP_FIELDS,
-            );
-            let targets = match step_targets(step, &chain_id, report, ids) {
-                StepKind::Wait(seconds) => {
-                    waiting += seconds;
-                    continue;
-                }
-                StepKind::Repeat => {
-                    repeat = ONCALL_MAX_REPEATS;
-                    report.semantics(
-                        "escalation chain",
-                        &chain_id,
-                        "\"repeat escalation from the beginning (5 times max)\" became repeat: 5",
-                    );
-                    continue;
-                }
-                StepKind::Skip => continue,
-                StepKind::Notify(targets) => targets,
-            };
-            match tiers.last_mut() {
-                Some(last) if waiting == 0 => last.targets.extend(targets),
-                _ => {
-                    if !tiers.is_empty() {
-                        waits.push(waiting);
-                    } else if waiting > 0 {
-                        report.semantics("escalation chain", &chain_id, format!("the chain waits {} before its first notification; Klaxon pages tier 0 at once", duration_text(waiting)));
-                    }
-                    tiers.push(TierEntry {
-                        delay: String::new(),
-                        targets,
-                    });
-                }
-            }
-            waiting = 0;
-        }
-        waits.push(if waiting > 0 { waiting } else { 300 });
-        for (tier, wait) in tiers.iter_mut().zip(waits) {
-            tier.delay = duration_text(wait);
-        }
+        report.unknown_fields("escalation chain", &chain_id, "", chain, CHAIN_FIELDS);
+        let (tiers, repeat) = chain_tiers(docs, &chain_id, report, ids);
         if tiers.is_empty() {
             report.skip(
                 "escalation chain",
@@ -257,6 +198,73 @@ pub(super) fn chains(
             tiers,
         });
     }
+}
+
+/// A chain's steps as tiers (notify steps, with the waits between them as delays) and its
+/// repeat count.
+fn chain_tiers(
+    docs: &Documents,
+    chain_id: &str,
+    report: &mut Report,
+    ids: &Ids,
+) -> (Vec<TierEntry>, u32) {
+    let mut steps: Vec<&Value> = docs
+        .steps
+        .iter()
+        .filter(|s| text(s, "escalation_chain_id") == chain_id)
+        .collect();
+    steps.sort_by_key(|s| s.get("position").and_then(Value::as_u64).unwrap_or(0));
+    let mut tiers: Vec<TierEntry> = Vec::new();
+    let mut waits: Vec<u64> = Vec::new();
+    let mut repeat = 0;
+    let mut waiting = 0;
+    for step in steps {
+        let step_id = text(step, "id");
+        report.unknown_fields(
+            "escalation chain",
+            chain_id,
+            &format!("steps[{step_id}]"),
+            step,
+            STEP_FIELDS,
+        );
+        let targets = match step_targets(step, chain_id, report, ids) {
+            StepKind::Wait(seconds) => {
+                waiting += seconds;
+                continue;
+            }
+            StepKind::Repeat => {
+                repeat = ONCALL_MAX_REPEATS;
+                report.semantics(
+                    "escalation chain",
+                    chain_id,
+                    "\"repeat escalation from the beginning (5 times max)\" became repeat: 5",
+                );
+                continue;
+            }
+            StepKind::Skip => continue,
+            StepKind::Notify(targets) => targets,
+        };
+        match tiers.last_mut() {
+            Some(last) if waiting == 0 => last.targets.extend(targets),
+            _ => {
+                if !tiers.is_empty() {
+                    waits.push(waiting);
+                } else if waiting > 0 {
+                    report.semantics("escalation chain", chain_id, format!("the chain waits {} before its first notification; Klaxon pages tier 0 at once", duration_text(waiting)));
+                }
+                tiers.push(TierEntry {
+                    delay: String::new(),
+                    targets,
+                });
+            }
+        }
+        waiting = 0;
+    }
+    waits.push(if waiting > 0 { waiting } else { 300 });
+    for (tier, wait) in tiers.iter_mut().zip(waits) {
+        tier.delay = duration_text(wait);
+    }
+    (tiers, repeat)
 }
 
 enum StepKind {
@@ -290,6 +298,29 @@ fn step_targets(step: &Value, chain: &str, report: &mut Report, ids: &Ids) -> St
             report.semantics("escalation chain", chain, format!("{field}: OnCall notifies the next person each time (round robin); Klaxon pages all of them"));
             StepKind::Notify(users("persons_to_notify_next_each_time"))
         }
+        "notify_team_members" => {
+            let team = text(step, "notify_to_team_members");
+            match ids.teams.get(&team) {
+                Some((team_name, members)) if !members.is_empty() => {
+                    report.semantics("escalation chain", chain, format!("{field}: Klaxon has no teams; the members of {team_name} ({}) are paged as users", members.join(", ")));
+                    StepKind::Notify(
+                        members
+                            .iter()
+                            .map(|u| BTreeMap::from([("user".to_owned(), u.clone())]))
+                            .collect(),
+                    )
+                }
+                _ => {
+                    report.field(
+                        "escalation chain",
+                        chain,
+                        &field,
+                        format!("team {team:?} has no imported members"),
+                    );
+                    StepKind::Skip
+                }
+            }
+        }
         "notify_on_call_from_schedule" => match ids
             .schedules
             .get(&text(step, "notify_on_call_from_schedule"))
@@ -315,121 +346,27 @@ fn step_targets(step: &Value, chain: &str, report: &mut Report, ids: &Ids) -> St
     }
 }
 
-/// Integrations whose format Klaxon speaks, with their routes as routing rules.
-pub(super) fn integrations(
-    docs: &Documents,
-    config: &mut ConfigFile,
-    report: &mut Report,
-    ids: &Ids,
-) {
-    let mut slugs = Slugs::default();
-    let mut rule_slugs = Slugs::default();
-    let mut priority = 0;
-    for integration in sorted(&docs.integrations, "name") {
-        let source_id = text(integration, "id");
-        let name = text(integration, "name");
-        let kind = text(integration, "type");
-        report.object("integration", &source_id, &name);
-        report.unknown_fields(
-            "integration",
-            &source_id,
-            "",
-            integration,
-            INTEGRATION_FIELDS,
-        );
-        let (format, url) = match kind.as_str() {
-            "grafana_alerting" | "grafana" => (
-                "grafana",
-                "$KLAXON/v1/integrations/grafana with `Authorization: Bearer klx_…`",
-            ),
-            "alertmanager" | "legacy_alertmanager" => (
-                "alertmanager",
-                "$KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…`",
-            ),
-            "amazon_sns" => (
-                "cloudwatch",
-                "SNS HTTPS subscription to $KLAXON/v1/integrations/sns/klx_…",
-            ),
-            _ => {
-                report.skip("integration", &source_id, format!("integration type {kind:?} has no Klaxon format (Klaxon takes its own JSON, Alertmanager, Grafana, CloudWatch, PagerDuty and Opsgenie)"));
-                continue;
-            }
-        };
-        if integration.get("heartbeat").is_some_and(|h| !h.is_null()) {
-            report.field(
-                "integration",
-                &source_id,
-                "heartbeat",
-                "Klaxon has no heartbeats yet",
-            );
-        }
-        let slug = slugs.take(&name);
-        report.became(
-            "integration",
-            &source_id,
-            format!("integration {slug} ({format})"),
-        );
-        report.endpoints.push(Endpoint {
-            integration: slug.clone(),
-            replaces: format!("{name} ({kind})"),
-            format: format.to_owned(),
-            url: url.to_owned(),
-        });
-        config.integrations.push(IntegrationEntry {
-            name: slug.clone(),
-            format: format.to_owned(),
-        });
-        let mut routes: Vec<&Value> = docs
-            .routes
+/// Teams: Klaxon has none; their members (the users listing the team) stand in for the team
+/// where an escalation step notifies its members.
+pub(super) fn teams(docs: &Documents, report: &mut Report, ids: &mut Ids) {
+    for team in sorted(&docs.teams, "name") {
+        let team_id = text(team, "id");
+        let name = text(team, "name");
+        report.object("team", &team_id, &name);
+        report.unknown_fields("team", &team_id, "", team, TEAM_FIELDS);
+        let mut members: Vec<String> = docs
+            .users
             .iter()
-            .filter(|r| text(r, "integration_id") == source_id)
+            .filter(|u| {
+                u.get("teams")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.iter().any(|t| t.as_str() == Some(team_id.as_str())))
+            })
+            .filter_map(|u| ids.users.get(&text(u, "id")).cloned())
             .collect();
-        routes.sort_by_key(|r| {
-            (
-                r.get("is_the_last_route")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                r.get("position").and_then(Value::as_u64).unwrap_or(0),
-            )
-        });
-        for route in routes {
-            let route_id = text(route, "id");
-            report.object("route", &route_id, &format!("{name} route"));
-            let last = route.get("is_the_last_route").and_then(Value::as_bool) == Some(true);
-            let mut matcher = Matcher {
-                integrations: vec![slug.clone()],
-                ..Matcher::default()
-            };
-            if !last {
-                if text(route, "routing_type") != "regex" {
-                    report.skip("route", &route_id, "a Jinja2 route: Klaxon matchers are labels, severities and a summary regex");
-                    continue;
-                }
-                report.semantics("route", &route_id, "OnCall matches the regex against the whole alert payload; Klaxon matches it against the summary");
-                matcher.summary = Some(text(route, "routing_regex"));
-            }
-            let Some(policy) = ids
-                .policies
-                .get(&text(route, "escalation_chain_id"))
-                .cloned()
-            else {
-                report.skip("route", &route_id, "its escalation chain was not imported");
-                continue;
-            };
-            priority += 10;
-            let id = rule_slugs.take(&format!(
-                "{name} {}",
-                if last { "default" } else { &route_id }
-            ));
-            report.became("route", &route_id, format!("routing rule {id}"));
-            config.routing.rules.push(RuleEntry {
-                id,
-                priority,
-                matcher,
-                policy: Some(policy),
-                suppress: false,
-                urgency: None,
-            });
-        }
+        members.sort();
+        report.became("team", &team_id, format!("no Klaxon team (Klaxon has none): members {} stand in for the team where an escalation step notifies it", members.join(", ")));
+        report.semantics("team", &team_id, "Klaxon has no teams: schedules, chains and integrations of the team are imported without it; a step that notifies the team's members pages each member");
+        ids.teams.insert(team_id, (name, members));
     }
 }

@@ -7,6 +7,7 @@
 //! integrations, heartbeats and maintenance (v1, detail for its rules). Lists are followed page
 //! by page through `paging.next`.
 
+mod integrations;
 mod people;
 mod routing;
 mod schedules;
@@ -238,10 +239,10 @@ pub fn map(docs: &Documents) -> Imported {
     schedules::schedules(docs, &mut config, &mut report, &mut ids);
     schedules::overrides(docs, &mut report, &ids);
     routing::escalations(docs, &mut config, &mut report, &mut ids);
-    routing::integrations(docs, &mut config, &mut report, &mut ids);
+    integrations::integrations(docs, &mut config, &mut report, &mut ids);
     routing::routing_rules(docs, &mut config, &mut report, &mut ids);
-    routing::maintenance(docs, &mut config, &mut report, &ids);
-    routing::heartbeats(docs, &mut report);
+    integrations::maintenance(docs, &mut config, &mut report, &ids);
+    integrations::heartbeats(docs, &mut report);
     Imported { config, report }
 }
 

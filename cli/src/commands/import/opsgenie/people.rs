@@ -221,7 +221,6 @@ fn notification_rules(
     });
     let (mut high, mut low) = (Vec::new(), Vec::new());
     for rule in ordered {
-        let rule_id = text(rule, "id");
         let field = format!("notificationRules[{}]", text(rule, "name"));
         report.unknown_fields("user", user_id, &field, rule, RULE_FIELDS);
         let action = text(rule, "actionType");
@@ -247,71 +246,85 @@ fn notification_rules(
             );
         }
         let (for_high, for_low) = urgencies(rule, user_id, &field, report);
-        let mut steps: Vec<&Value> = rule
-            .get("steps")
-            .and_then(Value::as_array)
-            .map(|s| s.iter().collect())
-            .unwrap_or_default();
-        steps.sort_by_key(|s| {
-            s.pointer("/sendAfter/timeAmount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        });
-        for step in steps {
-            report.unknown_fields(
-                "user",
-                user_id,
-                &format!("{field}.steps"),
-                step,
-                STEP_FIELDS,
-            );
-            if step.get("enabled").and_then(Value::as_bool) == Some(false) {
-                continue;
-            }
-            let method = step
-                .pointer("/contact/method")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let channel = match method {
-                "email" if entry.email.is_some() => "email",
-                "sms" | "voice" if entry.phone.is_some() => "sms",
-                _ => {
-                    report.field(
-                        "user",
-                        user_id,
-                        &format!("{field}.steps"),
-                        format!("a {method} step has no usable Klaxon channel for this user"),
-                    );
-                    continue;
-                }
-            };
-            if method == "voice" {
-                report.semantics(
-                    "user",
-                    user_id,
-                    "an Opsgenie voice-call step became an SMS: Klaxon does not place calls",
-                );
-            }
-            if step
-                .pointer("/sendAfter/timeAmount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                > 0
-            {
-                report.semantics("user", user_id, format!("rule {:?}: a step sent after a delay is sent at once in Klaxon (every channel of the urgency is used when paged)", text(rule, "name")));
-            }
+        for channel in step_channels(rule, user_id, &field, entry, report) {
             for (wanted, list) in [(for_high, &mut high), (for_low, &mut low)] {
-                if wanted && !list.contains(&channel.to_owned()) {
+                if wanted && !list.iter().any(|c| c == channel) {
                     list.push(channel.to_owned());
                 }
             }
         }
-        let _ = rule_id;
     }
     if high.is_empty() {
         return None;
     }
     Some(Contact { high, low })
+}
+
+/// The Klaxon channels of a rule's enabled steps, in the order they are sent.
+fn step_channels(
+    rule: &Value,
+    user_id: &str,
+    field: &str,
+    entry: &UserEntry,
+    report: &mut Report,
+) -> Vec<&'static str> {
+    let mut steps: Vec<&Value> = rule
+        .get("steps")
+        .and_then(Value::as_array)
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
+    steps.sort_by_key(|s| {
+        s.pointer("/sendAfter/timeAmount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    });
+    let mut channels = Vec::new();
+    for step in steps {
+        report.unknown_fields(
+            "user",
+            user_id,
+            &format!("{field}.steps"),
+            step,
+            STEP_FIELDS,
+        );
+        if step.get("enabled").and_then(Value::as_bool) == Some(false) {
+            continue;
+        }
+        let method = step
+            .pointer("/contact/method")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let channel = match method {
+            "email" if entry.email.is_some() => "email",
+            "sms" | "voice" if entry.phone.is_some() => "sms",
+            _ => {
+                report.field(
+                    "user",
+                    user_id,
+                    &format!("{field}.steps"),
+                    format!("a {method} step has no usable Klaxon channel for this user"),
+                );
+                continue;
+            }
+        };
+        if method == "voice" {
+            report.semantics(
+                "user",
+                user_id,
+                "an Opsgenie voice-call step became an SMS: Klaxon does not place calls",
+            );
+        }
+        if step
+            .pointer("/sendAfter/timeAmount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 0
+        {
+            report.semantics("user", user_id, format!("rule {:?}: a step sent after a delay is sent at once in Klaxon (every channel of the urgency is used when paged)", text(rule, "name")));
+        }
+        channels.push(channel);
+    }
+    channels
 }
 
 /// Which urgencies a rule's criteria cover: alerts of priority P1/P2 are high urgency, P3–P5

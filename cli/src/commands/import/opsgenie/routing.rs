@@ -1,17 +1,14 @@
-//! Opsgenie escalations, integrations, team routing rules, maintenance and heartbeats.
+//! Opsgenie escalations and team routing rules.
 
 use super::{Documents, Ids, sorted, text};
-use crate::commands::import::model::{
-    ConfigFile, IntegrationEntry, Matcher, PolicyEntry, RuleEntry, TierEntry, WindowEntry,
-};
-use crate::commands::import::report::{Endpoint, Report};
-use crate::commands::import::{Slugs, duration_text};
+use crate::commands::import::model::{ConfigFile, Matcher, PolicyEntry, RuleEntry, TierEntry};
+use crate::commands::import::report::Report;
+use crate::commands::import::{Slugs, duration_text, next_priority};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 const ESCALATION_FIELDS: &[&str] = &["id", "name", "description", "ownerTeam", "rules", "repeat"];
 const RULE_FIELDS: &[&str] = &["condition", "notifyType", "delay", "recipient"];
-const INTEGRATION_FIELDS: &[&str] = &["id", "name", "enabled", "type", "teamId", "version"];
 const ROUTING_FIELDS: &[&str] = &[
     "id",
     "name",
@@ -22,7 +19,6 @@ const ROUTING_FIELDS: &[&str] = &[
     "timeRestriction",
     "notify",
 ];
-const MAINTENANCE_FIELDS: &[&str] = &["id", "status", "description", "time", "rules"];
 
 /// Escalations: rules with the same delay form one tier; Opsgenie's delays count from the
 /// alert's creation, Klaxon's from the tier's page, so each tier waits the gap to the next.
@@ -37,31 +33,7 @@ pub(super) fn escalations(
         let name = text(escalation, "name");
         report.object("escalation", &source_id, &name);
         report.unknown_fields("escalation", &source_id, "", escalation, ESCALATION_FIELDS);
-        let mut groups: BTreeMap<u64, Vec<BTreeMap<String, String>>> = BTreeMap::new();
-        for (index, rule) in escalation
-            .get("rules")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            report.unknown_fields(
-                "escalation",
-                &source_id,
-                &format!("rules[{index}]"),
-                rule,
-                RULE_FIELDS,
-            );
-            let delay = minutes(rule.get("delay")) * 60;
-            let targets = rule_targets(rule, &source_id, index, report, ids);
-            let group = groups.entry(delay).or_default();
-            for target in targets {
-                if !group.contains(&target) {
-                    group.push(target);
-                }
-            }
-        }
+        let mut groups = rule_groups(escalation, &source_id, report, ids);
         groups.retain(|_, targets| !targets.is_empty());
         if groups.is_empty() {
             report.skip(
@@ -73,51 +45,7 @@ pub(super) fn escalations(
         }
         let repeat = escalation.get("repeat").cloned().unwrap_or(Value::Null);
         let count = repeat.get("count").and_then(Value::as_u64).unwrap_or(0);
-        let wait = repeat
-            .get("waitInterval")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let starts: Vec<u64> = groups.keys().copied().collect();
-        let mut tiers = Vec::new();
-        for (i, targets) in groups.into_values().enumerate() {
-            let gap = match starts.get(i + 1) {
-                Some(next) => next - starts[i],
-                None if wait > 0 => wait * 60,
-                None => 300,
-            };
-            tiers.push(TierEntry {
-                delay: duration_text(gap),
-                targets,
-            });
-        }
-        if starts.first().is_some_and(|first| *first > 0) {
-            report.semantics(
-                "escalation",
-                &source_id,
-                format!(
-                    "the first rule waits {} in Opsgenie; Klaxon pages tier 0 at once",
-                    duration_text(starts[0])
-                ),
-            );
-        }
-        if count > 10 {
-            report.field(
-                "escalation",
-                &source_id,
-                "repeat.count",
-                format!("{count} repeats: Klaxon allows at most 10, so 10 are kept"),
-            );
-        }
-        for flag in ["resetRecipientStates", "closeAlertAfterAll"] {
-            if repeat.get(flag).and_then(Value::as_bool) == Some(true) {
-                report.field(
-                    "escalation",
-                    &source_id,
-                    &format!("repeat.{flag}"),
-                    "Klaxon has no such setting: after the last round the escalation just stops",
-                );
-            }
-        }
+        let tiers = tiers(groups, &repeat, &source_id, report);
         let id = ids.policy_slugs.take(&name);
         report.became(
             "escalation",
@@ -133,6 +61,99 @@ pub(super) fn escalations(
             tiers,
         });
     }
+}
+
+/// The escalation's rules grouped by delay (seconds from the alert's creation), each with
+/// its Klaxon targets.
+fn rule_groups(
+    escalation: &Value,
+    source_id: &str,
+    report: &mut Report,
+    ids: &Ids,
+) -> BTreeMap<u64, Vec<BTreeMap<String, String>>> {
+    let mut groups: BTreeMap<u64, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+    for (index, rule) in escalation
+        .get("rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        report.unknown_fields(
+            "escalation",
+            source_id,
+            &format!("rules[{index}]"),
+            rule,
+            RULE_FIELDS,
+        );
+        let delay = minutes(rule.get("delay")) * 60;
+        let targets = rule_targets(rule, source_id, index, report, ids);
+        let group = groups.entry(delay).or_default();
+        for target in targets {
+            if !group.contains(&target) {
+                group.push(target);
+            }
+        }
+    }
+    groups
+}
+
+/// The groups as tiers, each waiting the gap to the next group (the last one the repeat
+/// wait); what Klaxon cannot repeat the same way is reported.
+fn tiers(
+    groups: BTreeMap<u64, Vec<BTreeMap<String, String>>>,
+    repeat: &Value,
+    source_id: &str,
+    report: &mut Report,
+) -> Vec<TierEntry> {
+    let count = repeat.get("count").and_then(Value::as_u64).unwrap_or(0);
+    let wait = repeat
+        .get("waitInterval")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let starts: Vec<u64> = groups.keys().copied().collect();
+    let mut tiers = Vec::new();
+    for (i, targets) in groups.into_values().enumerate() {
+        let gap = match starts.get(i + 1) {
+            Some(next) => next - starts[i],
+            None if wait > 0 => wait * 60,
+            None => 300,
+        };
+        tiers.push(TierEntry {
+            delay: duration_text(gap),
+            targets,
+        });
+    }
+    if starts.first().is_some_and(|first| *first > 0) {
+        report.semantics(
+            "escalation",
+            source_id,
+            format!(
+                "the first rule waits {} in Opsgenie; Klaxon pages tier 0 at once",
+                duration_text(starts[0])
+            ),
+        );
+    }
+    if count > 10 {
+        report.field(
+            "escalation",
+            source_id,
+            "repeat.count",
+            format!("{count} repeats: Klaxon allows at most 10, so 10 are kept"),
+        );
+    }
+    for flag in ["resetRecipientStates", "closeAlertAfterAll"] {
+        if repeat.get(flag).and_then(Value::as_bool) == Some(true) {
+            report.field(
+                "escalation",
+                source_id,
+                &format!("repeat.{flag}"),
+                "Klaxon has no such setting: after the last round the escalation just stops",
+            );
+        }
+    }
+    tiers
 }
 
 /// Minutes of an Opsgenie `{timeAmount, timeUnit}` (or a bare number of minutes).
@@ -288,74 +309,6 @@ fn team_targets(
     }
 }
 
-/// Integrations: the types Klaxon speaks keep their format; the Klaxon endpoint is reported.
-pub(super) fn integrations(
-    docs: &Documents,
-    config: &mut ConfigFile,
-    report: &mut Report,
-    ids: &mut Ids,
-) {
-    let mut slugs = Slugs::default();
-    for integration in sorted(&docs.integrations, "name") {
-        let source_id = text(integration, "id");
-        let name = text(integration, "name");
-        let kind = text(integration, "type");
-        report.object("integration", &source_id, &name);
-        report.unknown_fields(
-            "integration",
-            &source_id,
-            "",
-            integration,
-            INTEGRATION_FIELDS,
-        );
-        let (format, url) = match kind.as_str() {
-            "API" | "Terraform" | "OpsgenieAPI" => (
-                "opsgenie",
-                "POST $KLAXON/v2/alerts with `Authorization: GenieKey klx_…` (replace https://api.opsgenie.com)",
-            ),
-            "Prometheus" | "Alertmanager" => (
-                "alertmanager",
-                "$KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…`",
-            ),
-            "Grafana" => (
-                "grafana",
-                "$KLAXON/v1/integrations/grafana with `Authorization: Bearer klx_…`",
-            ),
-            "CloudWatch" | "AmazonCloudWatch" | "AmazonSns" | "CloudWatchEvents" => (
-                "cloudwatch",
-                "SNS HTTPS subscription to $KLAXON/v1/integrations/sns/klx_…",
-            ),
-            _ => {
-                report.skip("integration", &source_id, format!("integration type {kind:?} has no Klaxon format: if the tool can send Opsgenie's alert API, Prometheus/Alertmanager or Grafana webhooks, add a Klaxon integration of that format"));
-                continue;
-            }
-        };
-        if integration.get("enabled").and_then(Value::as_bool) == Some(false) {
-            report.semantics("integration", &source_id, "disabled in Opsgenie; imported (a Klaxon integration accepts alerts as soon as it has a key)");
-        }
-        let slug = slugs.take(&name);
-        report.became(
-            "integration",
-            &source_id,
-            format!("integration {slug} ({format})"),
-        );
-        report.endpoints.push(Endpoint {
-            integration: slug.clone(),
-            replaces: format!("{name} ({kind})"),
-            format: format.to_owned(),
-            url: url.to_owned(),
-        });
-        if integration.get("teamId").is_none_or(Value::is_null) {
-            report.field("integration", &source_id, "teamId", "no team: no routing rule sends its alerts anywhere, so they use routing.defaults (set a default policy)");
-        }
-        ids.integrations.insert(source_id, slug.clone());
-        config.integrations.push(IntegrationEntry {
-            name: slug,
-            format: format.to_owned(),
-        });
-    }
-}
-
 /// Team routing rules: alerts of the team's integrations go to the policy (or schedule) the
 /// rule notifies. Conditions on priority, message and tags are kept.
 pub(super) fn routing_rules(
@@ -365,7 +318,6 @@ pub(super) fn routing_rules(
     ids: &mut Ids,
 ) {
     let mut slugs = Slugs::default();
-    let mut priority = 0;
     for team in sorted(&docs.teams, "name") {
         let team_id = text(team, "id");
         let team_name = text(team, "name");
@@ -388,67 +340,90 @@ pub(super) fn routing_rules(
             )
         });
         for rule in rules {
-            let rule_id = text(rule, "id");
-            let rule_name = text(rule, "name");
-            report.object(
-                "routing rule",
-                &rule_id,
-                &format!("{team_name}: {rule_name}"),
+            routing_rule(
+                rule,
+                (&team_name, &integrations),
+                &mut slugs,
+                config,
+                report,
+                ids,
             );
-            report.unknown_fields("routing rule", &rule_id, "", rule, ROUTING_FIELDS);
-            if integrations.is_empty() {
-                report.skip("routing rule", &rule_id, "no imported integration sends to this team, so no Klaxon alert would reach the rule");
-                continue;
-            }
-            if rule.get("timeRestriction").is_some_and(|t| !t.is_null()) {
-                report.skip("routing rule", &rule_id, "time-restricted routing: Klaxon routing rules have no time conditions (use a schedule with restrictions instead)");
-                continue;
-            }
-            let Some(matchers) = criteria(rule.get("criteria"), &integrations) else {
-                report.skip("routing rule", &rule_id, "its conditions use fields or operations Klaxon matchers cannot express (only priority equals, message contains and tags contains are mapped)");
-                continue;
-            };
-            let notify = rule.get("notify").cloned().unwrap_or(Value::Null);
-            let (policy, suppress) = match text(&notify, "type").as_str() {
-                "escalation" => (ids.policy(&notify), false),
-                "schedule" => (schedule_policy(&notify, config, ids), false),
-                "none" => (None, true),
-                _ => (None, false),
-            };
-            if policy.is_none() && !suppress {
-                report.skip(
-                    "routing rule",
-                    &rule_id,
-                    "what it notifies was not imported",
-                );
-                continue;
-            }
-            let base = slugs.take(&format!(
-                "{team_name} {}",
-                if rule_name.is_empty() {
-                    "default"
-                } else {
-                    &rule_name
-                }
-            ));
-            for (n, matcher) in matchers.into_iter().enumerate() {
-                priority += 10;
-                let id = if n == 0 {
-                    base.clone()
-                } else {
-                    slugs.take(&format!("{base}-{n}"))
-                };
-                report.became("routing rule", &rule_id, format!("routing rule {id}"));
-                config.routing.rules.push(RuleEntry {
-                    id,
-                    priority,
-                    matcher,
-                    policy: policy.clone(),
-                    suppress,
-                    urgency: None,
-                });
-            }
         }
+    }
+}
+
+/// One team routing rule as Klaxon routing rules (one per alternative of its conditions).
+fn routing_rule(
+    rule: &Value,
+    (team_name, integrations): (&str, &[String]),
+    slugs: &mut Slugs,
+    config: &mut ConfigFile,
+    report: &mut Report,
+    ids: &mut Ids,
+) {
+    let rule_id = text(rule, "id");
+    let rule_name = text(rule, "name");
+    report.object(
+        "routing rule",
+        &rule_id,
+        &format!("{team_name}: {rule_name}"),
+    );
+    report.unknown_fields("routing rule", &rule_id, "", rule, ROUTING_FIELDS);
+    if integrations.is_empty() {
+        report.skip(
+            "routing rule",
+            &rule_id,
+            "no imported integration sends to this team, so no Klaxon alert would reach the rule",
+        );
+        return;
+    }
+    if rule.get("timeRestriction").is_some_and(|t| !t.is_null()) {
+        report.skip("routing rule", &rule_id, "time-restricted routing: Klaxon routing rules have no time conditions (use a schedule with restrictions instead)");
+        return;
+    }
+    let Some(matchers) = criteria(rule.get("criteria"), integrations) else {
+        report.skip("routing rule", &rule_id, "its conditions use fields or operations Klaxon matchers cannot express (only priority equals, message contains and tags contains are mapped)");
+        return;
+    };
+    let notify = rule.get("notify").cloned().unwrap_or(Value::Null);
+    let (policy, suppress) = match text(&notify, "type").as_str() {
+        "escalation" => (ids.policy(&notify), false),
+        "schedule" => (schedule_policy(&notify, config, ids), false),
+        "none" => (None, true),
+        _ => (None, false),
+    };
+    if policy.is_none() && !suppress {
+        report.skip(
+            "routing rule",
+            &rule_id,
+            "what it notifies was not imported",
+        );
+        return;
+    }
+    let base = slugs.take(&format!(
+        "{team_name} {}",
+        if rule_name.is_empty() {
+            "default"
+        } else {
+            &rule_name
+        }
+    ));
+    for (n, matcher) in matchers.into_iter().enumerate() {
+        let priority = next_priority(config);
+        let id = if n == 0 {
+            base.clone()
+        } else {
+            slugs.take(&format!("{base}-{n}"))
+        };
+        report.became("routing rule", &rule_id, format!("routing rule {id}"));
+        config.routing.rules.push(RuleEntry {
+            id,
+            priority,
+            matcher,
+            policy: policy.clone(),
+            suppress,
+            urgency: None,
+        });
     }
 }
 
@@ -555,107 +530,4 @@ fn regex_escape(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Maintenance: scheduled windows on integrations become Klaxon maintenance windows.
-pub(super) fn maintenance(
-    docs: &Documents,
-    config: &mut ConfigFile,
-    report: &mut Report,
-    ids: &Ids,
-) {
-    let mut slugs = Slugs::default();
-    for window in sorted(&docs.maintenance, "id") {
-        let source_id = text(window, "id");
-        let description = text(window, "description");
-        report.object("maintenance", &source_id, &description);
-        report.unknown_fields("maintenance", &source_id, "", window, MAINTENANCE_FIELDS);
-        let status = text(window, "status");
-        if matches!(status.as_str(), "past" | "cancelled") {
-            report.skip("maintenance", &source_id, format!("it is {status}"));
-            continue;
-        }
-        let mut integrations = Vec::new();
-        for rule in window
-            .get("rules")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let entity = rule.get("entity").cloned().unwrap_or(Value::Null);
-            match (
-                text(&entity, "type").as_str(),
-                ids.integrations.get(&text(&entity, "id")),
-            ) {
-                ("integration", Some(name)) => integrations.push(name.clone()),
-                (kind, _) => report.field(
-                    "maintenance",
-                    &source_id,
-                    "rules",
-                    format!(
-                        "a rule on a {kind} that Klaxon cannot silence (only imported integrations)"
-                    ),
-                ),
-            }
-            if text(rule, "state") == "disabled" {
-                report.semantics(
-                    "maintenance",
-                    &source_id,
-                    "Opsgenie drops the integration's alerts; Klaxon records them and pages nobody",
-                );
-            }
-        }
-        let start = window.pointer("/time/startDate").and_then(Value::as_str);
-        let end = window.pointer("/time/endDate").and_then(Value::as_str);
-        let (Some(start), Some(end)) = (start, end) else {
-            report.skip("maintenance", &source_id, "it has no start and end date");
-            continue;
-        };
-        if integrations.is_empty() {
-            report.skip(
-                "maintenance",
-                &source_id,
-                "it silences nothing Klaxon imported",
-            );
-            continue;
-        }
-        integrations.sort();
-        integrations.dedup();
-        let id = slugs.take(&format!(
-            "maintenance {}",
-            if description.is_empty() {
-                &source_id
-            } else {
-                &description
-            }
-        ));
-        report.became(
-            "maintenance",
-            &source_id,
-            format!("maintenance window {id}"),
-        );
-        config.maintenance_windows.push(WindowEntry {
-            id,
-            start: start.to_owned(),
-            end: end.to_owned(),
-            matcher: Matcher {
-                integrations,
-                ..Matcher::default()
-            },
-            reason: if description.trim().is_empty() {
-                format!("Opsgenie maintenance {source_id}")
-            } else {
-                description
-            },
-        });
-    }
-}
-
-/// Heartbeats: Klaxon has none yet; each is reported.
-pub(super) fn heartbeats(docs: &Documents, report: &mut Report) {
-    for heartbeat in sorted(&docs.heartbeats, "name") {
-        let name = text(heartbeat, "name");
-        report.object("heartbeat", &name, &name);
-        report.skip("heartbeat", &name, "Klaxon has no heartbeats yet: keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance)");
-    }
 }

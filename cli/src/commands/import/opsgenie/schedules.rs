@@ -150,22 +150,7 @@ fn layer(
             ),
         );
     }
-    let mut participants = Vec::new();
-    for participant in rotation
-        .get("participants")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        match text(participant, "type").as_str() {
-            "user" => match ids.user(participant) {
-                Some(user) => participants.push(user),
-                None => report.field("rotation", &rotation_id, "participants", format!("user {} was not imported: left out of the rotation", text(participant, "username"))),
-            },
-            "none" => report.field("rotation", &rotation_id, "participants", "a \"no one\" slot: Klaxon rotations have no empty turns, so it is left out and later turns move one slot earlier"),
-            other => report.field("rotation", &rotation_id, "participants", format!("a {other} participant ({}): Klaxon rotations hold users only", text(participant, "name"))),
-        }
-    }
+    let participants = participants(rotation, &rotation_id, report, ids);
     if participants.is_empty() {
         report.skip("rotation", &rotation_id, "no participant could be imported");
         return None;
@@ -190,6 +175,32 @@ fn layer(
         },
         restrictions,
     })
+}
+
+/// The rotation's users in hand-off order; other participants are reported.
+fn participants(
+    rotation: &Value,
+    rotation_id: &str,
+    report: &mut Report,
+    ids: &Ids,
+) -> Vec<String> {
+    let mut participants = Vec::new();
+    for participant in rotation
+        .get("participants")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        match text(participant, "type").as_str() {
+            "user" => match ids.user(participant) {
+                Some(user) => participants.push(user),
+                None => report.field("rotation", rotation_id, "participants", format!("user {} was not imported: left out of the rotation", text(participant, "username"))),
+            },
+            "none" => report.field("rotation", rotation_id, "participants", "a \"no one\" slot: Klaxon rotations have no empty turns, so it is left out and later turns move one slot earlier"),
+            other => report.field("rotation", rotation_id, "participants", format!("a {other} participant ({}): Klaxon rotations hold users only", text(participant, "name"))),
+        }
+    }
+    participants
 }
 
 fn restrictions(

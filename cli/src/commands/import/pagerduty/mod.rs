@@ -8,6 +8,7 @@
 //! page by page (`limit`/`offset` while `more` is true).
 
 mod people;
+mod schedules;
 mod services;
 
 use super::client::Fetcher;
@@ -165,8 +166,8 @@ pub fn map(docs: &Documents) -> Imported {
     let mut ids = Ids::default();
     people::users(docs, &mut config, &mut report, &mut ids);
     people::teams(docs, &mut report, &ids);
-    people::schedules(docs, &mut config, &mut report, &mut ids);
-    people::overrides(docs, &mut report, &ids);
+    schedules::schedules(docs, &mut config, &mut report, &mut ids);
+    schedules::overrides(docs, &mut report, &ids);
     services::policies(docs, &mut config, &mut report, &mut ids);
     services::services(docs, &mut config, &mut report, &mut ids);
     services::maintenance(docs, &mut config, &mut report, &ids);

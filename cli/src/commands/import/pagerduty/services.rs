@@ -55,6 +55,19 @@ const SERVICE_FIELDS: &[&str] = &[
     "response_play",
     "auto_pause_notifications_parameters",
 ];
+const INTEGRATION_FIELDS: &[&str] = &[
+    "id",
+    "type",
+    "summary",
+    "self",
+    "html_url",
+    "name",
+    "service",
+    "created_at",
+    "vendor",
+    "integration_key",
+    "integration_email",
+];
 const WINDOW_FIELDS: &[&str] = &[
     "id",
     "type",
@@ -93,51 +106,9 @@ pub(super) fn policies(
         {
             let field = format!("escalation_rules[{index}]");
             report.unknown_fields("escalation policy", &source_id, &field, rule, RULE_FIELDS);
-            if rule
-                .pointer("/escalation_rule_assignment_strategy/type")
-                .and_then(Value::as_str)
-                == Some("round_robin")
-            {
-                report.semantics("escalation policy", &source_id, format!("{field}: round robin assigns one target per incident in turn; Klaxon pages every target of the tier"));
+            if let Some(tier) = tier(rule, &source_id, &field, report, ids) {
+                tiers.push(tier);
             }
-            let mut targets = Vec::new();
-            for target in rule
-                .get("targets")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                let id = text(target, "id");
-                let mapped = match text(target, "type").as_str() {
-                    "user_reference" | "user" => ids.users.get(&id).map(|u| ("user", u.clone())),
-                    "schedule_reference" | "schedule" => {
-                        ids.schedules.get(&id).map(|s| ("schedule", s.clone()))
-                    }
-                    _ => None,
-                };
-                match mapped {
-                    Some((kind, klaxon)) => {
-                        targets.push(BTreeMap::from([(kind.to_owned(), klaxon)]))
-                    }
-                    None => report.field(
-                        "escalation policy",
-                        &source_id,
-                        &field,
-                        format!("target {} ({}) was not imported", id, text(target, "type")),
-                    ),
-                }
-            }
-            if targets.is_empty() {
-                continue;
-            }
-            let minutes = rule
-                .get("escalation_delay_in_minutes")
-                .and_then(Value::as_u64)
-                .unwrap_or(30);
-            tiers.push(TierEntry {
-                delay: duration_text(minutes * 60),
-                targets,
-            });
         }
         if tiers.is_empty() {
             report.skip(
@@ -180,6 +151,59 @@ pub(super) fn policies(
     }
 }
 
+/// One escalation rule as a tier: its user and schedule targets, after its delay.
+fn tier(
+    rule: &Value,
+    source_id: &str,
+    field: &str,
+    report: &mut Report,
+    ids: &Ids,
+) -> Option<TierEntry> {
+    if rule
+        .pointer("/escalation_rule_assignment_strategy/type")
+        .and_then(Value::as_str)
+        == Some("round_robin")
+    {
+        report.semantics("escalation policy", source_id, format!("{field}: round robin assigns one target per incident in turn; Klaxon pages every target of the tier"));
+    }
+    let mut targets = Vec::new();
+    for target in rule
+        .get("targets")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let id = text(target, "id");
+        let mapped = match text(target, "type").as_str() {
+            "user_reference" | "user" => ids.users.get(&id).map(|u| ("user", u.clone())),
+            "schedule_reference" | "schedule" => {
+                ids.schedules.get(&id).map(|s| ("schedule", s.clone()))
+            }
+            _ => None,
+        };
+        match mapped {
+            Some((kind, klaxon)) => targets.push(BTreeMap::from([(kind.to_owned(), klaxon)])),
+            None => report.field(
+                "escalation policy",
+                source_id,
+                field,
+                format!("target {} ({}) was not imported", id, text(target, "type")),
+            ),
+        }
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    let minutes = rule
+        .get("escalation_delay_in_minutes")
+        .and_then(Value::as_u64)
+        .unwrap_or(30);
+    Some(TierEntry {
+        delay: duration_text(minutes * 60),
+        targets,
+    })
+}
+
 /// Services: each Events API v2 (or CloudWatch) integration becomes a Klaxon integration, and a
 /// routing rule sends the service's integrations to its policy with its urgency.
 pub(super) fn services(
@@ -196,77 +220,8 @@ pub(super) fn services(
         let name = text(service, "name");
         report.object("service", &source_id, &name);
         report.unknown_fields("service", &source_id, "", service, SERVICE_FIELDS);
-        let mut names = Vec::new();
-        for integration in sorted(
-            service
-                .get("integrations")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-            "summary",
-        ) {
-            let integration_id = text(integration, "id");
-            let summary = text(integration, "summary");
-            report.object(
-                "integration",
-                &integration_id,
-                &format!("{name}: {summary}"),
-            );
-            let (format, url) = match text(integration, "type").as_str() {
-                "events_api_v2_inbound_integration" => (
-                    "pagerduty",
-                    "POST $KLAXON/v2/enqueue with the Klaxon key as routing_key (replace https://events.pagerduty.com)",
-                ),
-                "aws_cloudwatch_inbound_integration" => (
-                    "cloudwatch",
-                    "SNS HTTPS subscription to $KLAXON/v1/integrations/sns/klx_…",
-                ),
-                other => {
-                    report.skip("integration", &integration_id, format!("integration type {other:?} has no Klaxon format (Klaxon takes Events API v2, Opsgenie, Alertmanager, Grafana and CloudWatch)"));
-                    continue;
-                }
-            };
-            let slug = slugs.take(&format!("{name} {summary}"));
-            report.became(
-                "integration",
-                &integration_id,
-                format!("integration {slug} ({format})"),
-            );
-            report.endpoints.push(Endpoint {
-                integration: slug.clone(),
-                replaces: format!("{name}: {summary}"),
-                format: format.to_owned(),
-                url: url.to_owned(),
-            });
-            config.integrations.push(IntegrationEntry {
-                name: slug.clone(),
-                format: format.to_owned(),
-            });
-            names.push(slug);
-        }
-        for (field, reason) in [
-            ("support_hours", "Klaxon routing has no support hours"),
-            (
-                "scheduled_actions",
-                "Klaxon routing has no scheduled actions",
-            ),
-            (
-                "acknowledgement_timeout",
-                "Klaxon does not re-trigger acknowledged incidents",
-            ),
-            (
-                "auto_resolve_timeout",
-                "Klaxon resolves when the alerts resolve (settings.auto_resolve), not after a timeout",
-            ),
-            (
-                "alert_grouping_parameters",
-                "rebuild grouping as Klaxon grouping rules (docs/config.md#grouping)",
-            ),
-        ] {
-            if service.get(field).is_some_and(is_set) {
-                report.field("service", &source_id, field, reason);
-            }
-        }
+        let names = integrations(service, &name, &mut slugs, config, report);
+        unmapped_service_fields(service, &source_id, report);
         if names.is_empty() {
             report.skip(
                 "service",
@@ -308,6 +263,106 @@ pub(super) fn services(
             suppress,
             urgency,
         });
+    }
+}
+
+/// The service's integrations Klaxon can receive, as Klaxon integrations (with the endpoint
+/// each sender must use); returns their names.
+fn integrations(
+    service: &Value,
+    name: &str,
+    slugs: &mut Slugs,
+    config: &mut ConfigFile,
+    report: &mut Report,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for integration in sorted(
+        service
+            .get("integrations")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+        "summary",
+    ) {
+        let integration_id = text(integration, "id");
+        let summary = text(integration, "summary");
+        report.object(
+            "integration",
+            &integration_id,
+            &format!("{name}: {summary}"),
+        );
+        report.unknown_fields(
+            "integration",
+            &integration_id,
+            "",
+            integration,
+            INTEGRATION_FIELDS,
+        );
+        let (format, url) = match text(integration, "type").as_str() {
+            "events_api_v2_inbound_integration" => (
+                "pagerduty",
+                "POST $KLAXON/v2/enqueue with the Klaxon key as routing_key (replace https://events.pagerduty.com)",
+            ),
+            "aws_cloudwatch_inbound_integration" => (
+                "cloudwatch",
+                "SNS HTTPS subscription to $KLAXON/v1/integrations/sns/klx_…",
+            ),
+            other => {
+                report.skip("integration", &integration_id, format!("integration type {other:?} has no Klaxon format (Klaxon takes Events API v2, Opsgenie, Alertmanager, Grafana and CloudWatch)"));
+                continue;
+            }
+        };
+        let slug = slugs.take(&format!("{name} {summary}"));
+        report.became(
+            "integration",
+            &integration_id,
+            format!("integration {slug} ({format})"),
+        );
+        report.endpoints.push(Endpoint {
+            integration: slug.clone(),
+            replaces: format!("{name}: {summary}"),
+            format: format.to_owned(),
+            url: url.to_owned(),
+        });
+        config.integrations.push(IntegrationEntry {
+            name: slug.clone(),
+            format: format.to_owned(),
+        });
+        names.push(slug);
+    }
+    names
+}
+
+/// Service settings Klaxon has no equivalent for, reported when set.
+fn unmapped_service_fields(service: &Value, source_id: &str, report: &mut Report) {
+    for (field, reason) in [
+        ("support_hours", "Klaxon routing has no support hours"),
+        (
+            "scheduled_actions",
+            "Klaxon routing has no scheduled actions",
+        ),
+        (
+            "acknowledgement_timeout",
+            "Klaxon does not re-trigger acknowledged incidents",
+        ),
+        (
+            "auto_resolve_timeout",
+            "Klaxon resolves when the alerts resolve (settings.auto_resolve), not after a timeout",
+        ),
+        (
+            "alert_grouping_parameters",
+            "rebuild grouping as Klaxon grouping rules (docs/config.md#grouping)",
+        ),
+        (
+            "auto_pause_notifications_parameters",
+            "Klaxon pages at once: transient alerts are not paused",
+        ),
+        ("response_play", "Klaxon has no response plays"),
+        ("addons", "Klaxon has no service add-ons"),
+    ] {
+        if service.get(field).is_some_and(is_set) {
+            report.field("service", source_id, field, reason);
+        }
     }
 }
 
@@ -418,7 +473,8 @@ fn is_set(value: &Value) -> bool {
         Value::Number(n) => n.as_f64() != Some(0.0),
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
+        // `{"enabled": false, ...}` is a setting switched off.
+        Value::Object(o) => !o.is_empty() && o.get("enabled") != Some(&Value::Bool(false)),
         Value::Bool(b) => *b,
     }
 }

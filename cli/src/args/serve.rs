@@ -1,0 +1,113 @@
+//! Arguments of `klaxon serve`.
+
+use clap::{Args, ValueEnum};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// How `klaxon serve` reaches an SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpSecurityArg {
+    /// Plain text: only for local test servers (MailHog, Mailpit).
+    None,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// Arguments of `klaxon serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen: HOST:PORT, or a port alone for 127.0.0.1.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "KLAXON_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_parser = parse_listen
+    )]
+    pub listen: SocketAddr,
+
+    /// The data directory: database, outbox, keys.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "KLAXON_DATA_DIR",
+        default_value = "klaxon-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// The base URL people reach this server at, for links in pages [default: http://ADDR].
+    #[arg(long, value_name = "URL", env = "KLAXON_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// SMTP server as a URL: smtp://[USER@]HOST[:PORT] (STARTTLS, port 587), smtps://... (TLS,
+    /// port 465), ?tls=none for a plain local server, &from=ADDRESS for the sender. The
+    /// password comes from KLAXON_SMTP_PASSWORD.
+    #[arg(long, value_name = "URL", env = "KLAXON_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// SMTP server host (instead of --smtp-url).
+    #[arg(
+        long,
+        value_name = "HOST",
+        env = "KLAXON_SMTP_HOST",
+        conflicts_with = "smtp_url"
+    )]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port [default: 587 for starttls, 465 for tls, 25 for none].
+    #[arg(
+        long,
+        value_name = "PORT",
+        env = "KLAXON_SMTP_PORT",
+        requires = "smtp_host"
+    )]
+    pub smtp_port: Option<u16>,
+
+    /// SMTP connection security [default: starttls].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        env = "KLAXON_SMTP_SECURITY",
+        requires = "smtp_host"
+    )]
+    pub smtp_security: Option<SmtpSecurityArg>,
+
+    /// SMTP user name (the password comes from KLAXON_SMTP_PASSWORD).
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "KLAXON_SMTP_USER",
+        requires = "smtp_host"
+    )]
+    pub smtp_user: Option<String>,
+
+    /// The sender of emails, e.g. 'Klaxon <klaxon@example.com>'.
+    #[arg(long, value_name = "ADDRESS", env = "KLAXON_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
+    /// Record webhooks (Slack, Teams, generic) in the outbox without posting them.
+    #[arg(long)]
+    pub no_webhooks: bool,
+}
+
+/// `HOST:PORT` (a name is resolved), or a port alone meaning 127.0.0.1.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    match text.to_socket_addrs() {
+        Ok(mut addresses) => addresses
+            .next()
+            .ok_or_else(|| format!("{text:?} resolves to no address")),
+        Err(error) => Err(format!(
+            "{text:?} is not HOST:PORT or a port (e.g. 127.0.0.1:8080, 0.0.0.0:8080, 8080): {error}"
+        )),
+    }
+}

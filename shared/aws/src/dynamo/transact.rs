@@ -1,0 +1,192 @@
+//! Transactions: each operation as a DynamoDB transact item, and what a cancellation means.
+
+use super::DynamoStore;
+use super::convert::{from_sdk_item, to_sdk_item};
+use super::errors::{UpdateFailure, explain_update_failure, is_size_message};
+use super::expression::Expression;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use klaxon_store::item::{MAX_ITEM_BYTES, is_expired};
+use klaxon_store::{CancelReason, Key, StoreError, TransactOp};
+
+impl DynamoStore {
+    pub(super) fn transact_item(
+        &self,
+        op: &TransactOp,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expression::default();
+        let built = match op {
+            TransactOp::Put { item, condition } => {
+                let expression = expr.guard(condition.as_ref(), now);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_sdk_item(item.clone())))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build();
+                put.map(|put| TransactWriteItem::builder().put(put).build())
+            }
+            TransactOp::Update {
+                key,
+                actions,
+                condition,
+            } => {
+                let update_expression = expr.update(actions);
+                let condition_expression = expr.strict_guard(condition.as_ref(), actions, now);
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(to_sdk_item(key.to_item())))
+                    .update_expression(update_expression)
+                    .condition_expression(condition_expression)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build();
+                update.map(|update| TransactWriteItem::builder().update(update).build())
+            }
+            TransactOp::Delete { key, condition } => {
+                let expression = expr.guard(condition.as_ref(), now);
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(to_sdk_item(key.to_item())))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build();
+                delete.map(|delete| TransactWriteItem::builder().delete(delete).build())
+            }
+            TransactOp::ConditionCheck { key, condition } => {
+                let expression = expr.guard(Some(condition), now).unwrap_or_default();
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(to_sdk_item(key.to_item())))
+                    .condition_expression(expression)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build();
+                check.map(|check| TransactWriteItem::builder().condition_check(check).build())
+            }
+        };
+        built.map_err(|error| StoreError::Backend {
+            operation: "transact",
+            message: error.to_string(),
+        })
+    }
+}
+
+/// What a cancelled transaction means.
+#[derive(Debug)]
+pub(super) enum Cancellation {
+    /// Some updates met expired items: delete them and start over.
+    Expired(Vec<Key>),
+    /// Only throttling or conflicts: retry ([`StoreError::Throttled`] once retries run out).
+    Retry,
+    /// Definitive.
+    Final(StoreError),
+}
+
+pub(super) fn explain_cancellation(
+    ops: &[TransactOp],
+    keys: &[Key],
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    now: DateTime<Utc>,
+) -> Result<Cancellation, StoreError> {
+    let mut mapped = Vec::with_capacity(ops.len());
+    let mut expired = Vec::new();
+    let mut condition_failed = false;
+    let mut retryable = false;
+    let mut corrupt = None;
+    for (position, (op, key)) in ops.iter().zip(keys).enumerate() {
+        let reason = reasons.get(position);
+        let code = reason.and_then(|r| r.code()).unwrap_or("None");
+        let mapped_reason = match code {
+            "None" => CancelReason::None,
+            "ConditionalCheckFailed" => {
+                let old = reason
+                    .and_then(|r| r.item())
+                    .map(|item| from_sdk_item(item.clone(), key))
+                    .transpose()?;
+                match op {
+                    TransactOp::Update {
+                        actions, condition, ..
+                    } => match explain_update_failure(key, old, condition.as_ref(), actions, now) {
+                        UpdateFailure::Expired => {
+                            expired.push(key.clone());
+                            CancelReason::None
+                        }
+                        UpdateFailure::Error(StoreError::ConditionFailed { existing, .. }) => {
+                            condition_failed = true;
+                            CancelReason::ConditionFailed { existing }
+                        }
+                        UpdateFailure::Error(error) => {
+                            corrupt.get_or_insert(error);
+                            CancelReason::None
+                        }
+                    },
+                    _ => {
+                        condition_failed = true;
+                        CancelReason::ConditionFailed {
+                            existing: old.filter(|item| !is_expired(item, now)).map(Box::new),
+                        }
+                    }
+                }
+            }
+            "ThrottlingError" | "ProvisionedThroughputExceeded" => {
+                retryable = true;
+                CancelReason::Throttled
+            }
+            CancelReason::TRANSACTION_CONFLICT => {
+                retryable = true;
+                CancelReason::Other(code.to_owned())
+            }
+            "ValidationError"
+                if reason
+                    .and_then(|r| r.message())
+                    .is_some_and(is_size_message) =>
+            {
+                return Ok(Cancellation::Final(StoreError::ItemTooLarge {
+                    key: key.clone(),
+                    size: None,
+                    limit: MAX_ITEM_BYTES,
+                }));
+            }
+            other => CancelReason::Other(other.to_owned()),
+        };
+        mapped.push(mapped_reason);
+    }
+    if condition_failed {
+        return Ok(Cancellation::Final(StoreError::TransactionCancelled {
+            reasons: mapped,
+        }));
+    }
+    if !expired.is_empty() {
+        return Ok(Cancellation::Expired(expired));
+    }
+    if let Some(error) = corrupt {
+        return Ok(Cancellation::Final(error));
+    }
+    let only_transient = mapped
+        .iter()
+        .all(|r| *r == CancelReason::None || r.is_transient());
+    if retryable && only_transient {
+        return Ok(Cancellation::Retry);
+    }
+    Ok(Cancellation::Final(StoreError::TransactionCancelled {
+        reasons: mapped,
+    }))
+}

@@ -1,0 +1,219 @@
+//! What happened: [`TimelineEntry`], one variant per CloudEvents `type`.
+
+use crate::Instant;
+use crate::alert::Severity;
+use crate::ids::{AlertId, DedupKey, GroupKey, IntegrationName, PolicyId, UserId};
+use crate::user::Channel;
+use crate::vocabulary::{
+    EscalationStatus, ExhaustedReason, ResolveReason, StopReason, SuppressionReason, Target,
+    Urgency,
+};
+use serde::{Deserialize, Serialize};
+
+/// What happened: one variant per CloudEvents `type`, each with its typed `data`.
+///
+/// Serialised adjacently tagged as `{"type": "io.klaxon…", "data": {…}}`, which is exactly the
+/// `type` and `data` members of the CloudEvents JSON format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum TimelineEntry {
+    /// `io.klaxon.incident.triggered`: an incident was opened by its first alert.
+    #[serde(rename = "io.klaxon.incident.triggered")]
+    IncidentTriggered {
+        /// The incident's number.
+        number: u64,
+        /// Its title.
+        title: String,
+        /// Its severity at opening.
+        severity: Severity,
+        /// The group key that gathers its alerts.
+        group_key: GroupKey,
+        /// The integration of the first alert.
+        integration: IntegrationName,
+    },
+    /// `io.klaxon.incident.acknowledged`: someone took it.
+    #[serde(rename = "io.klaxon.incident.acknowledged")]
+    IncidentAcknowledged {},
+    /// `io.klaxon.incident.resolved`.
+    #[serde(rename = "io.klaxon.incident.resolved")]
+    IncidentResolved {
+        /// By hand, or automatically because every alert resolved.
+        reason: ResolveReason,
+    },
+    /// `io.klaxon.incident.suppressed`: routing decided not to page for it.
+    #[serde(rename = "io.klaxon.incident.suppressed")]
+    IncidentSuppressed {
+        /// The rule or maintenance window that suppressed it.
+        reason: SuppressionReason,
+    },
+    /// `io.klaxon.incident.severity_changed`: a more severe alert joined.
+    #[serde(rename = "io.klaxon.incident.severity_changed")]
+    IncidentSeverityChanged {
+        /// The previous severity.
+        from: Severity,
+        /// The new severity.
+        to: Severity,
+    },
+    /// `io.klaxon.incident.assigned`: a user was added to the assignees.
+    #[serde(rename = "io.klaxon.incident.assigned")]
+    IncidentAssigned {
+        /// The new assignee.
+        user: UserId,
+    },
+    /// `io.klaxon.alert.linked`: an alert joined the incident.
+    #[serde(rename = "io.klaxon.alert.linked")]
+    AlertLinked {
+        /// The alert occurrence.
+        alert: AlertId,
+        /// Its integration.
+        integration: IntegrationName,
+        /// Its dedup key.
+        dedup_key: DedupKey,
+        /// Its summary.
+        summary: String,
+        /// Its severity.
+        severity: Severity,
+    },
+    /// `io.klaxon.alert.resolved`: a linked alert cleared.
+    #[serde(rename = "io.klaxon.alert.resolved")]
+    AlertResolved {
+        /// The alert occurrence.
+        alert: AlertId,
+        /// How many linked alerts are still firing.
+        open_alerts: u32,
+    },
+    /// `io.klaxon.escalation.tier_paged`: a tier's targets are being paged.
+    #[serde(rename = "io.klaxon.escalation.tier_paged")]
+    TierPaged {
+        /// The policy.
+        policy: PolicyId,
+        /// The round (0 = first run through the tiers).
+        round: u32,
+        /// The tier index.
+        tier: u32,
+        /// The tier's targets.
+        targets: Vec<Target>,
+        /// The urgency of the pages.
+        urgency: Urgency,
+        /// When the next tier is due if nobody acknowledges (none for low urgency).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalates_at: Option<Instant>,
+    },
+    /// `io.klaxon.escalation.tier_skipped`: nobody was on call for any target of the tier.
+    #[serde(rename = "io.klaxon.escalation.tier_skipped")]
+    TierSkipped {
+        /// The policy.
+        policy: PolicyId,
+        /// The round.
+        round: u32,
+        /// The tier index.
+        tier: u32,
+        /// The tier's targets, none of which resolved to anyone.
+        targets: Vec<Target>,
+    },
+    /// `io.klaxon.escalation.exhausted`: the policy has nobody left to page.
+    #[serde(rename = "io.klaxon.escalation.exhausted")]
+    EscalationExhausted {
+        /// The policy.
+        policy: PolicyId,
+        /// Why.
+        reason: ExhaustedReason,
+    },
+    /// `io.klaxon.escalation.stopped`: an acknowledge or resolve stopped a live escalation.
+    #[serde(rename = "io.klaxon.escalation.stopped")]
+    EscalationStopped {
+        /// The policy.
+        policy: PolicyId,
+        /// What stopped it.
+        reason: StopReason,
+        /// The status it was in.
+        previous: EscalationStatus,
+        /// The round it had reached.
+        round: u32,
+        /// The tier it had reached.
+        tier: u32,
+    },
+    /// `io.klaxon.notification.delivered`: a page reached a provider.
+    #[serde(rename = "io.klaxon.notification.delivered")]
+    NotificationDelivered {
+        /// Who was paged.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// The escalation round of the page.
+        round: u32,
+        /// The escalation tier of the page.
+        tier: u32,
+        /// The provider's message id, when it returns one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<String>,
+    },
+    /// `io.klaxon.notification.failed`: a page could not be delivered.
+    #[serde(rename = "io.klaxon.notification.failed")]
+    NotificationFailed {
+        /// Who was to be paged.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// The escalation round of the page.
+        round: u32,
+        /// The escalation tier of the page.
+        tier: u32,
+        /// What went wrong.
+        error: String,
+        /// Whether another attempt will be made.
+        retrying: bool,
+    },
+    /// `io.klaxon.notification.notice_delivered`: a notice that the incident was acknowledged
+    /// or resolved reached a provider (sent to people already paged).
+    #[serde(rename = "io.klaxon.notification.notice_delivered")]
+    NoticeDelivered {
+        /// Who was told.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// What they were told: acknowledged or resolved.
+        notice: StopReason,
+        /// The provider's message id, when it returns one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<String>,
+    },
+    /// `io.klaxon.notification.notice_failed`: a notice could not be delivered.
+    #[serde(rename = "io.klaxon.notification.notice_failed")]
+    NoticeFailed {
+        /// Who was to be told.
+        user: UserId,
+        /// On which channel.
+        channel: Channel,
+        /// What they were to be told.
+        notice: StopReason,
+        /// What went wrong.
+        error: String,
+        /// Whether another attempt will be made.
+        retrying: bool,
+    },
+}
+
+impl TimelineEntry {
+    /// The CloudEvents `type` of this entry.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            TimelineEntry::IncidentTriggered { .. } => "io.klaxon.incident.triggered",
+            TimelineEntry::IncidentAcknowledged {} => "io.klaxon.incident.acknowledged",
+            TimelineEntry::IncidentResolved { .. } => "io.klaxon.incident.resolved",
+            TimelineEntry::IncidentSuppressed { .. } => "io.klaxon.incident.suppressed",
+            TimelineEntry::IncidentSeverityChanged { .. } => "io.klaxon.incident.severity_changed",
+            TimelineEntry::IncidentAssigned { .. } => "io.klaxon.incident.assigned",
+            TimelineEntry::AlertLinked { .. } => "io.klaxon.alert.linked",
+            TimelineEntry::AlertResolved { .. } => "io.klaxon.alert.resolved",
+            TimelineEntry::TierPaged { .. } => "io.klaxon.escalation.tier_paged",
+            TimelineEntry::TierSkipped { .. } => "io.klaxon.escalation.tier_skipped",
+            TimelineEntry::EscalationExhausted { .. } => "io.klaxon.escalation.exhausted",
+            TimelineEntry::EscalationStopped { .. } => "io.klaxon.escalation.stopped",
+            TimelineEntry::NotificationDelivered { .. } => "io.klaxon.notification.delivered",
+            TimelineEntry::NotificationFailed { .. } => "io.klaxon.notification.failed",
+            TimelineEntry::NoticeDelivered { .. } => "io.klaxon.notification.notice_delivered",
+            TimelineEntry::NoticeFailed { .. } => "io.klaxon.notification.notice_failed",
+        }
+    }
+}
