@@ -14,6 +14,7 @@
 
 pub mod axe;
 pub mod browser;
+pub mod chaos;
 pub mod console;
 pub mod fakes;
 pub mod faults;

@@ -505,9 +505,23 @@ pub async fn load_aws_config(settings: &CloudSettings) -> SdkConfig {
     aws_config_loader(settings).load().await
 }
 
-/// The loader [`load_aws_config`] uses, for adding settings before loading.
+/// How long one attempt of an AWS call may take before the SDK abandons it and retries. The
+/// SDK sets no such limit by default: an answer that never comes (a stalled connection) would
+/// hold the function until its own timeout, and Lambda would then retry the whole batch.
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long connecting to an AWS endpoint may take.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The loader [`load_aws_config`] uses, for adding settings before loading: the latest
+/// behaviour version, [`AWS_CONNECT_TIMEOUT`] and [`AWS_ATTEMPT_TIMEOUT`], the endpoint
+/// override.
 pub fn aws_config_loader(settings: &CloudSettings) -> aws_config::ConfigLoader {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(AWS_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+        .build();
+    let loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     match &settings.aws_endpoint_url {
         Some(endpoint) => loader.endpoint_url(endpoint),
         None => loader,

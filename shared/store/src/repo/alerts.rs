@@ -15,7 +15,7 @@ use super::schema::{self, UNGROUPED, alert_record_key, sort_time};
 use super::{Listing, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
 use crate::key::{n, s};
 use crate::{
-    CancelReason, Condition, Cursor, Index, Key, Query, ReturnValues, SortCondition, Store,
+    CancelReason, Condition, Cursor, Index, Item, Key, Query, ReturnValues, SortCondition, Store,
     StoreError, TransactOp, UpdateAction, attr,
 };
 use klaxon_domain::Instant;
@@ -239,6 +239,15 @@ fn check_group_key(group_key: &GroupKey) -> Result<(), RepoError> {
     check_key_part("group_key", group_key.as_str(), 512)
 }
 
+/// Whether the record a new occurrence's write met is that occurrence itself: the write was
+/// applied but its answer lost, and the store's retry found it (the occurrence id is new for
+/// every call, so no other caller's record has it).
+fn is_this_occurrence(existing: Option<&Item>, record: &AlertItem) -> bool {
+    existing
+        .and_then(|item| item.get("alert_id"))
+        .is_some_and(|id| *id == s(record.alert_id.as_str()))
+}
+
 impl<S: Store> Repository<S> {
     /// Records a firing alert. A repeat of the open occurrence costs one conditional update
     /// (count + 1, last seen) and is [`Firing::Repeat`]; it stores nothing of the alert, so the
@@ -355,7 +364,9 @@ impl<S: Store> Repository<S> {
         let written = if chunks.is_empty() && stale_chunks == 0 {
             match self.store.put(to_item(record)?, Some(condition)).await {
                 Ok(()) => true,
-                Err(StoreError::ConditionFailed { .. }) => false,
+                Err(StoreError::ConditionFailed { existing, .. }) => {
+                    is_this_occurrence(existing.as_deref(), record)
+                }
                 Err(other) => return Err(other.into()),
             }
         } else {
@@ -392,11 +403,12 @@ impl<S: Store> Repository<S> {
             }
             match self.store.transact(ops).await {
                 Ok(()) => true,
-                Err(StoreError::TransactionCancelled { reasons })
-                    if matches!(reasons.first(), Some(CancelReason::ConditionFailed { .. })) =>
-                {
-                    false
-                }
+                Err(StoreError::TransactionCancelled { reasons }) => match reasons.first() {
+                    Some(CancelReason::ConditionFailed { existing }) => {
+                        is_this_occurrence(existing.as_deref(), record)
+                    }
+                    _ => return Err(StoreError::TransactionCancelled { reasons }.into()),
+                },
                 Err(other) => return Err(other.into()),
             }
         };

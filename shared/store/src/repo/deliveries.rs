@@ -219,6 +219,17 @@ impl From<DeliveryItem> for DeliveryRecord {
     }
 }
 
+/// A token no other claim carries: a per-process counter hashed with a freshly (randomly)
+/// keyed hasher, so two processes (two Lambda instances) do not share tokens either.
+fn claim_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(count);
+    format!("{:016x}{count:x}", hasher.finish())
+}
+
 fn delivery_key(incident: &IncidentId, key: &str) -> Result<Key, RepoError> {
     check_key_part("delivery.key", key, 900)?;
     Ok(schema::delivery_key(incident.as_str(), key))
@@ -235,7 +246,10 @@ impl<S: Store> Repository<S> {
     ) -> Result<Claim, RepoError> {
         let key = delivery_key(&delivery.incident, &delivery.key)?;
         let purpose = super::codec::to_item_value(&delivery.purpose)?;
-        let (key, purpose) = (&key, &purpose);
+        // This call's own mark: when the claim was written but its answer lost, the retried
+        // write (the SDK's, or the store's) finds the claim is its own, not another sender's.
+        let token = claim_token();
+        let (key, purpose, token) = (&key, &purpose, &token);
         retry_on_conflict("delivery", delivery.key.clone(), move || async move {
             let now = self.now();
             let stale_before = now.timestamp() - stale_after.as_secs();
@@ -247,6 +261,10 @@ impl<S: Store> Repository<S> {
                 .or(
                     Condition::equals("status", s(DeliveryStatus::Claimed.as_str()))
                         .and(Condition::less_than("claimed_epoch", stale_before)),
+                )
+                .or(
+                    Condition::equals("status", s(DeliveryStatus::Claimed.as_str()))
+                        .and(Condition::equals("claim_token", s(token.clone()))),
                 );
             let result = self
                 .store
@@ -262,6 +280,7 @@ impl<S: Store> Repository<S> {
                         UpdateAction::add("attempt", 1),
                         UpdateAction::set("claimed_at", time_value(now)),
                         UpdateAction::set("claimed_epoch", n(now.timestamp())),
+                        UpdateAction::set("claim_token", s(token.clone())),
                     ],
                     Some(claimable),
                     ReturnValues::AllNew,

@@ -37,6 +37,7 @@ use klaxon_domain::escalation::{PageRequest, Target};
 use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_domain::schedule::Override;
+use klaxon_domain::timeline::TimelineDraft;
 use klaxon_domain::user::Channel;
 use klaxon_store::Store;
 use klaxon_store::repo::{Claim, Delivery, DeliveryOutcome, RepoError};
@@ -47,6 +48,12 @@ use timeline::notice_name;
 /// How long a claimed delivery may stay unfinished before another sender takes it over (the
 /// sender that claimed it is presumed dead).
 pub const STALE_CLAIM: HumanDuration = HumanDuration::from_mins(5);
+
+/// Tries at recording a delivery's outcome when the store fails transiently.
+const FINISH_ATTEMPTS: u32 = 6;
+
+/// The wait before the first retry of recording an outcome (doubling: 25 ms to 400 ms).
+const FINISH_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// The path of the signed acknowledge/resolve links, under the public base URL.
 pub const LINKS_PATH: &str = "/v1/links";
@@ -349,26 +356,7 @@ where
             },
         };
         let draft = self.timeline(&job, kind, attempt, &outcome)?;
-        match self
-            .core
-            .repo
-            .finish_delivery(
-                &job.delivery.incident,
-                &job.delivery.key,
-                attempt,
-                &outcome,
-                &draft,
-            )
-            .await
-        {
-            Ok(()) => {}
-            Err(RepoError::Conflict { .. }) => {
-                // The claim went stale and another sender took the delivery over; it records
-                // the outcome.
-                tracing::warn!(delivery = %job.delivery.key, "delivery was taken over before it finished");
-            }
-            Err(other) => return Err(other.into()),
-        }
+        self.finish(&job, attempt, &outcome, &draft).await?;
         match outcome {
             DeliveryOutcome::Sent { .. } => tally.report.sent += 1,
             DeliveryOutcome::Failed {
@@ -389,6 +377,54 @@ where
             }
         }
         Ok(())
+    }
+}
+
+impl<S, E, M, W> NotifyService<S, E, M, W>
+where
+    S: Store,
+{
+    /// Records a delivery's outcome, retrying a store that fails transiently: once the
+    /// provider has the message, this record is all that stops a second copy (a retry of the
+    /// message would find the claim in flight, and send again once it went stale), so a
+    /// store blip must not abandon it.
+    async fn finish(
+        &self,
+        job: &Job,
+        attempt: u32,
+        outcome: &DeliveryOutcome,
+        draft: &TimelineDraft,
+    ) -> Result<(), UseCaseError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = self
+                .core
+                .repo
+                .finish_delivery(
+                    &job.delivery.incident,
+                    &job.delivery.key,
+                    attempt,
+                    outcome,
+                    draft,
+                )
+                .await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(RepoError::Conflict { .. }) => {
+                    // The claim is no longer this attempt's: another sender took the delivery
+                    // over after it went stale, or an earlier try of this finish was applied
+                    // but its answer lost. Either way the outcome is recorded.
+                    tracing::warn!(delivery = %job.delivery.key, "delivery finished elsewhere");
+                    return Ok(());
+                }
+                Err(RepoError::Store(error)) if error.is_transient() && tries < FINISH_ATTEMPTS => {
+                    tracing::warn!(delivery = %job.delivery.key, %error, "recording the delivery failed; retrying");
+                    tokio::time::sleep(FINISH_RETRY_DELAY * 2u32.pow(tries - 1)).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
     }
 }
 

@@ -1,0 +1,485 @@
+//! Playing Lambda's event source mapping and EventBridge Scheduler against moto, the way they
+//! misbehave in production: every message delivered at least once, a share twice and (on the
+//! standard queues) out of order; a share of handled messages not deleted (the function timed
+//! out, or the mapping's delete failed) and so redelivered after their visibility timeout;
+//! failed batch items redelivered until the queue's redrive policy moves them to the
+//! dead-letter queue; every timer fired once, twice or late.
+
+use super::deploy::{Deployment, QueueRef};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use klaxon_app::messages::{QueueMessage, QueueName};
+use klaxon_aws::lambda::{SqsBatchResponse, SqsEvent};
+use klaxon_domain::escalation::TimerPayload;
+use klaxon_store::Clock;
+use rand::Rng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+/// How often the event source mapping and the scheduler misbehave.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    /// Share of messages (or FIFO batches) delivered a second time.
+    pub duplicate: f64,
+    /// Share of handled messages left undeleted (redelivered after the visibility timeout).
+    pub undeleted: f64,
+    /// Share of timers fired twice.
+    pub timer_twice: f64,
+    /// Share of timers fired late (minutes after their time).
+    pub timer_late: f64,
+}
+
+/// What the plumbing did.
+#[derive(Debug, Clone, Default)]
+pub struct PlumbingStats {
+    /// Batches handed to a handler.
+    pub batches: u64,
+    /// Records handed to a handler (copies included).
+    pub records: u64,
+    /// Extra copies delivered on purpose.
+    pub duplicates: u64,
+    /// Records a handler reported failed.
+    pub failed_items: u64,
+    /// Messages received again after their visibility timeout (failed or left undeleted).
+    pub redeliveries: u64,
+    /// Timers fired (copies included), fired twice, fired late.
+    pub timers_fired: u64,
+    /// Timers fired twice.
+    pub timers_twice: u64,
+    /// Timers fired late.
+    pub timers_late: u64,
+}
+
+/// The mapping, the scheduler and their randomness.
+pub struct Plumbing {
+    deployment: Arc<Deployment>,
+    rng: Mutex<StdRng>,
+    delivery: Delivery,
+    stats: Mutex<PlumbingStats>,
+    /// Receipt handles of messages to make visible at the next round.
+    pending: Mutex<Vec<(String, String)>>,
+    /// Timers already fired once, for late copies.
+    fired: Mutex<Vec<TimerPayload>>,
+}
+
+/// Rounds of delivery before a queue that never drains fails the test.
+const MAX_ROUNDS: usize = 200;
+
+impl Plumbing {
+    /// Plumbing for `deployment`.
+    pub fn new(deployment: Arc<Deployment>, rng: StdRng, delivery: Delivery) -> Self {
+        Self {
+            deployment,
+            rng: Mutex::new(rng),
+            delivery,
+            stats: Mutex::default(),
+            pending: Mutex::default(),
+            fired: Mutex::default(),
+        }
+    }
+
+    /// What the plumbing did so far.
+    pub fn stats(&self) -> PlumbingStats {
+        self.stats.lock().unwrap().clone()
+    }
+
+    fn chance(&self, p: f64) -> bool {
+        self.rng.lock().unwrap().random_bool(p.clamp(0.0, 1.0))
+    }
+
+    async fn receive(&self, url: &str) -> Vec<Message> {
+        let mut all = Vec::new();
+        loop {
+            let received = self
+                .deployment
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .visibility_timeout(600)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if received.is_empty() {
+                return all;
+            }
+            all.extend(received);
+        }
+    }
+
+    /// Ends the visibility timeout of every message left in flight by the last round.
+    async fn expire_visibility(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap());
+        for (url, handle) in pending {
+            let _ = self
+                .deployment
+                .sqs
+                .change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(handle)
+                .visibility_timeout(0)
+                .send()
+                .await;
+        }
+    }
+
+    /// The batches of one round for `queue`: FIFO batches in receive order (a duplicate batch
+    /// right after its original, so a group's order holds), standard queues shuffled with extra
+    /// copies placed at random.
+    fn batches(&self, queue: &QueueRef, messages: Vec<Message>) -> Vec<Vec<Message>> {
+        let mut stats = self.stats.lock().unwrap();
+        if queue.name == QueueName::Alerts {
+            let mut batches = Vec::new();
+            for chunk in messages.chunks(10) {
+                batches.push(chunk.to_vec());
+                if self.chance(self.delivery.duplicate) {
+                    stats.duplicates += chunk.len() as u64;
+                    batches.push(chunk.to_vec());
+                }
+            }
+            return batches;
+        }
+        let mut copies = Vec::new();
+        for message in messages {
+            if self.chance(self.delivery.duplicate) {
+                stats.duplicates += 1;
+                copies.push(message.clone());
+            }
+            copies.push(message);
+        }
+        copies.shuffle(&mut *self.rng.lock().unwrap());
+        copies.chunks(10).map(<[Message]>::to_vec).collect()
+    }
+
+    /// Delivers until every queue is empty. Returns the records delivered.
+    pub async fn drain(&self) -> u64 {
+        self.drain_queues(&QueueName::ALL).await
+    }
+
+    /// Delivers until queue `name` is empty (the others keep their messages).
+    pub async fn drain_only(&self, name: QueueName) -> u64 {
+        self.drain_queues(&[name]).await
+    }
+
+    async fn drain_queues(&self, names: &[QueueName]) -> u64 {
+        let before = self.stats().records;
+        for _ in 0..MAX_ROUNDS {
+            self.expire_visibility().await;
+            let mut round = Vec::new();
+            for queue in self
+                .deployment
+                .queues
+                .iter()
+                .filter(|q| names.contains(&q.name))
+            {
+                let messages = self.receive(&queue.url).await;
+                let redelivered = messages.iter().filter(|m| receive_count(m) > 1).count();
+                self.stats.lock().unwrap().redeliveries += redelivered as u64;
+                round.push((queue.clone(), messages));
+            }
+            if round.iter().all(|(_, messages)| messages.is_empty()) {
+                return self.stats().records - before;
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut received = Vec::new();
+            for (queue, messages) in round {
+                received.extend(messages.iter().map(|m| (queue.clone(), m.clone())));
+                let batches = self.batches(&queue, messages);
+                // The FIFO queue's batches run one after another (a group's order holds); the
+                // standard queues' batches run concurrently, as parallel function instances.
+                let lanes: Vec<Vec<Vec<Message>>> = if queue.name == QueueName::Alerts {
+                    vec![batches]
+                } else {
+                    batches.into_iter().map(|batch| vec![batch]).collect()
+                };
+                for lane in lanes {
+                    let deployment = Arc::clone(&self.deployment);
+                    let queue = queue.clone();
+                    tasks.spawn(async move {
+                        let mut results = Vec::new();
+                        for batch in lane {
+                            let response = consume(&deployment, &queue, &batch).await;
+                            results.push((batch, response));
+                        }
+                        results
+                    });
+                }
+            }
+            let mut failed = BTreeSet::new();
+            while let Some(joined) = tasks.join_next().await {
+                for (batch, response) in joined.expect("a handler panicked") {
+                    let mut stats = self.stats.lock().unwrap();
+                    stats.batches += 1;
+                    stats.records += batch.len() as u64;
+                    stats.failed_items += response.batch_item_failures.len() as u64;
+                    failed.extend(failed_handles(&batch, &response));
+                }
+            }
+            self.settle(received, &failed).await;
+        }
+        panic!("the queues did not drain in {MAX_ROUNDS} rounds");
+    }
+
+    /// Deletes what was handled (but leaves a share undeleted) and keeps what failed for the
+    /// next round.
+    async fn settle(&self, received: Vec<(QueueRef, Message)>, failed: &BTreeSet<String>) {
+        for (queue, message) in received {
+            let handle = message.receipt_handle.clone().unwrap();
+            if failed.contains(&handle) || self.chance(self.delivery.undeleted) {
+                self.pending
+                    .lock()
+                    .unwrap()
+                    .push((queue.url.clone(), handle));
+                continue;
+            }
+            self.deployment
+                .sqs
+                .delete_message()
+                .queue_url(&queue.url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    // --- the scheduler ----------------------------------------------------------------------
+
+    /// Every schedule in the escalation group: (name, at, timer).
+    pub async fn schedules(&self) -> Vec<(String, DateTime<Utc>, TimerPayload)> {
+        let d = &self.deployment;
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let page = d
+                .scheduler
+                .list_schedules()
+                .group_name(&d.group)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap();
+            names.extend(page.schedules.into_iter().filter_map(|s| s.name));
+            match page.next_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => break,
+            }
+        }
+        let mut schedules = Vec::new();
+        for name in names {
+            let Ok(schedule) = d
+                .scheduler
+                .get_schedule()
+                .name(&name)
+                .group_name(&d.group)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let expression = schedule.schedule_expression.unwrap_or_default();
+            let at = expression
+                .strip_prefix("at(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|at| NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S").ok())
+                .unwrap_or_else(|| panic!("schedule {name}: {expression:?}"))
+                .and_utc();
+            let input = schedule.target.and_then(|t| t.input).unwrap_or_default();
+            let QueueMessage::Timer(payload) = QueueMessage::from_json(&input).unwrap() else {
+                panic!("schedule {name}: its Input is not a timer");
+            };
+            schedules.push((name, at, payload));
+        }
+        schedules
+    }
+
+    /// Fires every schedule due by `until` (moving the clock to each one's time, or minutes
+    /// later for a late one), once or twice, deleting it afterwards (ActionAfterCompletion
+    /// DELETE); also fires again a few timers fired before (late copies). Returns how many.
+    pub async fn fire_due(&self, until: DateTime<Utc>) -> usize {
+        let d = &self.deployment;
+        let mut due: Vec<_> = self
+            .schedules()
+            .await
+            .into_iter()
+            .filter(|(_, at, _)| *at <= until)
+            .collect();
+        due.sort_by_key(|(_, at, _)| *at);
+        for (name, at, payload) in &due {
+            let late = self.chance(self.delivery.timer_late);
+            let when = if late {
+                *at + TimeDelta::minutes(3)
+            } else {
+                *at
+            };
+            if when > d.clock.now() {
+                d.clock.set(when);
+            }
+            let twice = self.chance(self.delivery.timer_twice);
+            self.send(&QueueMessage::Timer(payload.clone()).to_json())
+                .await;
+            if twice {
+                self.send(&QueueMessage::Timer(payload.clone()).to_json())
+                    .await;
+            }
+            let _ = d
+                .scheduler
+                .delete_schedule()
+                .name(name)
+                .group_name(&d.group)
+                .send()
+                .await;
+            let mut stats = self.stats.lock().unwrap();
+            stats.timers_fired += 1 + u64::from(twice);
+            stats.timers_twice += u64::from(twice);
+            stats.timers_late += u64::from(late);
+        }
+        // Late copies of timers fired in an earlier phase.
+        let old: Vec<TimerPayload> = {
+            let fired = self.fired.lock().unwrap();
+            fired
+                .iter()
+                .filter(|_| self.chance(self.delivery.timer_late))
+                .cloned()
+                .collect()
+        };
+        for payload in &old {
+            self.send(&QueueMessage::Timer(payload.clone()).to_json())
+                .await;
+        }
+        {
+            let mut stats = self.stats.lock().unwrap();
+            stats.timers_fired += old.len() as u64;
+            stats.timers_late += old.len() as u64;
+        }
+        let mut fired = self.fired.lock().unwrap();
+        fired.clear();
+        fired.extend(due.iter().map(|(_, _, payload)| payload.clone()));
+        due.len()
+    }
+
+    /// Sends a message to the timers queue, as the scheduler's SQS target does.
+    pub async fn send(&self, body: &str) {
+        self.deployment
+            .sqs
+            .send_message()
+            .queue_url(&self.deployment.queue(QueueName::Timers).url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // --- dead letters -------------------------------------------------------------------------
+
+    /// Every message in the dead-letter queues, moved back to its source queue (what
+    /// `aws sqs start-message-move-task` does): (queue, body) of each.
+    pub async fn redrive(&self) -> Vec<(QueueName, String)> {
+        let d = &self.deployment;
+        let mut moved = Vec::new();
+        for queue in &d.queues {
+            for message in self.receive(&queue.dlq_url).await {
+                let body = message.body.clone().unwrap_or_default();
+                let attributes = message.attributes.clone().unwrap_or_default();
+                let mut send = d
+                    .sqs
+                    .send_message()
+                    .queue_url(&queue.url)
+                    .message_body(&body);
+                if let Some(group) = attributes.get(&MessageSystemAttributeName::MessageGroupId) {
+                    let dedup = attributes
+                        .get(&MessageSystemAttributeName::MessageDeduplicationId)
+                        .cloned()
+                        .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
+                    // A fresh deduplication id: the original's is still remembered for 5 min.
+                    send = send
+                        .message_group_id(group)
+                        .message_deduplication_id(format!("redrive-{dedup}"));
+                }
+                send.send().await.unwrap();
+                d.sqs
+                    .delete_message()
+                    .queue_url(&queue.dlq_url)
+                    .receipt_handle(message.receipt_handle.clone().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                moved.push((queue.name, body));
+            }
+        }
+        moved
+    }
+}
+
+fn receive_count(message: &Message) -> u32 {
+    message
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Receipt handles of the batch's records the response reports failed (all of them when it
+/// names an empty id: Lambda then retries the whole batch).
+fn failed_handles(batch: &[Message], response: &SqsBatchResponse) -> Vec<String> {
+    let ids: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    let whole = ids.iter().any(|id| id.is_empty());
+    batch
+        .iter()
+        .filter(|m| whole || ids.contains(&m.message_id.as_deref().unwrap_or_default()))
+        .filter_map(|m| m.receipt_handle.clone())
+        .collect()
+}
+
+/// Runs the consumer of `queue` on an SQS event holding `messages`, as Lambda would.
+pub async fn consume(
+    deployment: &Deployment,
+    queue: &QueueRef,
+    messages: &[Message],
+) -> SqsBatchResponse {
+    let event = sqs_event(queue, messages);
+    match queue.name {
+        QueueName::Alerts => deployment.grouping.handle_batch(event).await,
+        QueueName::Incidents | QueueName::Timers => deployment.routing.handle_batch(event).await,
+        QueueName::Notifications => deployment.notify.handle_batch(event).await,
+    }
+}
+
+/// An SQS event holding `messages`, shaped like the samples in `events/sqs/`.
+fn sqs_event(queue: &QueueRef, messages: &[Message]) -> SqsEvent {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|message| {
+            let attributes: serde_json::Map<String, Value> = message
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
+                .collect();
+            json!({
+                "messageId": message.message_id,
+                "receiptHandle": message.receipt_handle,
+                "body": message.body,
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue.arn,
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
