@@ -119,6 +119,9 @@ pub enum Command {
     /// Show or export a schedule's final schedule (who is on call when).
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Import an Opsgenie or PagerDuty account as a Klaxon configuration, report and overrides.
+    #[command(subcommand)]
+    Import(crate::commands::import::ImportCommand),
 }
 
 /// `klaxon config ...`

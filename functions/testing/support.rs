@@ -336,9 +336,12 @@ pub async fn page_requests(env: &Env) -> (Vec<QueueMessage>, klaxon_domain::ids:
         klaxon_app::security::sns::SnsVerifier::new(NoFetch),
     );
     ingest
-        .native(
+        .ingest(
             Some(&env.keys["native"]),
-            read("events/ingest/native-firing.json").as_bytes(),
+            klaxon_domain::ingest::Request::Body {
+                format: klaxon_domain::ingest::Format::Native,
+                body: read("events/ingest/native-firing.json").as_bytes(),
+            },
         )
         .await
         .unwrap();

@@ -12,7 +12,9 @@
 // Test support code: a failed set-up should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod console;
 pub mod fakes;
+pub mod faults;
 pub mod pipeline;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

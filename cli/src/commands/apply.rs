@@ -5,7 +5,7 @@ use super::store::{self, Missing, with_repo};
 use crate::args::ApplyArgs;
 use crate::{config_file, output};
 use anyhow::Context;
-use klaxon_app::usecases::queries::{SectionChange, summarize};
+use klaxon_app::usecases::config::{SectionChange, summarize};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use klaxon_store::repo::Repository;

@@ -5,6 +5,7 @@ mod api;
 mod apply;
 mod config;
 mod dead_letters;
+pub(crate) mod import;
 mod keys;
 mod oncall;
 mod route;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule(ScheduleCommand::Export(args)) => {
             schedule::export(&args, config_path, output)
         }
+        Command::Import(command) => import::run(&command, output),
     }
 }
 

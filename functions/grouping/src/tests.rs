@@ -52,9 +52,12 @@ impl Fixture {
             SnsVerifier::new(NoFetch),
         );
         ingest
-            .alertmanager(
+            .ingest(
                 Some(&self.env.keys["am"]),
-                read(&format!("events/ingest/{file}")).as_bytes(),
+                klaxon_domain::ingest::Request::Body {
+                    format: klaxon_domain::ingest::Format::Alertmanager,
+                    body: read(&format!("events/ingest/{file}")).as_bytes(),
+                },
             )
             .await
             .unwrap();

@@ -74,15 +74,10 @@ pub fn is_sns_event(event: &Value) -> bool {
 }
 
 /// The ingest handler over any store, queue and certificate fetcher.
+#[derive(Debug)]
 pub struct IngestHandler<S, Q, H> {
     service: Arc<IngestService<S, Q, H>>,
     router: axum::Router,
-}
-
-impl<S, Q, H> std::fmt::Debug for IngestHandler<S, Q, H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestHandler").finish_non_exhaustive()
-    }
 }
 
 /// The handler as deployed: DynamoDB and SQS.

@@ -55,9 +55,12 @@ impl Fixture {
             SnsVerifier::new(NoFetch),
         );
         ingest
-            .native(
+            .ingest(
                 Some(&self.env.keys["native"]),
-                read("events/ingest/native-firing.json").as_bytes(),
+                klaxon_domain::ingest::Request::Body {
+                    format: klaxon_domain::ingest::Format::Native,
+                    body: read("events/ingest/native-firing.json").as_bytes(),
+                },
             )
             .await
             .unwrap();

@@ -345,6 +345,7 @@ mod tests {
                 high: vec![Channel::Sms],
                 low: vec![Channel::Email],
             },
+            role: Default::default(),
         }
     }
 

@@ -18,21 +18,11 @@ use crate::escalation::{
     self, Effect, EscalationError, EscalationEvent, EscalationPolicy, EscalationState,
     EscalationStatus, Ignored, OnCallResolver, Outcome, StopReason, TimerPayload,
 };
-use crate::ids::{AlertId, GroupKey, IncidentId, RuleId, UserId};
+use crate::ids::{AlertId, GroupKey, IncidentId, UserId};
 pub use crate::routing::RoutingContext;
 use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
+pub use crate::vocabulary::{ResolveReason, SuppressionReason, Urgency};
 use serde::{Deserialize, Serialize};
-
-/// How urgently to page: high urgency uses every tier and the users' high-urgency channels;
-/// low urgency pages tier 0 only, on the users' low-urgency channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Urgency {
-    /// Page tier 0 only, on low-urgency channels.
-    Low,
-    /// Full escalation, high-urgency channels.
-    High,
-}
 
 /// Where an incident is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,32 +34,6 @@ pub enum IncidentStatus {
     Acknowledged,
     /// Over.
     Resolved,
-}
-
-/// Why an incident was resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResolveReason {
-    /// Someone (or an API key) resolved it.
-    Manual,
-    /// Its last open alert resolved and auto-resolve was on.
-    AllAlertsResolved,
-}
-
-/// What suppressed an incident's paging.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SuppressionReason {
-    /// A routing rule with the suppress action matched.
-    RoutingRule {
-        /// The rule.
-        rule: RuleId,
-    },
-    /// A maintenance window was in force.
-    MaintenanceWindow {
-        /// The window.
-        window: RuleId,
-    },
 }
 
 /// Whether an incident resolves itself when all its alerts have resolved. Passed in by the

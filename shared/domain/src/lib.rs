@@ -16,6 +16,8 @@
 //! - [`incident`], [`timeline`]: incident lifecycle and CloudEvents timeline entries.
 //! - [`user`]: responders and their contact methods.
 //! - [`config`]: configuration as code, validated with exact error paths.
+//! - [`vocabulary`]: the small enums (urgency, resolve and stop reasons, targets) the modules
+//!   above share; a leaf, so the module graph has no cycles.
 
 pub mod alert;
 pub mod config;
@@ -30,6 +32,7 @@ pub mod routing;
 pub mod schedule;
 pub mod timeline;
 pub mod user;
+pub mod vocabulary;
 
 pub use chrono;
 pub use chrono_tz;

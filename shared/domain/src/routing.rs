@@ -21,8 +21,8 @@ use crate::Instant;
 use crate::alert::{Alert, Severity};
 use crate::grouping::in_priority_order;
 use crate::ids::{IntegrationName, PolicyId, RuleId};
-use crate::incident::Urgency;
 use crate::matcher::AlertMatcher;
+use crate::vocabulary::Urgency;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

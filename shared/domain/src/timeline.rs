@@ -29,10 +29,12 @@
 
 use crate::Instant;
 use crate::alert::Severity;
-use crate::escalation::{EscalationStatus, ExhaustedReason, StopReason, Target};
 use crate::ids::{AlertId, DedupKey, GroupKey, IncidentId, IntegrationName, PolicyId, UserId};
-use crate::incident::{ResolveReason, SuppressionReason, Urgency};
 use crate::user::Channel;
+use crate::vocabulary::{
+    EscalationStatus, ExhaustedReason, ResolveReason, StopReason, SuppressionReason, Target,
+    Urgency,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -9,13 +9,14 @@
 //!   phone: "+4915112345678"      # E.164, quoted (YAML would read +49... as a number)
 //!   slack_id: U012ABCDEF
 //!   time_zone: Europe/Berlin     # default UTC
+//!   role: responder              # viewer, responder (default) or admin: what the console lets them do
 //!   contact:                     # default: see ContactMethods::defaults_for
 //!     high: [sms, email, slack]
 //!     low: [email]
 //! ```
 
 use crate::ids::UserId;
-use crate::incident::Urgency;
+use crate::vocabulary::Urgency;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A channel a page can go out on.
@@ -96,6 +97,43 @@ impl ContactMethods {
     }
 }
 
+/// What a user may do in the web console: every role can look; responders and admins act on
+/// incidents; admins also manage keys and configuration.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees incidents, schedules and who is on call; changes nothing.
+    Viewer,
+    /// Also acknowledges and resolves incidents and creates overrides (the default).
+    #[default]
+    Responder,
+    /// Also manages keys and the configuration.
+    Admin,
+}
+
+impl Role {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this is the default role.
+    pub fn is_default(&self) -> bool {
+        *self == Role::default()
+    }
+
+    /// Whether this role may act on incidents (acknowledge, resolve).
+    pub fn can_act(self) -> bool {
+        self >= Role::Responder
+    }
+}
+
 /// A person who can be paged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "UserEntry")]
@@ -117,6 +155,9 @@ pub struct User {
     pub time_zone: chrono_tz::Tz,
     /// Channels per urgency.
     pub contact: ContactMethods,
+    /// What they may do in the web console (left out of the JSON when it is the default).
+    #[serde(skip_serializing_if = "Role::is_default")]
+    pub role: Role,
 }
 
 impl User {
@@ -157,6 +198,8 @@ struct UserEntry {
     time_zone: chrono_tz::Tz,
     #[serde(default)]
     contact: ContactEntry,
+    #[serde(default)]
+    role: Role,
 }
 
 #[derive(Deserialize, Default)]
@@ -186,6 +229,7 @@ impl From<UserEntry> for User {
                 high: entry.contact.high.unwrap_or(defaults.high),
                 low: entry.contact.low.unwrap_or(defaults.low),
             },
+            role: entry.role,
         }
     }
 }

@@ -35,6 +35,7 @@ use crate::smtp::{SmtpConfig, SmtpConfigError, SmtpEmail};
 use crate::store::SqliteStore;
 use crate::timers::SqliteTimers;
 use crate::worker::{ConsumerOptions, PumpOptions, spawn_consumer, spawn_timer_pump};
+use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, IdGenerator, Queue, SystemClock, UuidV7Ids};
 use klaxon_app::security::links::LinkSigner;
@@ -484,7 +485,7 @@ impl LocalRuntime {
             Senders {
                 email: senders.clone(),
                 sms: senders.clone(),
-                webhook: senders,
+                webhook: senders.clone(),
             },
             links.clone(),
             &public_url,
@@ -501,6 +502,19 @@ impl LocalRuntime {
             }
             None => None,
         };
+        let console = klaxon_app::console::routes(Arc::new(ConsoleService::new(
+            core("console")?,
+            queue.clone(),
+            timers.clone(),
+            senders,
+            SigninSigner::new(data_dir.link_secret_or_create()?.as_bytes()).ok_or_else(|| {
+                RuntimeError::Invalid {
+                    path: data_dir.link_secret(),
+                    reason: "the signing secret is too short".to_owned(),
+                }
+            })?,
+            ConsoleSettings::new(public_url.clone()),
+        )));
         let ack: Arc<Ack> = Arc::new(AckService::new(
             core("ack")?,
             queue.clone(),
@@ -596,6 +610,7 @@ impl LocalRuntime {
             klaxon_app::http::ingest::routes(ingest),
             klaxon_app::http::ack::routes(ack),
             klaxon_app::http::api::routes(api),
+            console,
         ]);
         let stop_http = CancellationToken::new();
         let server = tokio::spawn(

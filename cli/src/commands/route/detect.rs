@@ -148,6 +148,39 @@ mod tests {
         }
     }
 
+    /// Every format is told from a sample its own parser (the domain's format table) accepts,
+    /// so a new format cannot be added to the table without a way to detect it.
+    #[test]
+    fn every_format_is_detected_from_a_sample_its_parser_accepts() {
+        use klaxon_domain::ids::{DedupKey, IntegrationName};
+        use klaxon_domain::ingest::{IntegrationDefaults, ParseContext};
+        let integration = IntegrationName::new("detect-test").unwrap();
+        let defaults = IntegrationDefaults::default();
+        let generated = DedupKey::new("generated").unwrap();
+        let context = ParseContext {
+            integration: &integration,
+            defaults: &defaults,
+            received_at: chrono::DateTime::UNIX_EPOCH,
+            generated_dedup_key: &generated,
+        };
+        for format in Format::ALL {
+            let file = match format {
+                Format::Native => "native-firing.json",
+                Format::Pagerduty => "pagerduty-trigger.json",
+                Format::Opsgenie => "opsgenie-create.json",
+                Format::Alertmanager => "alertmanager-firing.json",
+                Format::Grafana => "grafana-firing.json",
+                Format::Cloudwatch => "cloudwatch-sns-notification.json",
+            };
+            let payload = sample(file);
+            assert_eq!(detect(&payload).map(|d| d.format), Ok(format), "{file}");
+            let path = format!("{}/../events/ingest/{file}", env!("CARGO_MANIFEST_DIR"));
+            let body = std::fs::read(path).unwrap();
+            let parsed = klaxon_domain::ingest::parse(format, &body, &context).unwrap();
+            assert!(!parsed.events.is_empty(), "{file}");
+        }
+    }
+
     #[test]
     fn native_batches_and_old_alertmanager_are_told_apart() {
         let batch = json!({"alerts": [{"dedup_key": "a", "summary": "s"}]});

@@ -14,10 +14,7 @@ use klaxon_domain::alert::{Alert, AlertEvent, AlertStatus, Severity};
 use klaxon_domain::config::{Config, Integration};
 use klaxon_domain::grouping::Grouping;
 use klaxon_domain::ids::{DedupKey, GroupKey};
-use klaxon_domain::ingest::{
-    Format, IngestError, ParseContext, alertmanager, cloudwatch, grafana, native, opsgenie,
-    pagerduty, sns,
-};
+use klaxon_domain::ingest::{self, Format, IngestError, ParseContext, Remark};
 use klaxon_domain::routing::{RoutingContext, RoutingDecision};
 use serde::Serialize;
 use simulate::EscalationReport;
@@ -341,74 +338,58 @@ fn known_integrations(config: &Config) -> String {
         .join(", ")
 }
 
-/// Parses `body` with the format's real parser. Signatures and keys are not checked: a dry run
-/// has neither.
+/// Parses `body` with the format's real parser (the domain's one format table, as the ingest
+/// routes do). Signatures and keys are not checked: a dry run has neither.
 fn parse(
     format: Format,
     body: &[u8],
     context: &ParseContext<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<AlertEvent>, IngestError> {
+    let lambda_event = format == Format::Cloudwatch
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .is_some_and(|value| value.get("Records").is_some());
+    let parsed = if lambda_event {
+        ingest::parse_sns_lambda_event(body, context)?
+    } else {
+        ingest::parse(format, body, context)?
+    };
     match format {
-        Format::Native => native::parse(body, context),
-        Format::Alertmanager => alertmanager::parse(body, context),
-        Format::Grafana => grafana::parse(body, context),
-        Format::Opsgenie => {
-            notes.push(
-                "Opsgenie acknowledge and close requests name the alert in the URL; only \
-                 create-alert bodies can be dry-run."
-                    .to_string(),
-            );
-            opsgenie::parse_create(body, context).map(|event| vec![event])
+        Format::Opsgenie => notes.push(
+            "Opsgenie acknowledge and close requests name the alert in the URL; only \
+             create-alert bodies can be dry-run."
+                .to_string(),
+        ),
+        Format::Pagerduty => notes.push(
+            "The PagerDuty routing_key is not checked: the integration comes from \
+             --integration (or the format)."
+                .to_string(),
+        ),
+        Format::Cloudwatch if !lambda_event => {
+            notes.push("The SNS signature is not verified in a dry run.".to_string());
         }
-        Format::Pagerduty => {
-            let request = pagerduty::parse_request(body)?;
-            notes.push(
-                "The PagerDuty routing_key is not checked: the integration comes from \
-                 --integration (or the format)."
-                    .to_string(),
-            );
-            let (event, _) = request.into_event(context);
-            Ok(vec![event])
-        }
-        Format::Cloudwatch => {
-            let is_lambda_event = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .is_some_and(|value| value.get("Records").is_some());
-            let envelopes = if is_lambda_event {
-                sns::parse_lambda_event(body)?
-            } else {
-                notes.push("The SNS signature is not verified in a dry run.".to_string());
-                vec![sns::parse_https(body)?]
-            };
-            let mut events = Vec::new();
-            for envelope in envelopes {
-                if envelope.message_type() == sns::SnsMessageType::Notification {
-                    let alarm_events = cloudwatch::parse_alarm(&envelope, context)?;
-                    if alarm_events.is_empty() {
-                        notes.push(format!(
-                            "An INSUFFICIENT_DATA alarm is ignored: integration {} has \
-                             insufficient_data: ignore.",
-                            context.integration
-                        ));
-                    }
-                    events.extend(alarm_events);
-                } else {
-                    notes.push(format!(
-                        "An SNS {} carries no alarm: Klaxon {} it and records no alert.",
-                        envelope.message_type().as_str(),
-                        if envelope.message_type() == sns::SnsMessageType::SubscriptionConfirmation
-                        {
-                            "confirms the subscription from"
-                        } else {
-                            "acknowledges"
-                        }
-                    ));
-                }
-            }
-            Ok(events)
-        }
+        Format::Native | Format::Alertmanager | Format::Grafana | Format::Cloudwatch => {}
     }
+    for remark in parsed.remarks {
+        notes.push(match remark {
+            Remark::InsufficientDataIgnored => format!(
+                "An INSUFFICIENT_DATA alarm is ignored: integration {} has \
+                 insufficient_data: ignore.",
+                context.integration
+            ),
+            Remark::NoAlarm(kind) => format!(
+                "An SNS {} carries no alarm: Klaxon {} it and records no alert.",
+                kind.as_str(),
+                if kind == ingest::sns::SnsMessageType::SubscriptionConfirmation {
+                    "confirms the subscription from"
+                } else {
+                    "acknowledges"
+                }
+            ),
+        });
+    }
+    Ok(parsed.events)
 }
 
 fn event_report(

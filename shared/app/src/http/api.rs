@@ -18,10 +18,8 @@
 use super::ApiError;
 use super::auth::key_from_headers;
 use crate::usecases::access::ApiPrincipal;
-use crate::usecases::queries::{
-    ConfigUploadError, IncidentFilter, MAX_CONFIG_BYTES, OverrideRequest, QueryService,
-    parse_instant,
-};
+use crate::usecases::config::{ConfigUploadError, MAX_CONFIG_BYTES};
+use crate::usecases::queries::{IncidentFilter, OverrideRequest, QueryService, parse_instant};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};

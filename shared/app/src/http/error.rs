@@ -8,9 +8,11 @@
 //! `code` is stable and machine-readable; `message` is for humans; `field` names the offending
 //! input when there is one.
 
+use crate::usecases::UseCaseError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use klaxon_store::repo::RepoError;
 use serde::Serialize;
 
 /// An HTTP error with a machine-readable code.
@@ -127,5 +129,97 @@ impl std::fmt::Display for ApiError {
             self.code,
             self.message
         )
+    }
+}
+
+/// The HTTP answer to a use case's failure: 4xx for what the caller can fix, 503 for what a
+/// retry may fix, 500 (details in the log only) for the rest.
+impl From<UseCaseError> for ApiError {
+    fn from(error: UseCaseError) -> Self {
+        match &error {
+            UseCaseError::Invalid { field, message } => {
+                ApiError::invalid(field.clone(), message.clone())
+            }
+            UseCaseError::Unauthorized(m) => ApiError::unauthorized(m.clone()),
+            UseCaseError::Forbidden(m) => ApiError::forbidden(m.clone()),
+            UseCaseError::NotFound { .. } => ApiError::not_found(error.to_string()),
+            UseCaseError::Conflict(m) => ApiError::conflict(m.clone()),
+            UseCaseError::NoConfig => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_config",
+                error.to_string(),
+            ),
+            UseCaseError::Repo(RepoError::Invalid { field, reason }) => {
+                ApiError::invalid(field.clone(), reason.clone())
+            }
+            UseCaseError::Repo(RepoError::NotFound { .. }) => {
+                ApiError::not_found(error.to_string())
+            }
+            _ if error.is_transient() => {
+                tracing::warn!(%error, "transient failure");
+                ApiError::unavailable("a dependency is busy or unavailable; retry shortly")
+            }
+            _ => {
+                tracing::error!(%error, "request failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klaxon_store::StoreError;
+    use klaxon_store::{CancelReason, Key};
+
+    fn store(error: StoreError) -> UseCaseError {
+        UseCaseError::Repo(RepoError::Store(error))
+    }
+
+    fn cancelled(reasons: Vec<CancelReason>) -> UseCaseError {
+        store(StoreError::TransactionCancelled { reasons })
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_throttling_or_conflicts_is_transient_and_answers_503() {
+        let conflict = CancelReason::Other(CancelReason::TRANSACTION_CONFLICT.to_owned());
+        for error in [
+            cancelled(vec![CancelReason::None, CancelReason::Throttled]),
+            cancelled(vec![conflict.clone(), CancelReason::None]),
+            store(StoreError::Throttled {
+                operation: "transact",
+                attempts: 8,
+            }),
+        ] {
+            assert!(error.is_transient(), "{error}");
+            assert_eq!(
+                ApiError::from(error).status,
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+    }
+
+    #[test]
+    fn a_transaction_with_a_failed_condition_is_permanent_and_answers_500() {
+        let error = cancelled(vec![
+            CancelReason::ConditionFailed { existing: None },
+            CancelReason::Throttled,
+        ]);
+        assert!(!error.is_transient(), "{error}");
+        assert_eq!(
+            ApiError::from(error).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let corrupt = store(StoreError::InvalidRequest {
+            field: "pk".into(),
+            reason: "empty".into(),
+        });
+        assert!(!corrupt.is_transient());
+        let failed = store(StoreError::ConditionFailed {
+            key: Key::new("a", "b"),
+            existing: None,
+        });
+        assert!(!failed.is_transient());
     }
 }

@@ -11,23 +11,27 @@
 //! | `POST /v2/enqueue` | PagerDuty Events API v2 |
 //! | `POST /v2/alerts` | Opsgenie create alert |
 //! | `POST /v2/alerts/{identifier}/acknowledge`, `/close` | Opsgenie ack/close by alias |
+//!
+//! [`route`] and the handler table are exhaustive matches over [`Format`]: a new format has no
+//! route until it is given one. Every handler calls the one entry point,
+//! [`IngestService::ingest`], and differs only in where the key is and how it answers.
 
 use super::ApiError;
 use super::auth::key_from_headers;
 use crate::ports::Queue;
 use crate::security::sns::HttpGet;
 use crate::usecases::UseCaseError;
-use crate::usecases::ingest::{IngestFailure, IngestService, IngestSummary, SnsOutcome};
+use crate::usecases::ingest::{IngestFailure, IngestService, IngestSummary, Ingested};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use klaxon_domain::ingest::opsgenie::{OpsgenieAccepted, OpsgenieAction};
 use klaxon_domain::ingest::pagerduty::{PagerDutyErrorResponse, PagerDutySuccess};
-use klaxon_domain::ingest::{Format, IngestError, IngestErrorKind, MAX_BODY_BYTES};
+use klaxon_domain::ingest::{Format, IngestError, IngestErrorKind, MAX_BODY_BYTES, Request};
 use klaxon_store::Store;
 use serde_json::json;
 use std::sync::Arc;
@@ -85,6 +89,37 @@ fn accepted(summary: IngestSummary) -> Response {
 
 type Svc<S, Q, H> = Arc<IngestService<S, Q, H>>;
 
+/// The route each format is posted to (Opsgenie's acknowledge and close routes come on top).
+pub fn route(format: Format) -> &'static str {
+    match format {
+        Format::Native => "/v1/alerts",
+        Format::Alertmanager => "/v1/integrations/alertmanager",
+        Format::Grafana => "/v1/integrations/grafana",
+        Format::Cloudwatch => "/v1/integrations/sns/{key}",
+        Format::Pagerduty => "/v2/enqueue",
+        Format::Opsgenie => "/v2/alerts",
+    }
+}
+
+/// The handler of `format`'s route.
+fn handler<S, Q, H>(format: Format) -> MethodRouter<Svc<S, Q, H>>
+where
+    S: Store + 'static,
+    Q: Queue + 'static,
+    H: HttpGet + 'static,
+{
+    match format {
+        Format::Native | Format::Alertmanager | Format::Grafana => post(
+            move |State(svc): State<Svc<S, Q, H>>, headers: HeaderMap, body: Body| {
+                bearer_format(svc, headers, body, format)
+            },
+        ),
+        Format::Cloudwatch => post(sns_https::<S, Q, H>),
+        Format::Pagerduty => post(pagerduty::<S, Q, H>),
+        Format::Opsgenie => post(opsgenie_create::<S, Q, H>),
+    }
+}
+
 /// The ingest routes over `service`.
 pub fn routes<S, Q, H>(service: Svc<S, Q, H>) -> Router
 where
@@ -92,16 +127,11 @@ where
     Q: Queue + 'static,
     H: HttpGet + 'static,
 {
-    Router::new()
-        .route("/v1/alerts", post(native::<S, Q, H>))
-        .route(
-            "/v1/integrations/alertmanager",
-            post(alertmanager::<S, Q, H>),
-        )
-        .route("/v1/integrations/grafana", post(grafana::<S, Q, H>))
-        .route("/v1/integrations/sns/{key}", post(sns_https::<S, Q, H>))
-        .route("/v2/enqueue", post(pagerduty::<S, Q, H>))
-        .route("/v2/alerts", post(opsgenie_create::<S, Q, H>))
+    Format::ALL
+        .into_iter()
+        .fold(Router::new(), |router, format| {
+            router.route(route(format), handler::<S, Q, H>(format))
+        })
         .route(
             "/v2/alerts/{identifier}/acknowledge",
             post(opsgenie_ack::<S, Q, H>),
@@ -115,7 +145,7 @@ where
 
 const BEARER: &[&str] = &["bearer"];
 
-/// The formats that authenticate with a bearer key: read the body, authenticate, parse, accept.
+/// The formats that authenticate with a bearer key and answer in the Klaxon envelope.
 async fn bearer_format<S: Store, Q: Queue, H: HttpGet>(
     svc: Svc<S, Q, H>,
     headers: HeaderMap,
@@ -127,39 +157,28 @@ async fn bearer_format<S: Store, Q: Queue, H: HttpGet>(
         Err(error) => return parse_error_response(&error),
     };
     let key = key_from_headers(&headers, BEARER);
-    let result = match format {
-        Format::Alertmanager => svc.alertmanager(key.as_deref(), &body).await,
-        Format::Grafana => svc.grafana(key.as_deref(), &body).await,
-        _ => svc.native(key.as_deref(), &body).await,
+    let request = Request::Body {
+        format,
+        body: &body,
     };
+    klaxon_answer(svc.ingest(key.as_deref(), request).await)
+}
+
+/// A result in the Klaxon shape: 202 with the summary, 200 for SNS confirmations, the error
+/// envelope otherwise.
+fn klaxon_answer(result: Result<Ingested, IngestFailure>) -> Response {
     match result {
-        Ok(summary) => accepted(summary),
+        Ok(Ingested::Events { summary, .. }) => accepted(summary),
+        Ok(Ingested::SubscriptionConfirmed) => (
+            StatusCode::OK,
+            Json(json!({"status": "subscription_confirmed"})),
+        )
+            .into_response(),
+        Ok(Ingested::UnsubscribeNoted) => {
+            (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+        }
         Err(failure) => failure_response(failure),
     }
-}
-
-async fn native<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    bearer_format(svc, headers, body, Format::Native).await
-}
-
-async fn alertmanager<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    bearer_format(svc, headers, body, Format::Alertmanager).await
-}
-
-async fn grafana<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    bearer_format(svc, headers, body, Format::Grafana).await
 }
 
 async fn sns_https<S: Store, Q: Queue, H: HttpGet>(
@@ -171,18 +190,11 @@ async fn sns_https<S: Store, Q: Queue, H: HttpGet>(
         Ok(body) => body,
         Err(error) => return parse_error_response(&error),
     };
-    match svc.sns_https(Some(&key), &body).await {
-        Ok(SnsOutcome::SubscriptionConfirmed) => (
-            StatusCode::OK,
-            Json(json!({"status": "subscription_confirmed"})),
-        )
-            .into_response(),
-        Ok(SnsOutcome::UnsubscribeNoted) => {
-            (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
-        }
-        Ok(SnsOutcome::Notification(summary)) => accepted(summary),
-        Err(failure) => failure_response(failure),
-    }
+    let request = Request::Body {
+        format: Format::Cloudwatch,
+        body: &body,
+    };
+    klaxon_answer(svc.ingest(Some(&key), request).await)
 }
 
 // --- PagerDuty compatibility ---------------------------------------------------------------
@@ -241,12 +253,24 @@ async fn pagerduty<S: Store, Q: Queue, H: HttpGet>(
         Ok(body) => body,
         Err(error) => return pagerduty_failure(IngestFailure::Parse(error)),
     };
-    match svc.pagerduty(&body).await {
-        Ok((_, dedup_key)) => (
+    let request = Request::Body {
+        format: Format::Pagerduty,
+        body: &body,
+    };
+    // The routing key is in the body.
+    match svc.ingest(None, request).await {
+        Ok(Ingested::Events {
+            dedup_key: Some(dedup_key),
+            ..
+        }) => (
             StatusCode::ACCEPTED,
             Json(PagerDutySuccess::new(&dedup_key)),
         )
             .into_response(),
+        Ok(other) => {
+            tracing::error!(?other, "a PagerDuty event was accepted without a dedup key");
+            ApiError::internal().into_response()
+        }
         Err(failure) => pagerduty_failure(failure),
     }
 }
@@ -311,10 +335,12 @@ async fn opsgenie_create<S: Store, Q: Queue, H: HttpGet>(
         Ok(body) => body,
         Err(error) => return opsgenie_failure(id, IngestFailure::Parse(error)),
     };
-    match svc
-        .opsgenie_create(key_from_headers(&headers, GENIE).as_deref(), &body)
-        .await
-    {
+    let key = key_from_headers(&headers, GENIE);
+    let request = Request::Body {
+        format: Format::Opsgenie,
+        body: &body,
+    };
+    match svc.ingest(key.as_deref(), request).await {
         Ok(_) => opsgenie_accepted(id),
         Err(failure) => opsgenie_failure(id, failure),
     }
@@ -341,16 +367,13 @@ async fn opsgenie_action<S: Store, Q: Queue, H: HttpGet>(
         Err(error) => return opsgenie_failure(id, IngestFailure::Parse(error)),
     };
     let key = key_from_headers(&headers, GENIE);
-    match svc
-        .opsgenie_action(
-            key.as_deref(),
-            &identifier,
-            query.identifier_type.as_deref(),
-            action,
-            &body,
-        )
-        .await
-    {
+    let request = Request::OpsgenieAction {
+        identifier: &identifier,
+        identifier_type: query.identifier_type.as_deref(),
+        action,
+        body: &body,
+    };
+    match svc.ingest(key.as_deref(), request).await {
         Ok(_) => opsgenie_accepted(id),
         Err(failure) => opsgenie_failure(id, failure),
     }
@@ -382,4 +405,134 @@ async fn opsgenie_close<S: Store, Q: Queue, H: HttpGet>(
     body: Body,
 ) -> Response {
     opsgenie_action(svc, identifier, query, headers, body, OpsgenieAction::Close).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::QueueMessage;
+    use crate::ports::{QueueError, UuidV7Ids};
+    use crate::security::sns::SnsVerifier;
+    use crate::usecases::{ConfigCache, Core};
+    use klaxon_domain::timeline::EventSource;
+    use klaxon_store::repo::Repository;
+    use klaxon_store::{
+        Condition, Item, Key, Page, Query, ReturnValues, StoreError, SystemClock, TransactOp,
+        UpdateAction,
+    };
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// A table with nothing in it: every integration key is unknown.
+    struct EmptyStore;
+
+    impl Store for EmptyStore {
+        async fn get(&self, _: &Key) -> Result<Option<Item>, StoreError> {
+            Ok(None)
+        }
+        async fn put(&self, _: Item, _: Option<Condition>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn update(
+            &self,
+            _: &Key,
+            _: Vec<UpdateAction>,
+            _: Option<Condition>,
+            _: ReturnValues,
+        ) -> Result<Option<Item>, StoreError> {
+            Ok(None)
+        }
+        async fn delete(&self, _: &Key, _: Option<Condition>) -> Result<Option<Item>, StoreError> {
+            Ok(None)
+        }
+        async fn query(&self, _: &Query) -> Result<Page, StoreError> {
+            Ok(Page {
+                items: Vec::new(),
+                next: None,
+            })
+        }
+        async fn transact(&self, _: Vec<TransactOp>) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    struct NoQueue;
+
+    impl Queue for NoQueue {
+        async fn send(&self, _: &QueueMessage) -> Result<(), QueueError> {
+            Ok(())
+        }
+    }
+
+    struct NoFetch;
+
+    impl HttpGet for NoFetch {
+        async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no network in unit tests ({url})"))
+        }
+    }
+
+    fn sample(format: Format) -> Vec<u8> {
+        let name = match format {
+            Format::Native => "native-firing.json",
+            Format::Pagerduty => "pagerduty-trigger.json",
+            Format::Opsgenie => "opsgenie-create.json",
+            Format::Alertmanager => "alertmanager-firing.json",
+            Format::Grafana => "grafana-firing.json",
+            Format::Cloudwatch => "cloudwatch-sns-notification.json",
+        };
+        let path = format!("{}/../../events/ingest/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_format_has_its_own_route_into_the_ingest_entry_point() {
+        let clock = Arc::new(SystemClock);
+        let core = Core::new(
+            Repository::new(
+                EmptyStore,
+                clock.clone(),
+                EventSource::klaxon("ingest").unwrap(),
+            ),
+            ConfigCache::new(Duration::from_secs(30)),
+            clock,
+            Arc::new(UuidV7Ids),
+        );
+        let service = IngestService::new(core, NoQueue, SnsVerifier::new(NoFetch));
+        let router = routes(Arc::new(service));
+        let mut paths: Vec<&str> = Format::ALL.into_iter().map(route).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), Format::ALL.len(), "two formats share a route");
+        for format in Format::ALL {
+            let path = route(format).replace("{key}", "klx_unknown");
+            let request = axum::http::Request::post(&path)
+                .header("authorization", "Bearer klx_unknown")
+                .header("content-type", "application/json")
+                .body(Body::from(sample(format)))
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES)
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&body);
+            // The sample parsed as far as the key (PagerDuty's is in the body), which the empty
+            // table does not know; each route answers in its senders' shape.
+            match format {
+                Format::Pagerduty => {
+                    assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {text}");
+                    assert!(text.contains("Invalid routing key"), "{path}: {text}");
+                }
+                Format::Opsgenie => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {text}");
+                    assert!(text.contains("requestId"), "{path}: {text}");
+                }
+                Format::Native | Format::Alertmanager | Format::Grafana | Format::Cloudwatch => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {text}");
+                    assert!(text.contains("\"unauthorized\""), "{path}: {text}");
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,15 @@
-//! The HTTP surface shared by the Lambda functions (through `lambda_http`) and `klaxon serve`
-//! (through `axum::serve`): one router, not a copy. Each function serves its own routes
-//! ([`ingest::routes`] and, for `ack` and `api`, theirs); `klaxon serve` merges all of them
-//! with [`compose`].
+//! The HTTP surface shared by the Lambda functions and `klaxon serve`: one router, not a copy.
+//! Each function serves its own routes ([`ingest::routes`] and, for `ack` and `api`, theirs);
+//! `klaxon serve` merges all of them with [`compose`].
+//!
+//! How the router is served:
+//! - **Lambda**: the functions do not use `lambda_http`'s runtime. Each takes the raw invocation
+//!   JSON through `lambda_runtime` and hands an API Gateway HTTP API (payload 2.0) event to
+//!   `klaxon_aws::apigw::serve_event`, which builds the request with `lambda_http`'s event
+//!   conversion, calls the router once (`tower::ServiceExt::oneshot`) and writes the API Gateway
+//!   response itself. That lets the ingest function take SNS events on the same handler.
+//! - **`klaxon serve`**: `klaxon_local` binds a TCP listener and serves the composed router with
+//!   `axum::serve`, with graceful shutdown.
 
 pub mod ack;
 pub mod api;

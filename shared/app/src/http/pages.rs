@@ -58,12 +58,15 @@ fn verb(action: LinkAction) -> &'static str {
 
 fn describe(incident: &Incident) -> String {
     format!(
-        "<p><strong>#{} {}</strong></p><p class=\"meta\">Severity {} · status {} · opened {}</p>",
+        "<p><strong>#{} {}</strong></p><p class=\"meta\">Severity {} · status {} · opened {}</p>\
+         <p><a href=\"/console/incidents/{}\">Open incident #{} in the console</a></p>",
         incident.number(),
         escape_html(incident.title()),
         escape_html(incident.severity().as_str()),
         status_name(incident.status()),
         incident.created_at().format("%Y-%m-%d %H:%M UTC"),
+        incident.id(),
+        incident.number(),
     )
 }
 

@@ -34,11 +34,7 @@ pub struct SlackVerifier {
     keyed: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for SlackVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SlackVerifier(<secret>)")
-    }
-}
+crate::fmt_hidden::opaque_debug!(SlackVerifier);
 
 impl SlackVerifier {
     /// A verifier for the app's signing secret (`None` when the secret is empty).

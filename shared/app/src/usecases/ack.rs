@@ -111,13 +111,7 @@ pub struct AckService<S, Q, T> {
     slack: Option<SlackVerifier>,
 }
 
-impl<S, Q, T> std::fmt::Debug for AckService<S, Q, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AckService")
-            .field("slack", &self.slack.is_some())
-            .finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(AckService<S, Q, T>);
 
 impl<S: Store, Q: Queue, T: Timers> AckService<S, Q, T> {
     /// Assembles the service. `links` verifies signed links (the secret notify signs with);

@@ -1,8 +1,7 @@
-//! The use cases' error type and its mapping to HTTP.
+//! The use cases' error type. It knows nothing of HTTP: `http::error` maps it to status codes
+//! at the edge.
 
-use crate::http::ApiError;
 use crate::ports::{QueueError, SendError, TimerError};
-use axum::http::StatusCode;
 use klaxon_store::StoreError;
 use klaxon_store::repo::RepoError;
 
@@ -70,7 +69,7 @@ impl UseCaseError {
 
     /// Whether retrying later may succeed (throttling, a transaction cancelled only by
     /// throttling or conflicts, a lost optimistic lock, a dependency down). Queue consumers
-    /// retry these; HTTP answers 503.
+    /// retry these; the HTTP edge answers 503.
     pub fn is_transient(&self) -> bool {
         match self {
             UseCaseError::Repo(RepoError::Store(error)) => StoreError::is_transient(error),
@@ -80,94 +79,5 @@ impl UseCaseError {
             | UseCaseError::Send(SendError::Transient(_)) => true,
             _ => false,
         }
-    }
-}
-
-impl From<UseCaseError> for ApiError {
-    fn from(error: UseCaseError) -> Self {
-        match &error {
-            UseCaseError::Invalid { field, message } => {
-                ApiError::invalid(field.clone(), message.clone())
-            }
-            UseCaseError::Unauthorized(m) => ApiError::unauthorized(m.clone()),
-            UseCaseError::Forbidden(m) => ApiError::forbidden(m.clone()),
-            UseCaseError::NotFound { .. } => ApiError::not_found(error.to_string()),
-            UseCaseError::Conflict(m) => ApiError::conflict(m.clone()),
-            UseCaseError::NoConfig => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_config",
-                error.to_string(),
-            ),
-            UseCaseError::Repo(RepoError::Invalid { field, reason }) => {
-                ApiError::invalid(field.clone(), reason.clone())
-            }
-            UseCaseError::Repo(RepoError::NotFound { .. }) => {
-                ApiError::not_found(error.to_string())
-            }
-            _ if error.is_transient() => {
-                tracing::warn!(%error, "transient failure");
-                ApiError::unavailable("a dependency is busy or unavailable; retry shortly")
-            }
-            _ => {
-                tracing::error!(%error, "request failed");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use klaxon_store::{CancelReason, Key};
-
-    fn store(error: StoreError) -> UseCaseError {
-        UseCaseError::Repo(RepoError::Store(error))
-    }
-
-    fn cancelled(reasons: Vec<CancelReason>) -> UseCaseError {
-        store(StoreError::TransactionCancelled { reasons })
-    }
-
-    #[test]
-    fn a_transaction_cancelled_by_throttling_or_conflicts_is_transient_and_answers_503() {
-        let conflict = CancelReason::Other(CancelReason::TRANSACTION_CONFLICT.to_owned());
-        for error in [
-            cancelled(vec![CancelReason::None, CancelReason::Throttled]),
-            cancelled(vec![conflict.clone(), CancelReason::None]),
-            store(StoreError::Throttled {
-                operation: "transact",
-                attempts: 8,
-            }),
-        ] {
-            assert!(error.is_transient(), "{error}");
-            assert_eq!(
-                ApiError::from(error).status,
-                StatusCode::SERVICE_UNAVAILABLE
-            );
-        }
-    }
-
-    #[test]
-    fn a_transaction_with_a_failed_condition_is_permanent_and_answers_500() {
-        let error = cancelled(vec![
-            CancelReason::ConditionFailed { existing: None },
-            CancelReason::Throttled,
-        ]);
-        assert!(!error.is_transient(), "{error}");
-        assert_eq!(
-            ApiError::from(error).status,
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        let corrupt = store(StoreError::InvalidRequest {
-            field: "pk".into(),
-            reason: "empty".into(),
-        });
-        assert!(!corrupt.is_transient());
-        let failed = store(StoreError::ConditionFailed {
-            key: Key::new("a", "b"),
-            existing: None,
-        });
-        assert!(!failed.is_transient());
     }
 }

@@ -51,11 +51,7 @@ pub struct GroupingService<S, Q, T> {
     timers: T,
 }
 
-impl<S, Q, T> std::fmt::Debug for GroupingService<S, Q, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupingService").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(GroupingService<S, Q, T>);
 
 impl<S: Store, Q: Queue, T: Timers> GroupingService<S, Q, T> {
     /// Assembles the service.

@@ -16,10 +16,7 @@ use klaxon_domain::alert::{AlertEvent, AlertKey, AlertStatus};
 use klaxon_domain::config::{Config, Integration};
 use klaxon_domain::ids::{AlertId, DedupKey};
 use klaxon_domain::ingest::sns::{SignatureAlgorithm, SnsEnvelope, SnsMessageType};
-use klaxon_domain::ingest::{
-    Format, IngestError, ParseContext, alertmanager, cloudwatch, grafana, native, opsgenie,
-    pagerduty, sns,
-};
+use klaxon_domain::ingest::{self, Format, IngestError, ParseContext, Request, cloudwatch, sns};
 use klaxon_store::Store;
 use klaxon_store::repo::{Firing, KeyKind, Resolved};
 
@@ -62,21 +59,22 @@ pub struct IngestService<S, Q, H> {
     sns: SnsVerifier<H>,
 }
 
-impl<S, Q, H> std::fmt::Debug for IngestService<S, Q, H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestService").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(IngestService<S, Q, H>);
 
-/// The outcome of an SNS HTTPS delivery.
+/// What an accepted ingest request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SnsOutcome {
-    /// A subscription was confirmed.
+pub enum Ingested {
+    /// Alert events were stored and queued.
+    Events {
+        /// What happened to each.
+        summary: IngestSummary,
+        /// PagerDuty only: the dedup key to answer with (the sender's, or the generated one).
+        dedup_key: Option<DedupKey>,
+    },
+    /// An SNS subscription was confirmed.
     SubscriptionConfirmed,
-    /// An unsubscribe confirmation (nothing to do).
+    /// An SNS unsubscribe confirmation (nothing to do).
     UnsubscribeNoted,
-    /// An alarm notification was processed.
-    Notification(IngestSummary),
 }
 
 impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
@@ -154,99 +152,56 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
             .map_err(|e| UseCaseError::invalid("dedup_key", e.to_string()))
     }
 
-    /// Native Klaxon JSON.
-    pub async fn native(
+    /// Ingests one request received on a format's route: authenticates `key` (the header's or
+    /// the URL's; PagerDuty's is the body's `routing_key`), parses the body with the format's
+    /// parser, verifies an SNS message's signature and topic, then stores and queues the events.
+    pub async fn ingest(
         &self,
         key: Option<&str>,
-        body: &[u8],
-    ) -> Result<IngestSummary, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Native).await?;
+        request: Request<'_>,
+    ) -> Result<Ingested, IngestFailure> {
+        let format = request.format();
+        let (payload, (integration, config)) = match format {
+            // The key is in the body: read it first.
+            Format::Pagerduty => {
+                let payload = ingest::read(request)?;
+                let found = self.authenticate(payload.body_key(), format).await?;
+                (payload, found)
+            }
+            // The key comes with the request: a wrong key is refused whatever the body holds.
+            Format::Native
+            | Format::Alertmanager
+            | Format::Grafana
+            | Format::Opsgenie
+            | Format::Cloudwatch => {
+                let found = self.authenticate(key, format).await?;
+                (ingest::read(request)?, found)
+            }
+        };
+        if let Some(envelope) = payload.sns_envelope()
+            && let Some(answered) = self.sns_https(&integration, envelope).await?
+        {
+            return Ok(answered);
+        }
         let generated = self.generated_key()?;
-        let events = native::parse(body, &self.context(&integration, &generated))?;
-        Ok(self.accept(&config, events).await?)
+        let parsed = payload.normalize(&self.context(&integration, &generated))?;
+        let summary = self.accept(&config, parsed.events).await?;
+        Ok(Ingested::Events {
+            summary,
+            dedup_key: parsed.dedup_key,
+        })
     }
 
-    /// Alertmanager webhook v4.
-    pub async fn alertmanager(
+    /// CloudWatch alarms over an SNS HTTPS subscription (the key is in the URL path). The
+    /// message signature is verified before anything else is looked at; a subscription
+    /// confirmation is confirmed by visiting its SNS URL. `None` for a notification, whose
+    /// alarm the caller parses and accepts.
+    async fn sns_https(
         &self,
-        key: Option<&str>,
-        body: &[u8],
-    ) -> Result<IngestSummary, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Alertmanager).await?;
-        let generated = self.generated_key()?;
-        let events = alertmanager::parse(body, &self.context(&integration, &generated))?;
-        Ok(self.accept(&config, events).await?)
-    }
-
-    /// Grafana alerting webhook.
-    pub async fn grafana(
-        &self,
-        key: Option<&str>,
-        body: &[u8],
-    ) -> Result<IngestSummary, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Grafana).await?;
-        let generated = self.generated_key()?;
-        let events = grafana::parse(body, &self.context(&integration, &generated))?;
-        Ok(self.accept(&config, events).await?)
-    }
-
-    /// PagerDuty Events API v2 (`routing_key` in the body is the integration key). Returns the
-    /// dedup key PagerDuty senders expect back.
-    pub async fn pagerduty(&self, body: &[u8]) -> Result<(IngestSummary, DedupKey), IngestFailure> {
-        let request = pagerduty::parse_request(body)?;
-        let (integration, config) = self
-            .authenticate(Some(request.routing_key()), Format::Pagerduty)
-            .await?;
-        let generated = self.generated_key()?;
-        let (event, dedup_key) = request.into_event(&self.context(&integration, &generated));
-        let summary = self.accept(&config, vec![event]).await?;
-        Ok((summary, dedup_key))
-    }
-
-    /// Opsgenie create-alert.
-    pub async fn opsgenie_create(
-        &self,
-        key: Option<&str>,
-        body: &[u8],
-    ) -> Result<IngestSummary, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Opsgenie).await?;
-        let generated = self.generated_key()?;
-        let event = opsgenie::parse_create(body, &self.context(&integration, &generated))?;
-        Ok(self.accept(&config, vec![event]).await?)
-    }
-
-    /// Opsgenie acknowledge/close by alias.
-    pub async fn opsgenie_action(
-        &self,
-        key: Option<&str>,
-        identifier: &str,
-        identifier_type: Option<&str>,
-        action: opsgenie::OpsgenieAction,
-        body: &[u8],
-    ) -> Result<IngestSummary, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Opsgenie).await?;
-        let generated = self.generated_key()?;
-        let event = opsgenie::parse_action(
-            identifier,
-            identifier_type,
-            body,
-            action,
-            &self.context(&integration, &generated),
-        )?;
-        Ok(self.accept(&config, vec![event]).await?)
-    }
-
-    /// CloudWatch alarms over an SNS HTTPS subscription (`key` from the URL path). The message
-    /// signature is verified before anything else is looked at; a subscription confirmation is
-    /// confirmed by visiting its SNS URL.
-    pub async fn sns_https(
-        &self,
-        key: Option<&str>,
-        body: &[u8],
-    ) -> Result<SnsOutcome, IngestFailure> {
-        let (integration, config) = self.authenticate(key, Format::Cloudwatch).await?;
-        let envelope = sns::parse_https(body)?;
-        self.verify_sns(&envelope).await?;
+        integration: &Integration,
+        envelope: &SnsEnvelope,
+    ) -> Result<Option<Ingested>, IngestFailure> {
+        self.verify_sns(envelope).await?;
         if !integration.sns_topic_arns.is_empty()
             && !integration
                 .sns_topic_arns
@@ -276,20 +231,13 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
                         )),
                     })?;
                 tracing::info!(topic = envelope.topic_arn(), integration = %integration.name, "SNS subscription confirmed");
-                Ok(SnsOutcome::SubscriptionConfirmed)
+                Ok(Some(Ingested::SubscriptionConfirmed))
             }
             SnsMessageType::UnsubscribeConfirmation => {
                 tracing::info!(topic = envelope.topic_arn(), integration = %integration.name, "SNS unsubscribe confirmation received");
-                Ok(SnsOutcome::UnsubscribeNoted)
+                Ok(Some(Ingested::UnsubscribeNoted))
             }
-            SnsMessageType::Notification => {
-                let generated = self.generated_key()?;
-                let events =
-                    cloudwatch::parse_alarm(&envelope, &self.context(&integration, &generated))?;
-                Ok(SnsOutcome::Notification(
-                    self.accept(&config, events).await?,
-                ))
-            }
+            SnsMessageType::Notification => Ok(None),
         }
     }
 

@@ -10,11 +10,10 @@ use klaxon_domain::ids::IncidentId;
 use klaxon_domain::incident::{IncidentError, IncidentStatus};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
-use klaxon_store::repo::{DeliveryPurpose, DeliveryStatus, RepoError, StoredIncident};
+use klaxon_store::repo::{
+    Attempt, DeliveryPurpose, DeliveryStatus, RepoError, StoredIncident, retry_on_conflict,
+};
 use std::collections::BTreeSet;
-
-/// How many times a lost optimistic lock is retried before giving up (the caller retries).
-const LOCK_ATTEMPTS: usize = 5;
 
 /// Which way to stop an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +54,8 @@ pub async fn stop_incident<S: Store, Q: Queue, T: Timers>(
     action: StopAction,
     actor: Actor,
 ) -> Result<StopOutcome, UseCaseError> {
-    for _ in 0..LOCK_ATTEMPTS {
+    let actor = &actor;
+    retry_on_conflict("incident", id.to_string(), move || async move {
         let stored = core
             .repo
             .incident(id)
@@ -73,10 +73,10 @@ pub async fn stop_incident<S: Store, Q: Queue, T: Timers>(
         let effects = match result {
             Ok(effects) => effects,
             Err(IncidentError::AlreadyAcknowledged { .. }) if action == StopAction::Acknowledge => {
-                return Ok(StopOutcome::Unchanged(stored));
+                return Ok(Attempt::Done(StopOutcome::Unchanged(stored)));
             }
             Err(IncidentError::AlreadyResolved { .. }) if action == StopAction::Resolve => {
-                return Ok(StopOutcome::Unchanged(stored));
+                return Ok(Attempt::Done(StopOutcome::Unchanged(stored)));
             }
             Err(IncidentError::AlreadyResolved { .. }) => {
                 return Err(UseCaseError::Conflict(format!(
@@ -105,17 +105,16 @@ pub async fn stop_incident<S: Store, Q: Queue, T: Timers>(
                 if let Err(error) = announce(core, queue, id, kind, actor.clone()).await {
                     tracing::warn!(incident = %id, %error, "could not queue notices to responders");
                 }
-                return Ok(StopOutcome::Changed(StoredIncident { incident, version }));
+                Ok(Attempt::Done(StopOutcome::Changed(StoredIncident {
+                    incident,
+                    version,
+                })))
             }
-            Err(RepoError::Conflict { .. }) => continue,
-            Err(other) => return Err(other.into()),
+            Err(RepoError::Conflict { .. }) => Ok(Attempt::Retry),
+            Err(other) => Err(other.into()),
         }
-    }
-    Err(RepoError::Conflict {
-        entity: "incident",
-        id: id.to_string(),
-    }
-    .into())
+    })
+    .await
 }
 
 /// Queues one notice to everyone a page of `id` reached (each user on each channel that

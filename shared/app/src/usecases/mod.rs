@@ -6,7 +6,8 @@
 //! - [`routing`]: route, escalate, fire timers, recover lost work (`routing`).
 //! - [`lifecycle`]: acknowledge and resolve, shared by `ack`, `grouping` and the API.
 //! - [`notify`]: resolve who is on call and send pages and notices (`notify`).
-//! - [`queries`]: incidents, timelines, on-call, overrides, configuration (`api`).
+//! - [`queries`]: incidents, timelines, on-call, overrides (`api`).
+//! - [`config`]: the cached current configuration; reading and uploading it (`api`).
 //! - [`ack`]: signed links, API and Slack acknowledge/resolve (`ack`).
 //! - [`access`]: API-key authentication shared by `ack` and `api`.
 
@@ -72,8 +73,4 @@ impl<S: Store> Core<S> {
     }
 }
 
-impl<S> std::fmt::Debug for Core<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").finish_non_exhaustive()
-    }
-}
+crate::fmt_hidden::opaque_debug!(Core<S>);

@@ -22,7 +22,7 @@ use klaxon_domain::routing::SuppressedBy;
 use klaxon_domain::schedule::Override;
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
-use klaxon_store::repo::{RepoError, StoredIncident};
+use klaxon_store::repo::{Attempt, RepoError, StoredIncident, retry_on_conflict};
 use std::collections::HashMap;
 
 /// How late a timer must be before the sweep fires it itself (EventBridge Scheduler promises
@@ -35,8 +35,6 @@ pub const SWEEP_BATCH: u32 = 100;
 /// The policy id recorded when no policy applies to an incident (no rule and no default for its
 /// severity): its escalation is exhausted at once and nobody is paged.
 pub const UNROUTED_POLICY: &str = "unrouted";
-
-const LOCK_ATTEMPTS: usize = 5;
 
 /// What handling one routing message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,17 +132,17 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
     }
 
     async fn triggered(&self, id: &IncidentId) -> Result<RoutingOutcome, UseCaseError> {
-        for _ in 0..LOCK_ATTEMPTS {
+        retry_on_conflict("incident", id.to_string(), move || async move {
             let Some(stored) = self.load(id).await? else {
                 tracing::warn!(incident = %id, "triggered event for an unknown incident");
-                return Ok(RoutingOutcome::Unchanged);
+                return Ok(Attempt::Done(RoutingOutcome::Unchanged));
             };
             let mut incident = stored.incident.clone();
             if incident.status() != IncidentStatus::Triggered
                 || incident.escalation().is_some()
                 || incident.suppressed().is_some()
             {
-                return Ok(RoutingOutcome::Unchanged);
+                return Ok(Attempt::Done(RoutingOutcome::Unchanged));
             }
             let config = self.core.config().await?;
             let now = self.core.now();
@@ -175,7 +173,7 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                     .start_escalation(&policy, decision.urgency, &roster, now)
                     .map_err(conflict)?;
                 if !matches!(update.outcome, Outcome::Applied) {
-                    return Ok(RoutingOutcome::Unchanged);
+                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
                 }
                 // Pages and the timer go out before the commit (see `effects`).
                 timeline.extend(run_effects(&self.queue, &self.timers, update.effects).await?);
@@ -187,16 +185,12 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 .save_incident(&incident, stored.version, &timeline)
                 .await
             {
-                Ok(_) => return Ok(outcome),
-                Err(RepoError::Conflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
+                Ok(_) => Ok(Attempt::Done(outcome)),
+                Err(RepoError::Conflict { .. }) => Ok(Attempt::Retry),
+                Err(other) => Err(other.into()),
             }
-        }
-        Err(RepoError::Conflict {
-            entity: "incident",
-            id: id.to_string(),
-        }
-        .into())
+        })
+        .await
     }
 
     /// Handles a fired (or swept) escalation timer.
@@ -204,55 +198,55 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
         &self,
         payload: &TimerPayload,
     ) -> Result<RoutingOutcome, UseCaseError> {
-        for _ in 0..LOCK_ATTEMPTS {
-            let Some(stored) = self.load(&payload.incident).await? else {
-                tracing::warn!(incident = %payload.incident, "timer for an unknown incident");
-                return Ok(RoutingOutcome::Unchanged);
-            };
-            let mut incident = stored.incident.clone();
-            let Some(escalation) = incident.escalation() else {
-                return Ok(RoutingOutcome::Unchanged);
-            };
-            let config = self.core.config().await?;
-            let Some(policy) = config.policy(escalation.policy()).cloned() else {
-                // The policy was removed from the configuration while this escalation ran.
-                tracing::error!(
-                    incident = %payload.incident,
-                    policy = %escalation.policy(),
-                    "escalation policy no longer exists; the escalation stops here"
-                );
-                return Ok(RoutingOutcome::Unchanged);
-            };
-            let overrides = self.roster_overrides(&policy).await?;
-            let roster = Roster::new(&config.config, overrides);
-            let now = self.core.now();
-            let update = match incident.fire_timer(payload, &policy, &roster, now) {
-                Ok(update) => update,
-                Err(error) => {
-                    tracing::warn!(incident = %payload.incident, %error, "timer refused");
-                    return Ok(RoutingOutcome::Unchanged);
+        retry_on_conflict(
+            "incident",
+            payload.incident.to_string(),
+            move || async move {
+                let Some(stored) = self.load(&payload.incident).await? else {
+                    tracing::warn!(incident = %payload.incident, "timer for an unknown incident");
+                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                };
+                let mut incident = stored.incident.clone();
+                let Some(escalation) = incident.escalation() else {
+                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                };
+                let config = self.core.config().await?;
+                let Some(policy) = config.policy(escalation.policy()).cloned() else {
+                    // The policy was removed from the configuration while this escalation ran.
+                    tracing::error!(
+                        incident = %payload.incident,
+                        policy = %escalation.policy(),
+                        "escalation policy no longer exists; the escalation stops here"
+                    );
+                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                };
+                let overrides = self.roster_overrides(&policy).await?;
+                let roster = Roster::new(&config.config, overrides);
+                let now = self.core.now();
+                let update = match incident.fire_timer(payload, &policy, &roster, now) {
+                    Ok(update) => update,
+                    Err(error) => {
+                        tracing::warn!(incident = %payload.incident, %error, "timer refused");
+                        return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                    }
+                };
+                if !matches!(update.outcome, Outcome::Applied) {
+                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
                 }
-            };
-            if !matches!(update.outcome, Outcome::Applied) {
-                return Ok(RoutingOutcome::Unchanged);
-            }
-            let timeline = run_effects(&self.queue, &self.timers, update.effects).await?;
-            match self
-                .core
-                .repo
-                .save_incident(&incident, stored.version, &timeline)
-                .await
-            {
-                Ok(_) => return Ok(RoutingOutcome::Advanced),
-                Err(RepoError::Conflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(RepoError::Conflict {
-            entity: "incident",
-            id: payload.incident.to_string(),
-        }
-        .into())
+                let timeline = run_effects(&self.queue, &self.timers, update.effects).await?;
+                match self
+                    .core
+                    .repo
+                    .save_incident(&incident, stored.version, &timeline)
+                    .await
+                {
+                    Ok(_) => Ok(Attempt::Done(RoutingOutcome::Advanced)),
+                    Err(RepoError::Conflict { .. }) => Ok(Attempt::Retry),
+                    Err(other) => Err(other.into()),
+                }
+            },
+        )
+        .await
     }
 
     /// The recovery sweep.

@@ -1,12 +1,12 @@
 //! The escalation state machine: `(state, event, policy, resolver, now) -> (state, effects)`.
 
-use super::{EscalationPolicy, Target, Tier, TimerName, TimerPayload};
+use super::{EscalationPolicy, Tier, TimerName, TimerPayload};
 use crate::Instant;
 use crate::duration::HumanDuration;
 use crate::ids::{IncidentId, PolicyId, UserId};
-use crate::incident::Urgency;
 use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
 use crate::user::Channel;
+use crate::vocabulary::{EscalationStatus, ExhaustedReason, StopReason, Target, Urgency};
 use serde::{Deserialize, Serialize};
 
 /// Who is on call for a target at an instant. Implemented over schedules and overrides by the
@@ -14,48 +14,6 @@ use serde::{Deserialize, Serialize};
 pub trait OnCallResolver {
     /// The users `target` pages at `at` (empty when nobody is on call).
     fn users_for(&self, target: &Target, at: Instant) -> Vec<UserId>;
-}
-
-/// Where an escalation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationStatus {
-    /// Created, nothing paged yet.
-    NotStarted,
-    /// Paging: a tier has been paged. High urgency always has a timer armed in this status; low
-    /// urgency never does (it pages tier 0 only and waits for a human).
-    Active,
-    /// Someone acknowledged; nothing more will be paged.
-    Acknowledged,
-    /// The incident was resolved; nothing more will be paged.
-    Resolved,
-    /// Every tier of every round had its turn (or nobody was on call): nothing more will be
-    /// paged, but the incident is still open and can be acknowledged or resolved.
-    Exhausted,
-}
-
-/// Why an escalation has nobody left to page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExhaustedReason {
-    /// The policy has no tiers.
-    NoTiers,
-    /// The last tier of the last round was paged and its delay passed (or the tiers after the
-    /// last one paged were empty).
-    RoundsCompleted,
-    /// A whole round's worth of consecutive tiers resolved to nobody at this instant, so every
-    /// later tier would too. For low urgency: tier 0 resolved to nobody.
-    NobodyOnCall,
-}
-
-/// What stopped an escalation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// Someone acknowledged the incident.
-    Acknowledged,
-    /// The incident was resolved.
-    Resolved,
 }
 
 /// The escalation state of one incident. Persisted with the incident; read `version` for
@@ -193,7 +151,12 @@ impl PageRequest {
     }
 }
 
-/// Something the caller must do after storing the new state.
+/// Something the caller must do for a step. When: escalation steps (start, timer fired) run
+/// their page and timer effects *before* committing the new state, and commit the timeline
+/// entries with it, so nothing is committed without its pages queued (every effect is
+/// idempotent, so a retry after a failed commit repeats them harmlessly). Stopping steps
+/// (acknowledge, resolve) commit first and cancel the timer after: a surviving timer fires
+/// into a stopped escalation and is ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Effect {

@@ -33,15 +33,16 @@ mod machine;
 mod proptests;
 mod timer;
 
+pub use crate::vocabulary::{EscalationStatus, ExhaustedReason, StopReason, Target};
 pub(crate) use machine::stop;
 pub use machine::{
-    Effect, EscalationError, EscalationEvent, EscalationState, EscalationStatus, ExhaustedReason,
-    Ignored, OnCallResolver, Outcome, PageRequest, StopReason, Transition, step,
+    Effect, EscalationError, EscalationEvent, EscalationState, Ignored, OnCallResolver, Outcome,
+    PageRequest, Transition, step,
 };
 pub use timer::{MAX_TIMER_NAME_LEN, TimerName, TimerNameError, TimerPayload};
 
 use crate::duration::HumanDuration;
-use crate::ids::{PolicyId, ScheduleId, UserId};
+use crate::ids::PolicyId;
 use serde::{Deserialize, Serialize};
 
 /// An escalation policy: ordered tiers, repeated `repeat` extra times if nobody acknowledges.
@@ -67,14 +68,4 @@ pub struct Tier {
     pub delay: HumanDuration,
     /// Who to page.
     pub targets: Vec<Target>,
-}
-
-/// Someone (or some schedule) a tier pages.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Target {
-    /// `user: alice`.
-    User(UserId),
-    /// `schedule: primary`: whoever is on call on it at the time of paging.
-    Schedule(ScheduleId),
 }

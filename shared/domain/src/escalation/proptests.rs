@@ -4,9 +4,9 @@
 use super::*;
 use crate::Instant;
 use crate::duration::HumanDuration;
-use crate::ids::IncidentId;
-use crate::incident::Urgency;
+use crate::ids::{IncidentId, ScheduleId, UserId};
 use crate::timeline::{Actor, TimelineEntry};
+use crate::vocabulary::Urgency;
 use chrono::TimeZone;
 use proptest::prelude::*;
 use std::collections::HashSet;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::duration::HumanDuration;
 use crate::escalation::{EscalationStatus, Target, Tier};
-use crate::ids::{DedupKey, IntegrationName};
+use crate::ids::{DedupKey, IntegrationName, RuleId};
 use chrono::TimeZone;
 use std::collections::BTreeMap;
 

@@ -14,12 +14,17 @@
 //! | Grafana alerting webhook | [`grafana`] | [`grafana::parse`] |
 //! | CloudWatch alarms via SNS | [`sns`], [`cloudwatch`] | [`sns::parse_https`] or [`sns::parse_lambda_event`], then [`cloudwatch::parse_alarm`] |
 //!
+//! [`parse`] (in [`dispatch`]) is the one table from [`Format`] to these parsers, used by the
+//! HTTP ingest routes and by `klaxon route test`; [`read`] and [`Payload::normalize`] are its two
+//! steps, for callers that authenticate or verify in between.
+//!
 //! Every parser checks the body size against [`MAX_BODY_BYTES`] before parsing, reports every
 //! field error it can find at once (each naming the exact JSON path), and tolerates unknown
 //! fields. The user-facing reference is `docs/ingest-formats.md`.
 
 pub mod alertmanager;
 pub mod cloudwatch;
+pub mod dispatch;
 mod error;
 pub mod grafana;
 mod json;
@@ -31,6 +36,7 @@ pub mod sns;
 mod time;
 mod webhook;
 
+pub use dispatch::{Parsed, Payload, Remark, Request, parse, parse_sns_lambda_event, read};
 pub use error::{FieldError, IngestError, IngestErrorKind};
 pub use json::type_name as json_type_name;
 pub use normalize::{FALLBACK_SEVERITY, MAX_SUMMARY_CHARS, severity_from_label};
@@ -82,6 +88,18 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in declaration order. The parser table ([`parse`]) and the ingest routes
+    /// match on [`Format`] exhaustively, so a new variant needs a parser and a route to compile;
+    /// the tests that iterate this list check each one works, so list it here too.
+    pub const ALL: [Format; 6] = [
+        Format::Native,
+        Format::Pagerduty,
+        Format::Opsgenie,
+        Format::Alertmanager,
+        Format::Grafana,
+        Format::Cloudwatch,
+    ];
+
     /// The lowercase name of the format, as in the configuration file and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {

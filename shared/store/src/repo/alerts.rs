@@ -10,8 +10,9 @@
 //! item, so a small record keeps the hot path (duplicates) cheap.
 
 use super::codec::{Blob, check_key_part, from_item, from_json, gunzip, gzip, time_value, to_item};
+use super::lock::{Attempt, retry_on_conflict};
 use super::schema::{self, UNGROUPED, alert_record_key, sort_time};
-use super::{Listing, MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
+use super::{Listing, MAX_TRANSACTION_ITEMS, RepoError, Repository, check_limit};
 use crate::key::{n, s};
 use crate::{
     CancelReason, Condition, Cursor, Index, Key, Query, ReturnValues, SortCondition, Store,
@@ -22,6 +23,7 @@ use klaxon_domain::alert::{Alert, AlertKey, AlertStatus, Severity};
 use klaxon_domain::duration::HumanDuration;
 use klaxon_domain::ids::{AlertId, DedupKey, GroupKey, IncidentId, IntegrationName};
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// Compressed bodies up to this size stay inside the dedup record.
 pub const INLINE_BODY_BYTES: usize = 32 * 1024;
@@ -196,6 +198,43 @@ fn compress_alert(alert: &Alert) -> Result<Vec<u8>, RepoError> {
     Ok(body)
 }
 
+/// The dedup record of a new occurrence `new_alert_id` of `alert`: count 1, in the ungrouped
+/// list, the compressed `body` inline unless it is split into `chunks`.
+fn new_occurrence(
+    key: &Key,
+    alert: &Alert,
+    new_alert_id: &AlertId,
+    group_key: &GroupKey,
+    body: &[u8],
+    chunks: &[&[u8]],
+) -> AlertItem {
+    AlertItem {
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        alert_id: new_alert_id.clone(),
+        status: AlertState::Open,
+        count: 1,
+        first_seen: alert.received_at,
+        last_seen: alert.received_at,
+        group_key: group_key.clone(),
+        incident: None,
+        resolved_at: None,
+        integration: alert.integration.clone(),
+        dedup_key: alert.dedup_key.clone(),
+        summary: alert.summary.clone(),
+        severity: alert.severity,
+        received_at: alert.received_at,
+        body: chunks.is_empty().then(|| Blob(body.to_vec())),
+        body_chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
+        gsi1pk: Some(UNGROUPED.to_owned()),
+        gsi1sk: Some(schema::ungrouped_sort(
+            alert.received_at,
+            new_alert_id.as_str(),
+        )),
+        ttl: None,
+    }
+}
+
 fn check_group_key(group_key: &GroupKey) -> Result<(), RepoError> {
     check_key_part("group_key", group_key.as_str(), 512)
 }
@@ -224,139 +263,144 @@ impl<S: Store> Repository<S> {
         let key = alert_record_key(&alert.key());
         // Compressed only once a new occurrence has to be stored: a repeat does not store the
         // alert, so the hot path never serialises or gzips up to a mebibyte of payload.
-        let mut compressed: Option<Vec<u8>> = None;
-        for _ in 0..MAX_ATTEMPTS {
-            // The hot path: a repeat of the open occurrence is one conditional update.
-            let repeat = self
-                .store
-                .update(
-                    &key,
-                    vec![
-                        UpdateAction::add("count", 1),
-                        UpdateAction::set("last_seen", time_value(alert.received_at)),
-                    ],
-                    Some(Condition::equals("status", s(AlertState::Open.as_str()))),
-                    ReturnValues::AllNew,
-                )
-                .await;
-            let previous = match repeat {
-                Ok(Some(item)) => {
-                    let record: AlertItem = from_item(item)?;
-                    return Ok(Firing::Repeat {
-                        alert_id: record.alert_id,
-                        count: record.count,
-                        incident: record.incident,
-                        group_key: record.group_key,
-                    });
-                }
-                Ok(None) => {
-                    return Err(RepoError::corrupt(&key, "*", "the update returned no item"));
-                }
-                Err(StoreError::ConditionFailed { existing, .. }) => existing
-                    .map(|item| from_item::<AlertItem>(*item))
-                    .transpose()?,
-                Err(other) => return Err(other.into()),
+        let compressed: OnceLock<Vec<u8>> = OnceLock::new();
+        let (key, compressed) = (&key, &compressed);
+        retry_on_conflict("alert", key.pk.clone(), move || async move {
+            let previous = match self.count_repeat(key, alert).await? {
+                Ok(repeat) => return Ok(Attempt::Done(repeat)),
+                Err(previous) => previous,
             };
-            let body = match &mut compressed {
-                Some(body) => &*body,
-                None => &*compressed.insert(compress_alert(alert)?),
+            let body = match compressed.get() {
+                Some(body) => body,
+                None => {
+                    let body = compress_alert(alert)?;
+                    compressed.get_or_init(|| body)
+                }
             };
             let chunks: Vec<&[u8]> = if body.len() > INLINE_BODY_BYTES {
                 body.chunks(CHUNK_BYTES).collect()
             } else {
                 Vec::new()
             };
-            // A new occurrence, if the record is still absent or still the resolved one we saw.
-            let condition = match &previous {
-                None => Condition::NotExists,
-                Some(previous) => Condition::equals("status", s(AlertState::Resolved.as_str()))
-                    .and(Condition::equals("alert_id", s(previous.alert_id.as_str()))),
-            };
-            let record = AlertItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                alert_id: new_alert_id.clone(),
-                status: AlertState::Open,
-                count: 1,
-                first_seen: alert.received_at,
-                last_seen: alert.received_at,
-                group_key: group_key.clone(),
-                incident: None,
-                resolved_at: None,
-                integration: alert.integration.clone(),
-                dedup_key: alert.dedup_key.clone(),
-                summary: alert.summary.clone(),
-                severity: alert.severity,
-                received_at: alert.received_at,
-                body: chunks.is_empty().then(|| Blob(body.to_vec())),
-                body_chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
-                gsi1pk: Some(UNGROUPED.to_owned()),
-                gsi1sk: Some(schema::ungrouped_sort(
-                    alert.received_at,
-                    new_alert_id.as_str(),
-                )),
-                ttl: None,
-            };
-            let stale_chunks = previous.as_ref().map_or(0, |p| p.body_chunks as usize);
-            let written = if chunks.is_empty() && stale_chunks == 0 {
-                match self.store.put(to_item(&record)?, Some(condition)).await {
-                    Ok(()) => true,
-                    Err(StoreError::ConditionFailed { .. }) => false,
-                    Err(other) => return Err(other.into()),
-                }
-            } else {
-                let mut ops = vec![TransactOp::Put {
-                    item: to_item(&record)?,
-                    condition: Some(condition),
-                }];
-                for (index, data) in chunks.iter().enumerate() {
-                    let chunk = chunk_key(&key.pk, new_alert_id, index);
-                    ops.push(TransactOp::Put {
-                        item: to_item(&ChunkItem {
-                            pk: chunk.pk,
-                            sk: chunk.sk,
-                            data: Blob(data.to_vec()),
-                            ttl: None,
-                        })?,
+            let record = new_occurrence(key, alert, new_alert_id, group_key, body, &chunks);
+            if self
+                .store_occurrence(key, &record, &chunks, previous.as_ref())
+                .await?
+            {
+                return Ok(Attempt::Done(Firing::New {
+                    alert_id: new_alert_id.clone(),
+                }));
+            }
+            // Another caller stored the occurrence first: count this call as its repeat.
+            Ok(Attempt::Retry)
+        })
+        .await
+    }
+
+    /// The hot path of [`Repository::record_firing`]: a repeat of the open occurrence is one
+    /// conditional update. `Err` holds the record that is not open (or `None`: no record).
+    async fn count_repeat(
+        &self,
+        key: &Key,
+        alert: &Alert,
+    ) -> Result<Result<Firing, Option<AlertItem>>, RepoError> {
+        // The hot path: a repeat of the open occurrence is one conditional update.
+        let repeat = self
+            .store
+            .update(
+                key,
+                vec![
+                    UpdateAction::add("count", 1),
+                    UpdateAction::set("last_seen", time_value(alert.received_at)),
+                ],
+                Some(Condition::equals("status", s(AlertState::Open.as_str()))),
+                ReturnValues::AllNew,
+            )
+            .await;
+        match repeat {
+            Ok(Some(item)) => {
+                let record: AlertItem = from_item(item)?;
+                Ok(Ok(Firing::Repeat {
+                    alert_id: record.alert_id,
+                    count: record.count,
+                    incident: record.incident,
+                    group_key: record.group_key,
+                }))
+            }
+            Ok(None) => Err(RepoError::corrupt(key, "*", "the update returned no item")),
+            Err(StoreError::ConditionFailed { existing, .. }) => Ok(Err(existing
+                .map(|item| from_item::<AlertItem>(*item))
+                .transpose()?)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Writes a new occurrence `record` (and its body `chunks`, replacing the chunks of
+    /// `previous`) on condition that the record is still absent or still the resolved one
+    /// read; `false` when another caller stored an occurrence first.
+    async fn store_occurrence(
+        &self,
+        key: &Key,
+        record: &AlertItem,
+        chunks: &[&[u8]],
+        previous: Option<&AlertItem>,
+    ) -> Result<bool, RepoError> {
+        // A new occurrence, if the record is still absent or still the resolved one we saw.
+        let condition = match previous {
+            None => Condition::NotExists,
+            Some(previous) => Condition::equals("status", s(AlertState::Resolved.as_str()))
+                .and(Condition::equals("alert_id", s(previous.alert_id.as_str()))),
+        };
+        let stale_chunks = previous.map_or(0, |p| p.body_chunks as usize);
+        let written = if chunks.is_empty() && stale_chunks == 0 {
+            match self.store.put(to_item(record)?, Some(condition)).await {
+                Ok(()) => true,
+                Err(StoreError::ConditionFailed { .. }) => false,
+                Err(other) => return Err(other.into()),
+            }
+        } else {
+            let mut ops = vec![TransactOp::Put {
+                item: to_item(record)?,
+                condition: Some(condition),
+            }];
+            for (index, data) in chunks.iter().enumerate() {
+                let chunk = chunk_key(&key.pk, &record.alert_id, index);
+                ops.push(TransactOp::Put {
+                    item: to_item(&ChunkItem {
+                        pk: chunk.pk,
+                        sk: chunk.sk,
+                        data: Blob(data.to_vec()),
+                        ttl: None,
+                    })?,
+                    condition: None,
+                });
+            }
+            // The previous occurrence's chunks go with it.
+            if let Some(previous) = previous {
+                for index in 0..stale_chunks {
+                    ops.push(TransactOp::Delete {
+                        key: chunk_key(&key.pk, &previous.alert_id, index),
                         condition: None,
                     });
                 }
-                // The previous occurrence's chunks go with it.
-                if let Some(previous) = &previous {
-                    for index in 0..stale_chunks {
-                        ops.push(TransactOp::Delete {
-                            key: chunk_key(&key.pk, &previous.alert_id, index),
-                            condition: None,
-                        });
-                    }
-                }
-                if ops.len() > MAX_TRANSACTION_ITEMS {
-                    return Err(RepoError::invalid(
-                        "alert",
-                        "the new and the previous occurrence have too many chunks together",
-                    ));
-                }
-                match self.store.transact(ops).await {
-                    Ok(()) => true,
-                    Err(StoreError::TransactionCancelled { reasons })
-                        if matches!(
-                            reasons.first(),
-                            Some(CancelReason::ConditionFailed { .. })
-                        ) =>
-                    {
-                        false
-                    }
-                    Err(other) => return Err(other.into()),
-                }
-            };
-            if written {
-                return Ok(Firing::New {
-                    alert_id: new_alert_id.clone(),
-                });
             }
-            // Another caller stored the occurrence first: count this call as its repeat.
-        }
-        Err(RepoError::conflict("alert", key.pk))
+            if ops.len() > MAX_TRANSACTION_ITEMS {
+                return Err(RepoError::invalid(
+                    "alert",
+                    "the new and the previous occurrence have too many chunks together",
+                ));
+            }
+            match self.store.transact(ops).await {
+                Ok(()) => true,
+                Err(StoreError::TransactionCancelled { reasons })
+                    if matches!(reasons.first(), Some(CancelReason::ConditionFailed { .. })) =>
+                {
+                    false
+                }
+                Err(other) => return Err(other.into()),
+            }
+        };
+        Ok(written)
     }
 
     /// Records that an alert resolved: its open occurrence becomes resolved (conditionally, so a

@@ -2,8 +2,9 @@
 //! compressed and split into parts, and a pointer to the current version.
 
 use super::codec::{Blob, check_key_part, from_item, gunzip, gzip, to_item};
+use super::lock::{Attempt, retry_on_conflict};
 use super::schema::{self, CONFIG, CURRENT};
-use super::{MAX_ATTEMPTS, MAX_TRANSACTION_ITEMS, RepoError, Repository};
+use super::{MAX_TRANSACTION_ITEMS, RepoError, Repository};
 use crate::{CancelReason, Condition, Key, Query, SortCondition, Store, StoreError, TransactOp};
 use klaxon_domain::Instant;
 use klaxon_domain::timeline::Actor;
@@ -71,6 +72,59 @@ fn part_sk(version: u64, part: usize) -> String {
     schema::config_part_sort(version, part)
 }
 
+/// What a configuration save records besides the configuration itself.
+struct ConfigWrite<'a> {
+    applied_at: Instant,
+    applied_by: &'a Actor,
+    json_bytes: u64,
+}
+
+/// The transaction that saves configuration `version` (its item, its `parts`, and the pointer
+/// advanced from `current`, the version read, or created when there was none).
+fn save_ops(
+    fingerprint: &str,
+    version: u64,
+    current: Option<u64>,
+    write: &ConfigWrite<'_>,
+    parts: &[&[u8]],
+) -> Result<Vec<TransactOp>, RepoError> {
+    let meta = |pk: &str, sk: String| ConfigMeta {
+        pk: pk.to_owned(),
+        sk,
+        version,
+        fingerprint: fingerprint.to_owned(),
+        applied_at: write.applied_at,
+        applied_by: write.applied_by.clone(),
+        parts: u32::try_from(parts.len()).unwrap_or(u32::MAX),
+        json_bytes: write.json_bytes,
+    };
+    let pointer_condition = match current {
+        Some(current) => Condition::VersionEquals(current),
+        None => Condition::NotExists,
+    };
+    let mut ops = vec![
+        TransactOp::Put {
+            item: to_item(&meta(CONFIG, CURRENT.to_owned()))?,
+            condition: Some(pointer_condition),
+        },
+        TransactOp::Put {
+            item: to_item(&meta(CONFIG, version_sk(version)))?,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    for (index, data) in parts.iter().enumerate() {
+        ops.push(TransactOp::Put {
+            item: to_item(&ConfigPart {
+                pk: CONFIG.to_owned(),
+                sk: part_sk(version, index),
+                data: Blob(data.to_vec()),
+            })?,
+            condition: Some(Condition::NotExists),
+        });
+    }
+    Ok(ops)
+}
+
 impl<S: Store> Repository<S> {
     /// Saves the canonical configuration JSON as the next version, unless `fingerprint` equals
     /// the current version's (then nothing is written and `unchanged` is true). The version
@@ -97,63 +151,40 @@ impl<S: Store> Repository<S> {
             ));
         }
         let pointer_key = schema::config_pointer_key();
-        for _ in 0..MAX_ATTEMPTS {
-            let current = match self.store.get(&pointer_key).await? {
+        let (pointer_key, parts) = (&pointer_key, &parts);
+        retry_on_conflict("config", CURRENT, move || async move {
+            let current = match self.store.get(pointer_key).await? {
                 Some(item) => Some(from_item::<ConfigMeta>(item)?),
                 None => None,
             };
             if let Some(current) = &current
                 && current.fingerprint == fingerprint
             {
-                return Ok(SavedConfig {
+                return Ok(Attempt::Done(SavedConfig {
                     version: current.version,
                     fingerprint: current.fingerprint.clone(),
                     unchanged: true,
-                });
+                }));
             }
             let version = current.as_ref().map_or(1, |c| c.version + 1);
-            let applied_at = self.now();
-            let meta = |pk: &str, sk: String| ConfigMeta {
-                pk: pk.to_owned(),
-                sk,
+            let ops = save_ops(
+                fingerprint,
                 version,
-                fingerprint: fingerprint.to_owned(),
-                applied_at,
-                applied_by: applied_by.clone(),
-                parts: u32::try_from(parts.len()).unwrap_or(u32::MAX),
-                json_bytes: canonical_json.len() as u64,
-            };
-            let pointer_condition = match &current {
-                Some(current) => Condition::VersionEquals(current.version),
-                None => Condition::NotExists,
-            };
-            let mut ops = vec![
-                TransactOp::Put {
-                    item: to_item(&meta(CONFIG, CURRENT.to_owned()))?,
-                    condition: Some(pointer_condition),
+                current.as_ref().map(|c| c.version),
+                &ConfigWrite {
+                    applied_at: self.now(),
+                    applied_by,
+                    json_bytes: canonical_json.len() as u64,
                 },
-                TransactOp::Put {
-                    item: to_item(&meta(CONFIG, version_sk(version)))?,
-                    condition: Some(Condition::NotExists),
-                },
-            ];
-            for (index, data) in parts.iter().enumerate() {
-                ops.push(TransactOp::Put {
-                    item: to_item(&ConfigPart {
-                        pk: CONFIG.to_owned(),
-                        sk: part_sk(version, index),
-                        data: Blob(data.to_vec()),
-                    })?,
-                    condition: Some(Condition::NotExists),
-                });
-            }
+                parts,
+            )?;
             match self.store.transact(ops).await {
                 Ok(()) => {
-                    return Ok(SavedConfig {
+                    return Ok(Attempt::Done(SavedConfig {
                         version,
                         fingerprint: fingerprint.to_owned(),
                         unchanged: false,
-                    });
+                    }));
                 }
                 // Another save advanced the pointer first: read it again.
                 Err(StoreError::TransactionCancelled { reasons })
@@ -162,8 +193,9 @@ impl<S: Store> Repository<S> {
                         .any(|r| matches!(r, CancelReason::ConditionFailed { .. })) => {}
                 Err(other) => return Err(other.into()),
             }
-        }
-        Err(RepoError::conflict("config", CURRENT))
+            Ok(Attempt::Retry)
+        })
+        .await
     }
 
     /// The current configuration, if one was ever saved.

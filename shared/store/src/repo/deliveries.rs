@@ -10,8 +10,9 @@
 //! finished the record is taken over after `stale_after`, and that page goes out twice.
 
 use super::codec::{check_key_part, from_item, time_value};
+use super::lock::{Attempt, retry_on_conflict};
 use super::schema::{self, DELIVERY, incident_partition};
-use super::{MAX_ATTEMPTS, RepoError, Repository};
+use super::{RepoError, Repository};
 use crate::key::{n, s};
 use crate::{
     CancelReason, Condition, Key, Query, ReturnValues, SortCondition, Store, StoreError,
@@ -234,7 +235,8 @@ impl<S: Store> Repository<S> {
     ) -> Result<Claim, RepoError> {
         let key = delivery_key(&delivery.incident, &delivery.key)?;
         let purpose = super::codec::to_item_value(&delivery.purpose)?;
-        for _ in 0..MAX_ATTEMPTS {
+        let (key, purpose) = (&key, &purpose);
+        retry_on_conflict("delivery", delivery.key.clone(), move || async move {
             let now = self.now();
             let stale_before = now.timestamp() - stale_after.as_secs();
             let claimable = Condition::NotExists
@@ -249,7 +251,7 @@ impl<S: Store> Repository<S> {
             let result = self
                 .store
                 .update(
-                    &key,
+                    key,
                     vec![
                         UpdateAction::set("incident", s(delivery.incident.as_str())),
                         UpdateAction::set("delivery_key", s(delivery.key.clone())),
@@ -268,12 +270,12 @@ impl<S: Store> Repository<S> {
             match result {
                 Ok(Some(item)) => {
                     let record: DeliveryItem = from_item(item)?;
-                    return Ok(Claim::Claimed {
+                    return Ok(Attempt::Done(Claim::Claimed {
                         attempt: record.attempt,
-                    });
+                    }));
                 }
                 Ok(None) => {
-                    return Err(RepoError::corrupt(&key, "*", "the update returned no item"));
+                    return Err(RepoError::corrupt(key, "*", "the update returned no item"));
                 }
                 Err(StoreError::ConditionFailed {
                     existing: Some(existing),
@@ -281,9 +283,11 @@ impl<S: Store> Repository<S> {
                 }) => {
                     let record: DeliveryItem = from_item(*existing)?;
                     match record.status {
-                        DeliveryStatus::Sent => return Ok(Claim::AlreadySent),
-                        DeliveryStatus::Claimed => return Ok(Claim::InFlight),
-                        DeliveryStatus::FailedPermanent => return Ok(Claim::FailedPermanently),
+                        DeliveryStatus::Sent => return Ok(Attempt::Done(Claim::AlreadySent)),
+                        DeliveryStatus::Claimed => return Ok(Attempt::Done(Claim::InFlight)),
+                        DeliveryStatus::FailedPermanent => {
+                            return Ok(Attempt::Done(Claim::FailedPermanently));
+                        }
                         // Became claimable after all (a finish in between): try again.
                         DeliveryStatus::FailedTransient => {}
                     }
@@ -291,8 +295,9 @@ impl<S: Store> Repository<S> {
                 Err(StoreError::ConditionFailed { existing: None, .. }) => {}
                 Err(other) => return Err(other.into()),
             }
-        }
-        Err(RepoError::conflict("delivery", delivery.key.clone()))
+            Ok(Attempt::Retry)
+        })
+        .await
     }
 
     /// Finishes attempt `attempt` of a delivery with its outcome and timeline entry, in one

@@ -4,7 +4,8 @@
 //! [`Repository`] holds a store and a clock and is cheap to clone when the store is. Its
 //! operations are grouped by entity (one file each): integration and API keys, configuration
 //! snapshots, alert dedup records, incidents (group pointers, links, counters, listings), the
-//! timeline, delivery records, idempotency records and schedule overrides.
+//! timeline, delivery records, idempotency records, schedule overrides and web console
+//! sessions, sign-in tokens and sign-in counters.
 //! `docs/data-model.md` is the access-pattern table (entity, keys, index, condition, TTL, size)
 //! and explains the choices; [`schema`] holds every key literal, and a test fails when the doc
 //! and the code disagree.
@@ -24,10 +25,12 @@
 mod alerts;
 mod codec;
 mod config;
+mod console;
 mod deliveries;
 mod idempotency;
 mod incidents;
 mod keys;
+pub mod lock;
 mod overrides;
 pub mod schema;
 mod timeline;
@@ -37,12 +40,14 @@ pub use alerts::{
     MAX_BODY_CHUNKS, Resolved, UngroupedAlert,
 };
 pub use config::{CONFIG_PART_BYTES, MAX_CONFIG_PARTS, SavedConfig, StoredConfig};
+pub use console::{ConsoleSession, SigninToken};
 pub use deliveries::{
     Claim, Delivery, DeliveryOutcome, DeliveryPurpose, DeliveryRecord, DeliveryStatus,
 };
 pub use idempotency::Begin;
 pub use incidents::{AlertLinkState, AlertResolvedOutcome, IncidentAlert, Linked, StoredIncident};
 pub use keys::{KeyKind, KeyRecord, StoredKey};
+pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
 
 use crate::{Clock, Cursor, Key, Store, StoreError};
 use klaxon_domain::Instant;
@@ -53,10 +58,6 @@ use std::sync::Arc;
 /// The most operations one repository transaction uses: moto server's limit (DynamoDB allows
 /// 100). Operations that would need more are refused with [`RepoError::Invalid`].
 pub const MAX_TRANSACTION_ITEMS: usize = 25;
-
-/// How many times an operation that lost a race re-reads and tries again before it reports
-/// [`RepoError::Conflict`].
-pub const MAX_ATTEMPTS: u32 = 16;
 
 /// Errors of the repository layer.
 #[derive(Debug, thiserror::Error)]

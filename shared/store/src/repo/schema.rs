@@ -74,9 +74,17 @@ pub const OVERRIDE: &str = "OVERRIDE#";
 /// Sort key prefix of an override's id entry (finds the override by id):
 /// `OVERRIDE_ID#<id>`.
 pub const OVERRIDE_ID: &str = "OVERRIDE_ID#";
+/// Partition of a console session: `SESSION#<sha256(token)>`.
+pub const SESSION: &str = "SESSION#";
+/// Partition of a one-time console sign-in token: `SIGNIN#<sha256(token)>`.
+pub const SIGNIN: &str = "SIGNIN#";
+/// Partition of the sign-in request counter of one address: `SIGNIN_RATE#<sha256(address)>`.
+pub const SIGNIN_RATE: &str = "SIGNIN_RATE#";
+/// Sort key of a console item (session, sign-in token, counter).
+pub const CONSOLE: &str = "CONSOLE";
 
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 34] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -107,6 +115,10 @@ pub const ALL: [&str; 30] = [
     SCHEDULE,
     OVERRIDE,
     OVERRIDE_ID,
+    SESSION,
+    SIGNIN,
+    SIGNIN_RATE,
+    CONSOLE,
 ];
 
 /// An instant as sortable text: RFC 3339 in UTC with nine fraction digits, fixed width for
@@ -256,6 +268,30 @@ pub fn override_sort(end: Instant, id: &str) -> String {
 /// The key of an override's id entry: `SCHEDULE#<schedule id>`, `OVERRIDE_ID#<id>`.
 pub fn override_id_key(schedule: &str, id: &str) -> Key {
     Key::new(schedule_partition(schedule), format!("{OVERRIDE_ID}{id}"))
+}
+
+/// The key of a console session: `SESSION#<sha256(token)>`, `CONSOLE`.
+pub fn session_key(token: &str) -> Key {
+    Key::new(
+        format!("{SESSION}{}", super::codec::sha256_hex(token)),
+        CONSOLE,
+    )
+}
+
+/// The key of a one-time sign-in token: `SIGNIN#<sha256(token)>`, `CONSOLE`.
+pub fn signin_token_key(token: &str) -> Key {
+    Key::new(
+        format!("{SIGNIN}{}", super::codec::sha256_hex(token)),
+        CONSOLE,
+    )
+}
+
+/// The key of an address's sign-in counter: `SIGNIN_RATE#<sha256(address)>`, `CONSOLE`.
+pub fn signin_rate_key(address: &str) -> Key {
+    Key::new(
+        format!("{SIGNIN_RATE}{}", super::codec::sha256_hex(address)),
+        CONSOLE,
+    )
 }
 
 #[cfg(test)]

@@ -15,30 +15,34 @@
 //! timeline and never retried. Transient failures are recorded as such and make `handle`
 //! return an error at the end, so the queue redelivers the message; the retry claims only the
 //! deliveries that failed (the queue's redrive policy ends in the dead-letter queue).
+//!
+//! This module claims, sends and finishes deliveries; `channels` resolves where each goes and
+//! sends it, `timeline` writes the entry each attempt records.
+
+mod channels;
+mod timeline;
 
 use super::lifecycle::is_paging;
-use super::{Core, LoadedConfig, UseCaseError};
+use super::{Core, UseCaseError};
 use crate::messages::{Notice, NoticeKind, QueueMessage};
 use crate::oncall::Roster;
-use crate::ports::{Email, EmailSender, SendError, Sms, SmsSender, WebhookPost, WebhookSender};
-use crate::render::{self, PageLinks, Purpose, RenderInput};
+use crate::ports::{EmailSender, SendError, SmsSender, WebhookSender};
+use crate::render::{PageLinks, Purpose, RenderInput};
 use crate::security::links::{LinkAction, LinkSigner};
-use crate::webhook::{SIGNATURE_HEADER, sign_webhook};
+use channels::Job;
 use chrono::TimeDelta;
 use klaxon_domain::Instant;
-use klaxon_domain::config::EnvRef;
 use klaxon_domain::duration::HumanDuration;
-use klaxon_domain::escalation::{PageRequest, StopReason, Target};
+use klaxon_domain::escalation::{PageRequest, Target};
 use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_domain::schedule::Override;
-use klaxon_domain::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
-use klaxon_domain::user::{Channel, User};
+use klaxon_domain::user::Channel;
 use klaxon_store::Store;
 use klaxon_store::repo::{Claim, Delivery, DeliveryOutcome, RepoError};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use timeline::notice_name;
 
 /// How long a claimed delivery may stay unfinished before another sender takes it over (the
 /// sender that claimed it is presumed dead).
@@ -99,32 +103,6 @@ pub struct DeliveryReport {
     pub failed_permanently: usize,
 }
 
-/// Where one delivery goes, once its configuration is resolved.
-#[derive(Debug, Clone)]
-enum Route {
-    Email(String),
-    Sms(String),
-    Slack {
-        url: String,
-    },
-    Teams {
-        url: String,
-    },
-    Webhook {
-        name: String,
-        url: String,
-        secret: String,
-    },
-}
-
-/// One delivery to make: its record, where it goes (or why it cannot go anywhere), and the tag
-/// that tells endpoints of the webhook channel apart in timeline keys.
-struct Job {
-    delivery: Delivery,
-    tag: Option<String>,
-    route: Result<Route, String>,
-}
-
 /// Page or notice, for timeline entries and keys.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -147,35 +125,7 @@ pub struct NotifyService<S, E, M, W> {
     env: EnvLookup,
 }
 
-impl<S, E, M, W> std::fmt::Debug for NotifyService<S, E, M, W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotifyService")
-            .field("links_url", &self.links_url)
-            .finish_non_exhaustive()
-    }
-}
-
-fn notice_name(kind: NoticeKind) -> &'static str {
-    match kind {
-        NoticeKind::Acknowledged => "acknowledged",
-        NoticeKind::Resolved => "resolved",
-    }
-}
-
-fn stop_reason(kind: NoticeKind) -> StopReason {
-    match kind {
-        NoticeKind::Acknowledged => StopReason::Acknowledged,
-        NoticeKind::Resolved => StopReason::Resolved,
-    }
-}
-
-/// A short, stable tag for a webhook name in timeline keys (names are free text).
-fn webhook_tag(name: &str) -> String {
-    hex::encode(Sha256::digest(name.as_bytes()))
-        .chars()
-        .take(8)
-        .collect()
-}
+crate::fmt_hidden::opaque_debug!(NotifyService<S, E, M, W>);
 
 impl<S, E, M, W> NotifyService<S, E, M, W>
 where
@@ -351,89 +301,6 @@ where
         }
     }
 
-    fn env(&self, reference: &EnvRef) -> Result<String, String> {
-        reference
-            .resolve(|name| (self.env)(name))
-            .map_err(|unset| unset.to_string())
-    }
-
-    /// The deliveries of `user` on `channel`: one, or one per generic webhook endpoint.
-    fn jobs(
-        &self,
-        config: &LoadedConfig,
-        user: &User,
-        channel: Channel,
-        base: Delivery,
-    ) -> Vec<Job> {
-        let single = |route: Result<Route, String>| {
-            vec![Job {
-                delivery: base.clone(),
-                tag: None,
-                route,
-            }]
-        };
-        let notifications = &config.notifications;
-        match channel {
-            Channel::Email => single(
-                user.email
-                    .clone()
-                    .map(Route::Email)
-                    .ok_or_else(|| format!("user {} has no email address", user.id)),
-            ),
-            Channel::Sms => single(
-                user.phone
-                    .clone()
-                    .map(Route::Sms)
-                    .ok_or_else(|| format!("user {} has no phone number", user.id)),
-            ),
-            Channel::Slack => single(match (&user.slack_id, &notifications.slack) {
-                (None, _) => Err(format!("user {} has no slack_id", user.id)),
-                (_, None) => Err("notifications.slack is not configured".to_owned()),
-                (Some(_), Some(slack)) => self
-                    .env(&slack.webhook_url)
-                    .map(|url| Route::Slack { url })
-                    .map_err(|e| format!("notifications.slack.webhook_url: {e}")),
-            }),
-            Channel::Teams => single(match &notifications.teams {
-                None => Err("notifications.teams is not configured".to_owned()),
-                Some(teams) => self
-                    .env(&teams.webhook_url)
-                    .map(|url| Route::Teams { url })
-                    .map_err(|e| format!("notifications.teams.webhook_url: {e}")),
-            }),
-            Channel::Webhook if notifications.webhooks.is_empty() => {
-                single(Err("notifications.webhooks is empty".to_owned()))
-            }
-            Channel::Webhook => notifications
-                .webhooks
-                .iter()
-                .enumerate()
-                .map(|(index, webhook)| {
-                    let mut delivery = base.clone();
-                    delivery.key = format!("{}/{}", base.key, webhook.name);
-                    let field = format!("notifications.webhooks[{index}] ({})", webhook.name);
-                    let route = self
-                        .env(&webhook.url)
-                        .map_err(|e| format!("{field}.url: {e}"))
-                        .and_then(|url| {
-                            self.env(&webhook.signing_secret)
-                                .map_err(|e| format!("{field}.signing_secret: {e}"))
-                                .map(|secret| Route::Webhook {
-                                    name: webhook.name.clone(),
-                                    url,
-                                    secret,
-                                })
-                        });
-                    Job {
-                        delivery,
-                        tag: Some(webhook_tag(&webhook.name)),
-                        route,
-                    }
-                })
-                .collect(),
-        }
-    }
-
     /// Claims, sends and finishes one delivery.
     async fn attempt(
         &self,
@@ -522,151 +389,6 @@ where
             }
         }
         Ok(())
-    }
-
-    /// Renders and sends; the provider's message id on success (for webhooks: the endpoint's
-    /// name and the HTTP status).
-    async fn send(
-        &self,
-        route: &Route,
-        input: &RenderInput<'_>,
-    ) -> Result<Option<String>, SendError> {
-        match route {
-            Route::Email(to) => {
-                let rendered = render::email(input);
-                let email = Email {
-                    to: to.clone(),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    html: rendered.html,
-                };
-                self.senders.email.send_email(&email).await.map(Some)
-            }
-            Route::Sms(to) => {
-                let sms = Sms {
-                    to: to.clone(),
-                    text: render::sms(input),
-                };
-                self.senders.sms.send_sms(&sms).await.map(Some)
-            }
-            Route::Slack { url } => {
-                let post = WebhookPost {
-                    channel: "slack",
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: render::slack(input).to_string(),
-                };
-                let status = self.senders.webhook.post(&post).await?;
-                Ok(Some(format!("slack: HTTP {status}")))
-            }
-            Route::Teams { url } => {
-                let post = WebhookPost {
-                    channel: "teams",
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: render::teams(input).to_string(),
-                };
-                let status = self.senders.webhook.post(&post).await?;
-                Ok(Some(format!("teams: HTTP {status}")))
-            }
-            Route::Webhook { name, url, secret } => {
-                let body = render::webhook(input).to_string();
-                let signature = sign_webhook(secret.as_bytes(), self.core.now().timestamp(), &body);
-                let post = WebhookPost {
-                    channel: "webhook",
-                    url: url.clone(),
-                    headers: vec![(SIGNATURE_HEADER.to_owned(), signature)],
-                    body,
-                };
-                let status =
-                    self.senders
-                        .webhook
-                        .post(&post)
-                        .await
-                        .map_err(|error| match error {
-                            SendError::Transient(e) => SendError::Transient(format!("{name}: {e}")),
-                            SendError::Permanent(e) => SendError::Permanent(format!("{name}: {e}")),
-                        })?;
-                Ok(Some(format!("{name}: HTTP {status}")))
-            }
-        }
-    }
-
-    /// The timeline entry of one attempt. Its key names the attempt, so a failed attempt and
-    /// the retry that succeeds are two entries.
-    fn timeline(
-        &self,
-        job: &Job,
-        kind: Kind,
-        attempt: u32,
-        outcome: &DeliveryOutcome,
-    ) -> Result<TimelineDraft, UseCaseError> {
-        let delivery = &job.delivery;
-        let (user, channel) = (delivery.user.clone(), delivery.channel);
-        let prefix = match kind {
-            Kind::Page { round, tier } => format!("delivery.r{round}.t{tier}"),
-            Kind::Notice(notice) => format!("notice.{}", notice_name(notice)),
-        };
-        let tag = job
-            .tag
-            .as_deref()
-            .map(|t| format!(".{t}"))
-            .unwrap_or_default();
-        let key = EntryKey::new(format!("{prefix}.{user}.{channel}{tag}.a{attempt}"))
-            .or_else(|_| {
-                // Unusually long ids: a digest of the delivery key keeps the key short.
-                let digest: String = hex::encode(Sha256::digest(delivery.key.as_bytes()))
-                    .chars()
-                    .take(32)
-                    .collect();
-                EntryKey::new(format!("delivery.{digest}.a{attempt}"))
-            })
-            .map_err(|e| UseCaseError::invalid("delivery.key", e.to_string()))?;
-        let entry = match (kind, outcome) {
-            (Kind::Page { round, tier }, DeliveryOutcome::Sent { provider_id }) => {
-                TimelineEntry::NotificationDelivered {
-                    user,
-                    channel,
-                    round,
-                    tier,
-                    provider_id: provider_id.clone(),
-                }
-            }
-            (Kind::Page { round, tier }, DeliveryOutcome::Failed { permanent, error }) => {
-                TimelineEntry::NotificationFailed {
-                    user,
-                    channel,
-                    round,
-                    tier,
-                    error: error.clone(),
-                    retrying: !permanent,
-                }
-            }
-            (Kind::Notice(notice), DeliveryOutcome::Sent { provider_id }) => {
-                TimelineEntry::NoticeDelivered {
-                    user,
-                    channel,
-                    notice: stop_reason(notice),
-                    provider_id: provider_id.clone(),
-                }
-            }
-            (Kind::Notice(notice), DeliveryOutcome::Failed { permanent, error }) => {
-                TimelineEntry::NoticeFailed {
-                    user,
-                    channel,
-                    notice: stop_reason(notice),
-                    error: error.clone(),
-                    retrying: !permanent,
-                }
-            }
-        };
-        Ok(TimelineDraft::new(
-            delivery.incident.clone(),
-            key,
-            self.core.now(),
-            Actor::system("notify"),
-            entry,
-        ))
     }
 }
 
