@@ -5,6 +5,9 @@
 //! An acknowledgement commits first, then deletes the pending escalation schedule and queues a
 //! notice to everyone already paged; a timer that fires anyway finds the escalation stopped.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::http;
 use klaxon_app::ports::{Queue, Timers};
 use klaxon_app::security::slack::SlackVerifier;

@@ -4,6 +4,9 @@
 //! same router `klaxon serve` uses (`console::routes`). `PUT /v1/config` stores a new
 //! snapshot; every function picks it up within its configuration cache's lifetime (30 s).
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
 use klaxon_app::http;
 use klaxon_app::ports::{EmailSender, Queue, Timers};

@@ -1,6 +1,8 @@
 //! The api Lambda function: builds its adapters once per cold start and answers every API
 //! Gateway HTTP API request with [`api::ApiHandler`].
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
 // The handler future (axum router, AWS SDK calls) nests deeper than the default limit allows.
 #![recursion_limit = "256"]
 

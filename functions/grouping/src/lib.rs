@@ -8,6 +8,9 @@
 //! reach the dead-letter queue after the queue's `maxReceiveCount` receives (see
 //! [`klaxon_app::consumer`]). Nothing is acknowledged that was not handled.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{Queue, Timers};

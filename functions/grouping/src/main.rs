@@ -1,6 +1,9 @@
 //! The grouping Lambda function: builds the table, queue and timer adapters once per cold start
 //! and hands each `alerts.fifo` record to [`grouping::GroupingHandler`].
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_aws::env::Function;
 use klaxon_aws::lambda::run_sqs_function_with_backoff;
 use klaxon_aws::{FunctionContext, init_tracing};

@@ -14,6 +14,9 @@
 //! invocations are retried twice) and then hands it to the function's on-failure destination:
 //! an alarm notification is never dropped silently.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::http;
 use klaxon_app::ports::Queue;
 use klaxon_app::security::sns::{HttpGet, SnsVerifier};

@@ -10,6 +10,9 @@
 //! another kind, or a use-case error, fails the record as for every consumer (see
 //! [`klaxon_app::consumer`]).
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::messages::QueueMessage;
 use klaxon_app::ports::{EmailSender, SmsSender, WebhookSender};

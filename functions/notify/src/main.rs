@@ -1,6 +1,9 @@
 //! The notify Lambda function: builds the table, SES, SNS and webhook senders once per cold
 //! start and hands each notifications record to [`notify::NotifyHandler`].
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::usecases::notify::process_env;
 use klaxon_aws::env::Function;
 use klaxon_aws::lambda::run_sqs_function_with_backoff;

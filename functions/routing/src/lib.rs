@@ -6,6 +6,9 @@
 //! that is not a Klaxon message, a message of another kind (`alert`, `page`, `notice`: sent to
 //! the wrong queue), and any use-case error (see [`klaxon_app::consumer`]).
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 use klaxon_app::consumer::{Consumer, MessageFailure, consume};
 use klaxon_app::heartbeat::{Heartbeat, HeartbeatError, HeartbeatMethod};
 use klaxon_app::messages::QueueMessage;

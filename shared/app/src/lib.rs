@@ -1,6 +1,9 @@
 //! Klaxon's application layer: use cases written once and generic over ports, and the HTTP
 //! router shared by the Lambda functions and `klaxon serve`.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 pub mod console;
 pub mod consumer;
 mod fmt_hidden;

@@ -5,6 +5,9 @@
 //! HTTP API adapter ([`apigw`]), and logging. Clients are built once per function and passed
 //! in.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 pub mod apigw;
 pub mod dynamo;
 pub mod env;

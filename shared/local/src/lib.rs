@@ -3,6 +3,9 @@
 //! ([`outbox`], [`smtp`]), the workers that drive queues and timers ([`worker`]), and the
 //! assembly of the whole local server, `klaxon serve` ([`runtime`]).
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 pub mod outbox;
 pub mod queue;
 pub mod runtime;

@@ -18,6 +18,9 @@
 //! top of [`Store`] (keys, configuration, alerts, incidents, timeline, deliveries, idempotency,
 //! overrides), documented in `docs/data-model.md`.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
+
 pub mod clock;
 pub mod condition;
 pub mod error;

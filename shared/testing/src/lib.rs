@@ -6,6 +6,8 @@
 //! It depends on the shared crates only, never on a function crate or `klaxon-tests`, so both
 //! can use it without a dependency cycle.
 
+// At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
+#![warn(clippy::too_many_lines)]
 // Test support code: a failed set-up should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -100,6 +100,15 @@ pub(super) enum Cancellation {
     Final(StoreError),
 }
 
+/// What the cancellation reasons of one transaction add up to, besides each item's reason.
+#[derive(Default)]
+struct Tally {
+    expired: Vec<Key>,
+    condition_failed: bool,
+    retryable: bool,
+    corrupt: Option<StoreError>,
+}
+
 pub(super) fn explain_cancellation(
     ops: &[TransactOp],
     keys: &[Key],
@@ -107,51 +116,19 @@ pub(super) fn explain_cancellation(
     now: DateTime<Utc>,
 ) -> Result<Cancellation, StoreError> {
     let mut mapped = Vec::with_capacity(ops.len());
-    let mut expired = Vec::new();
-    let mut condition_failed = false;
-    let mut retryable = false;
-    let mut corrupt = None;
+    let mut tally = Tally::default();
     for (position, (op, key)) in ops.iter().zip(keys).enumerate() {
         let reason = reasons.get(position);
         let code = reason.and_then(|r| r.code()).unwrap_or("None");
         let mapped_reason = match code {
             "None" => CancelReason::None,
-            "ConditionalCheckFailed" => {
-                let old = reason
-                    .and_then(|r| r.item())
-                    .map(|item| from_sdk_item(item.clone(), key))
-                    .transpose()?;
-                match op {
-                    TransactOp::Update {
-                        actions, condition, ..
-                    } => match explain_update_failure(key, old, condition.as_ref(), actions, now) {
-                        UpdateFailure::Expired => {
-                            expired.push(key.clone());
-                            CancelReason::None
-                        }
-                        UpdateFailure::Error(StoreError::ConditionFailed { existing, .. }) => {
-                            condition_failed = true;
-                            CancelReason::ConditionFailed { existing }
-                        }
-                        UpdateFailure::Error(error) => {
-                            corrupt.get_or_insert(error);
-                            CancelReason::None
-                        }
-                    },
-                    _ => {
-                        condition_failed = true;
-                        CancelReason::ConditionFailed {
-                            existing: old.filter(|item| !is_expired(item, now)).map(Box::new),
-                        }
-                    }
-                }
-            }
+            "ConditionalCheckFailed" => condition_failure(op, key, reason, now, &mut tally)?,
             "ThrottlingError" | "ProvisionedThroughputExceeded" => {
-                retryable = true;
+                tally.retryable = true;
                 CancelReason::Throttled
             }
             CancelReason::TRANSACTION_CONFLICT => {
-                retryable = true;
+                tally.retryable = true;
                 CancelReason::Other(code.to_owned())
             }
             "ValidationError"
@@ -169,24 +146,66 @@ pub(super) fn explain_cancellation(
         };
         mapped.push(mapped_reason);
     }
-    if condition_failed {
-        return Ok(Cancellation::Final(StoreError::TransactionCancelled {
-            reasons: mapped,
-        }));
+    Ok(decide(mapped, tally))
+}
+
+/// One item's failed condition: an update of an item that had only expired restarts the
+/// transaction ([`Cancellation::Expired`]); anything else is a real condition failure.
+fn condition_failure(
+    op: &TransactOp,
+    key: &Key,
+    reason: Option<&aws_sdk_dynamodb::types::CancellationReason>,
+    now: DateTime<Utc>,
+    tally: &mut Tally,
+) -> Result<CancelReason, StoreError> {
+    let old = reason
+        .and_then(|r| r.item())
+        .map(|item| from_sdk_item(item.clone(), key))
+        .transpose()?;
+    let TransactOp::Update {
+        actions, condition, ..
+    } = op
+    else {
+        tally.condition_failed = true;
+        return Ok(CancelReason::ConditionFailed {
+            existing: old.filter(|item| !is_expired(item, now)).map(Box::new),
+        });
+    };
+    Ok(
+        match explain_update_failure(key, old, condition.as_ref(), actions, now) {
+            UpdateFailure::Expired => {
+                tally.expired.push(key.clone());
+                CancelReason::None
+            }
+            UpdateFailure::Error(StoreError::ConditionFailed { existing, .. }) => {
+                tally.condition_failed = true;
+                CancelReason::ConditionFailed { existing }
+            }
+            UpdateFailure::Error(error) => {
+                tally.corrupt.get_or_insert(error);
+                CancelReason::None
+            }
+        },
+    )
+}
+
+/// The verdict, in this order: a failed condition is final; expired items restart the
+/// transaction; a corrupt stored item is final; only throttling or conflicts retry.
+fn decide(mapped: Vec<CancelReason>, tally: Tally) -> Cancellation {
+    if tally.condition_failed {
+        return Cancellation::Final(StoreError::TransactionCancelled { reasons: mapped });
     }
-    if !expired.is_empty() {
-        return Ok(Cancellation::Expired(expired));
+    if !tally.expired.is_empty() {
+        return Cancellation::Expired(tally.expired);
     }
-    if let Some(error) = corrupt {
-        return Ok(Cancellation::Final(error));
+    if let Some(error) = tally.corrupt {
+        return Cancellation::Final(error);
     }
     let only_transient = mapped
         .iter()
         .all(|r| *r == CancelReason::None || r.is_transient());
-    if retryable && only_transient {
-        return Ok(Cancellation::Retry);
+    if tally.retryable && only_transient {
+        return Cancellation::Retry;
     }
-    Ok(Cancellation::Final(StoreError::TransactionCancelled {
-        reasons: mapped,
-    }))
+    Cancellation::Final(StoreError::TransactionCancelled { reasons: mapped })
 }
