@@ -40,9 +40,12 @@ pub const PUBLIC_BASE_URL: &str = "https://klaxon.chaos.example.com";
 /// The link signing secret.
 const LINK_SECRET: &str = "chaos-link-signing-secret-0123456789abcdef";
 
-/// The handlers' SDK attempt timeout in the chaos run: shorter than production's (see
-/// `klaxon_aws::env::aws_config_loader`) so that each held answer costs little wall time.
-pub const CHAOS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The handlers' SDK attempt timeout in the chaos run: production's (see
+/// `klaxon_aws::env::aws_config_loader`). A shorter one (2 s was tried) made a slow but
+/// unfaulted moto answer on a loaded 2-core machine look like a timeout, and the SDK's resend
+/// of an SES or SNS send that had been applied is a duplicate page no client can prevent,
+/// which failed the "paged once" check for a reason the fault plan deliberately excludes.
+pub const CHAOS_ATTEMPT_TIMEOUT: Duration = klaxon_aws::env::AWS_ATTEMPT_TIMEOUT;
 
 /// One pipeline queue and its dead-letter queue.
 #[derive(Debug, Clone)]
