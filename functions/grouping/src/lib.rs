@@ -30,11 +30,7 @@ pub struct GroupingHandler<S, Q, T> {
     service: GroupingService<S, Q, T>,
 }
 
-impl<S, Q, T> std::fmt::Debug for GroupingHandler<S, Q, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupingHandler").finish_non_exhaustive()
-    }
-}
+klaxon_app::opaque_debug!(GroupingHandler<S, Q, T>);
 
 /// The handler as deployed: DynamoDB, SQS and EventBridge Scheduler.
 pub type CloudGroupingHandler = GroupingHandler<DynamoStore, SqsQueue, SchedulerTimers>;

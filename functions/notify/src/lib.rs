@@ -43,11 +43,7 @@ struct DeployedSecrets {
     webhooks: Option<WebhookSecrets>,
 }
 
-impl<S, E, M, W> std::fmt::Debug for NotifyHandler<S, E, M, W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotifyHandler").finish_non_exhaustive()
-    }
-}
+klaxon_app::opaque_debug!(NotifyHandler<S, E, M, W>);
 
 /// The handler as deployed: DynamoDB, SES, SNS and reqwest for webhooks.
 pub type CloudNotifyHandler = NotifyHandler<DynamoStore, SesEmail, SnsSms, ReqwestWebhookSender>;

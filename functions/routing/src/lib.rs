@@ -29,11 +29,7 @@ pub struct RoutingHandler<S, Q, T> {
     service: RoutingService<S, Q, T>,
 }
 
-impl<S, Q, T> std::fmt::Debug for RoutingHandler<S, Q, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoutingHandler").finish_non_exhaustive()
-    }
-}
+klaxon_app::opaque_debug!(RoutingHandler<S, Q, T>);
 
 /// The handler as deployed: DynamoDB, SQS and EventBridge Scheduler.
 pub type CloudRoutingHandler = RoutingHandler<DynamoStore, SqsQueue, SchedulerTimers>;

@@ -4,6 +4,8 @@
 
 /// Implements `Debug` as `Name { .. }` for `Name` or `Name<A, B, ..>` (no bounds on the
 /// parameters). Use it only where `#[derive(Debug)]` cannot work or would print a secret.
+/// Exported as `klaxon_app::opaque_debug!` for the adapters and the Lambda handlers too.
+#[macro_export]
 macro_rules! opaque_debug {
     ($name:ident $(< $($param:ident),+ >)?) => {
         impl $(< $($param),+ >)? ::std::fmt::Debug for $name $(< $($param),+ >)? {
@@ -14,7 +16,7 @@ macro_rules! opaque_debug {
     };
 }
 
-pub(crate) use opaque_debug;
+pub(crate) use crate::opaque_debug;
 
 #[cfg(test)]
 mod tests {

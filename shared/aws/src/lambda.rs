@@ -394,11 +394,7 @@ impl<F> Clone for SqsBatchService<F> {
     }
 }
 
-impl<F> std::fmt::Debug for SqsBatchService<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqsBatchService").finish_non_exhaustive()
-    }
-}
+klaxon_app::opaque_debug!(SqsBatchService<F>);
 
 impl<F> SqsBatchService<F> {
     /// Wraps a per-message handler.

@@ -68,11 +68,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").finish_non_exhaustive()
-    }
-}
+klaxon_app::opaque_debug!(SqliteStore);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
