@@ -447,3 +447,30 @@ fn guided_deploys_can_take_every_default_and_the_sweep_gets_the_heartbeat() {
         assert!(template["Outputs"].get(output).is_some(), "{output}");
     }
 }
+
+/// A function behind the HTTP API cannot name the API in its environment: the API's routes
+/// reference the function, so CloudFormation would refuse the stack as a circular dependency
+/// (neither cfn-lint nor the SAM translator reports it).
+#[test]
+fn no_function_behind_the_api_references_the_api() {
+    let template = template();
+    let mut behind_the_api = 0;
+    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let serves_routes = function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, event)| event["Type"] == json!("HttpApi"));
+        if !serves_routes {
+            continue;
+        }
+        behind_the_api += 1;
+        let environment = function["Properties"]["Environment"].to_string();
+        assert!(
+            !environment.contains("HttpApi"),
+            "{id} serves API routes and references the API in its environment: {environment}"
+        );
+    }
+    // ingest, ack and api.
+    assert_eq!(behind_the_api, 3);
+}

@@ -67,8 +67,15 @@ impl ApiHandler {
     /// Sign-in links live 15 minutes and are checked against the key read at cold start: after
     /// a rotation, a link signed by an instance that already has the new key fails on one
     /// that does not, and the person asks for another link.
+    ///
+    /// Without `PUBLIC_BASE_URL` (the template's `PublicBaseUrl` left empty) there is no
+    /// address to put in sign-in links, so the handler serves the JSON API only.
     pub async fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
         let settings = &context.settings;
+        let Some(public_base_url) = settings.public_base_url.as_deref() else {
+            tracing::warn!("PUBLIC_BASE_URL is not set: the web console is not served");
+            return Ok(Self::new(QueryService::new(context.core(COMPONENT)?)));
+        };
         let id = settings.require_link_signing_keys_secret_arn()?;
         let failed = |reason: String| {
             FunctionError::Failed(format!("LINK_SIGNING_KEYS_SECRET_ARN: {reason}"))
@@ -87,7 +94,7 @@ impl ApiHandler {
             context.timers()?,
             context.email()?,
             signer,
-            ConsoleSettings::new(settings.require_public_base_url()?),
+            ConsoleSettings::new(public_base_url),
         );
         Ok(Self::with_console(
             QueryService::new(context.core(COMPONENT)?),

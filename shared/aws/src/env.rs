@@ -15,7 +15,7 @@
 //! | `SENDER_EMAIL` | SES sender address | notify, api (console sign-in links) |
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
-//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages and sign-in emails) | notify, api |
+//! | `PUBLIC_BASE_URL` | Klaxon's public URL, no trailing slash (links in pages and sign-in emails) | notify; optional (api: the console is served only when it is set) |
 //! | `LINK_SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret of the link signing keys (also console sign-in links) | notify, ack, api |
 //! | `SLACK_SIGNING_SECRET_ARN` | secret of the Slack request signing secret | optional (ack) |
 //! | `WEBHOOK_SECRETS_ARN` | secret holding the values of the configuration's `${VAR}`s | optional (notify) |
@@ -141,11 +141,8 @@ impl Function {
                 // The console: sign-in links by email, and acknowledging from its pages.
                 names.push("NOTIFICATIONS_QUEUE_URL");
                 names.extend(TIMER_VARIABLES);
-                names.extend([
-                    "SENDER_EMAIL",
-                    "PUBLIC_BASE_URL",
-                    "LINK_SIGNING_KEYS_SECRET_ARN",
-                ]);
+                // PUBLIC_BASE_URL is optional: without it the console is not served.
+                names.extend(["SENDER_EMAIL", "LINK_SIGNING_KEYS_SECRET_ARN"]);
             }
         }
         names
