@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 
 const SOURCE: &str = "grafana-oncall";
 const KEY: &str = "oncall-token-0123456789abcdef";
+const SERVICE_ACCOUNT_TOKEN: &str = "glsa_cloud_token_0123456789";
+const STACK: &str = "https://acme.grafana.net";
 
 fn fixture(path: &str) -> Value {
     import_support::fixture(SOURCE, path)
@@ -33,9 +35,20 @@ fn fixture(path: &str) -> Value {
 
 /// A fake OnCall below `/oncall`: serves the fixtures, refuses other tokens with 401,
 /// throttles the first schedules list (429, Retry-After: 1) and fails the first shifts list (500).
+///
+/// Below `/cloud/oncall` it is Grafana Cloud with a service account token: the token is
+/// accepted only with the stack's `X-Grafana-URL`.
 fn answer(request: &Request, path: &str, count: u32) -> Response {
     let error = |message: &str| format!("{{\"detail\":\"{message}\"}}");
-    if header(request, "authorization") != Some(KEY) {
+    let (path, allowed) = match path.strip_prefix("/cloud") {
+        Some(rest) => (
+            rest,
+            header(request, "authorization") == Some(SERVICE_ACCOUNT_TOKEN)
+                && header(request, "x-grafana-url") == Some(STACK),
+        ),
+        None => (path, header(request, "authorization") == Some(KEY)),
+    };
+    if !allowed {
         return (StatusCode::UNAUTHORIZED, error("Invalid token.")).into_response();
     }
     let Some(path) = path.strip_prefix("/oncall") else {
@@ -212,9 +225,34 @@ fn apply_overrides_with_the_import(serve: &common::server::Serve, dir: &std::pat
         .count();
     assert!(commands > 0);
     assert!(
-        run.stdout
-            .contains(&format!("added {commands} overrides to Klaxon")),
+        run.stdout.contains(&format!(
+            "added {commands} overrides to Klaxon (0 were there already)"
+        )),
         "{run:#?}"
+    );
+    // Once more: every override is there already, nothing is added twice.
+    let twice = tempfile::tempdir().unwrap();
+    let run = serve
+        .cli(&[
+            "import",
+            SOURCE,
+            "--from-dir",
+            fixtures(SOURCE).to_str().unwrap(),
+            "--out",
+            twice.path().join("klaxon.yaml").to_str().unwrap(),
+            "--apply-overrides",
+        ])
+        .ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "added 0 overrides to Klaxon ({commands} were there already)"
+        )),
+        "{run:#?}"
+    );
+    assert_eq!(
+        stored_overrides(serve, dir),
+        commands,
+        "no override is doubled"
     );
     // A key Klaxon refuses: a clear error naming the override; the files are written.
     let refused = tempfile::tempdir().unwrap();
@@ -236,6 +274,37 @@ fn apply_overrides_with_the_import(serve: &common::server::Serve, dir: &std::pat
     .fails(1, "Klaxon refused `klaxon overrides add");
     assert!(run.stderr.contains("401"), "{run:#?}");
     assert!(run.stderr.contains("0 of "), "{run:#?}");
+}
+
+/// How many overrides the running Klaxon holds on the schedules `overrides.sh` names.
+fn stored_overrides(serve: &common::server::Serve, dir: &std::path::Path) -> usize {
+    let mut schedules: Vec<String> = read(dir, "overrides.sh")
+        .lines()
+        .filter_map(|l| l.strip_prefix("klaxon overrides add "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    schedules.sort();
+    schedules.dedup();
+    schedules
+        .iter()
+        .map(|schedule| {
+            let listed = serve
+                .cli(&[
+                    "overrides",
+                    "list",
+                    schedule,
+                    "--from",
+                    "2026-01-01T00:00:00Z",
+                    "--to",
+                    "2026-12-31T00:00:00Z",
+                    "--json",
+                ])
+                .ok()
+                .json();
+            listed["overrides"].as_array().unwrap().len()
+        })
+        .sum()
 }
 
 /// Who OnCall has on call at `at`, read from the schedule's shifts: an override in force wins
@@ -344,7 +413,7 @@ fn the_report_lists_everything_not_mapped_and_the_differences() {
         "matches the regex against the whole alert payload",
         "the members of Apps (dan, erin, frank) are paged as users",
         "members alice, bob, carol stand in for the team",
-        "Klaxon has no heartbeats yet",
+        "heartbeats are not yet supported by Klaxon: \"Alertmanager prod\" expects a heartbeat every 1h",
         "maintenance (OnCall collects the alerts into one alert group) became a Klaxon maintenance window",
         "| `alertmanager-prod` | Alertmanager prod (alertmanager) | alertmanager | $KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…` |",
         "| `grafana-alerts` | Grafana alerts (grafana_alerting) | grafana | $KLAXON/v1/integrations/grafana with `Authorization: Bearer klx_…` |",
@@ -395,6 +464,51 @@ fn a_field_added_to_a_source_document_appears_in_the_report() {
         &route,
         "alert_grouping"
     ));
+}
+
+#[test]
+fn grafana_cloud_gets_the_stack_url_with_a_service_account_token() {
+    let server = Fake::start(answer);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("klaxon.yaml");
+    let api = format!("{}/cloud/oncall", server.url);
+    let base = [
+        "--api-url",
+        api.as_str(),
+        "--api-key",
+        SERVICE_ACCOUNT_TOKEN,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Without X-Grafana-URL, Grafana Cloud refuses the token: nothing is written.
+    import(&base).fails(1, "grafana-oncall refused the API key");
+    assert_empty(dir.path());
+    let mut args = base.to_vec();
+    args.extend(["--grafana-url", "https://acme.grafana.net/"]);
+    let run = import(&args).ok();
+    assert!(
+        run.stdout
+            .contains("imported 29 objects from grafana-oncall"),
+        "{run:#?}"
+    );
+    assert!(server.hits("/cloud/oncall/api/v1/users/?page=2") >= 1);
+    assert_secret_nowhere(SERVICE_ACCOUNT_TOKEN, &[dir.path()], &[&run]);
+    // It is a Grafana OnCall option only.
+    import_support::import(
+        "opsgenie",
+        &[
+            "--api-key",
+            "k",
+            "--grafana-url",
+            STACK,
+            "--out",
+            "/tmp/never.yaml",
+        ],
+    )
+    .fails(
+        2,
+        "--grafana-url is only for `klaxon import grafana-oncall`",
+    );
 }
 
 #[test]

@@ -46,11 +46,33 @@ pub fn compare_with_oracle(out: &Path, klaxon_id: &str, name: &str, db: Option<&
             "the stored override shows: {shown:#}"
         );
     }
+    // With the overrides applied, forwarding rules apply too: whoever is on call has their
+    // notifications forwarded in the rule's window.
+    let forwarding = if db.is_some() {
+        fixture("opsgenie", "/v2/forwarding-rules")
+    } else {
+        serde_json::json!({ "data": [] })
+    };
     assert_matches_oracle(klaxon_id, &intervals(&shown), range, |at| {
         override_at(&overrides, at)
             .or_else(|| oracle(schedule, zone, at))
+            .map(|id| forwarded(&forwarding, id, at))
             .map(|id| users[&id].clone())
     });
+}
+
+/// The user `user`'s notifications go to at `at` (a forwarding rule in force), or `user`.
+fn forwarded(rules: &Value, user: String, at: DateTime<Utc>) -> String {
+    rules["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["fromUser"]["id"] == user.as_str()
+                && instant(&r["startDate"]) <= at
+                && at < instant(&r["endDate"])
+        })
+        .map_or(user, |r| r["toUser"]["id"].as_str().unwrap().to_owned())
 }
 
 /// The user of the override in force at `at` (the one that started last wins).

@@ -4,7 +4,10 @@
 //! - 429: waits `Retry-After` seconds (at most [`MAX_RETRY_AFTER`]), else backs off, then
 //!   retries; 5xx and connection resets are retried with exponential backoff
 //!   ([`MAX_ATTEMPTS`] attempts in all).
-//! - 401/403: the key was refused; the import stops before writing anything.
+//! - 401/403: the key was refused; the import stops before writing anything. For a document
+//!   read with [`Fetcher::get_optional`] (plan-gated features), 402, 403 and 404 mean "not
+//!   available on this account": recorded (in the manifest too, so a replay sees the same) and
+//!   reported, not a failure.
 //! - Requests are spaced by the source's documented rate (`min_interval`).
 //! - Every document read is kept in memory and, with `--save-dir`, written at the end (only
 //!   when the whole import succeeded), one file per request, so `--from-dir` replays exactly
@@ -26,6 +29,30 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// The name of the file listing a saved directory's requests.
 pub const MANIFEST: &str = "manifest.json";
+
+/// A document the account may not have: read, or the HTTP status that said it is unavailable.
+#[derive(Debug, Clone)]
+pub enum Gated<T> {
+    /// Read.
+    Read(T),
+    /// 402, 403 or 404.
+    Unavailable(u16),
+}
+
+impl<T: Default> Default for Gated<T> {
+    fn default() -> Self {
+        Self::Read(T::default())
+    }
+}
+
+impl<T> From<Result<T, u16>> for Gated<T> {
+    fn from(result: Result<T, u16>) -> Self {
+        match result {
+            Ok(value) => Self::Read(value),
+            Err(status) => Self::Unavailable(status),
+        }
+    }
+}
 
 /// How to reach the source's API.
 pub struct Live {
@@ -57,6 +84,8 @@ pub struct Fetcher {
     last_request: Option<Instant>,
     progress: bool,
     as_of: Option<String>,
+    /// Optional documents the account does not have: path → HTTP status.
+    unavailable: BTreeMap<String, u16>,
     /// Total time spent waiting on 429s and backoffs, for the progress line's total.
     waited: Duration,
     /// Requests that were retried (429, 5xx, timeouts).
@@ -66,12 +95,12 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher for `source` (`opsgenie`, ...).
     pub fn new(source: &str, origin: Origin) -> anyhow::Result<Self> {
-        let as_of = match &origin {
+        let (as_of, unavailable) = match &origin {
             Origin::Saved(dir) => check_manifest(dir, source)?,
             Origin::Live(_) => {
                 // Midnight UTC today: the start of the windows asked for (overrides, ...).
                 let today = chrono::Utc::now().date_naive();
-                Some(format!("{today}T00:00:00Z"))
+                (Some(format!("{today}T00:00:00Z")), BTreeMap::new())
             }
         };
         let http = reqwest::Client::builder()
@@ -87,6 +116,7 @@ impl Fetcher {
             last_request: None,
             progress: std::io::stderr().is_terminal(),
             as_of,
+            unavailable,
             waited: Duration::ZERO,
             retries: 0,
         })
@@ -94,9 +124,31 @@ impl Fetcher {
 
     /// The JSON document at `path` (path and query below the API base).
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Value> {
+        match self.fetch(path, false).await? {
+            Ok(value) => Ok(value),
+            Err(status) => bail!("GET {path}: {status}"),
+        }
+    }
+
+    /// The JSON document at `path`, or the HTTP status (402, 403 or 404) with which the source
+    /// said the account does not have it (a feature of another plan, say).
+    pub async fn get_optional(&mut self, path: &str) -> anyhow::Result<Result<Value, u16>> {
+        self.fetch(path, true).await
+    }
+
+    async fn fetch(&mut self, path: &str, optional: bool) -> anyhow::Result<Result<Value, u16>> {
+        if let Some(status) = self.unavailable.get(path) {
+            return Ok(Err(*status));
+        }
         let text = match &self.origin {
             Origin::Saved(dir) => read_saved(dir, path)?,
-            Origin::Live(_) => self.get_live(path).await?,
+            Origin::Live(_) => match self.get_live(path, optional).await? {
+                Ok(text) => text,
+                Err(status) => {
+                    self.unavailable.insert(path.to_owned(), status);
+                    return Ok(Err(status));
+                }
+            },
         };
         let value: Value = serde_json::from_str(&text).map_err(|e| match &self.origin {
             Origin::Saved(dir) => anyhow!(
@@ -117,7 +169,7 @@ impl Fetcher {
                 shorten(path)
             );
         }
-        Ok(value)
+        Ok(Ok(value))
     }
 
     /// The instant the import reads "from now on" data as of (RFC 3339, midnight UTC of the
@@ -148,13 +200,24 @@ impl Fetcher {
             std::fs::write(&file, text)
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
-        let manifest = serde_json::json!({ "source": self.source, "as_of": self.as_of, "requests": self.order });
+        let manifest = serde_json::json!({
+            "source": self.source,
+            "as_of": self.as_of,
+            "requests": self.order,
+            "unavailable": self.unavailable,
+        });
         let file = dir.join(MANIFEST);
         std::fs::write(&file, serde_json::to_string_pretty(&manifest)? + "\n")
             .with_context(|| format!("cannot write {}", file.display()))
     }
 
-    async fn get_live(&mut self, path: &str) -> anyhow::Result<String> {
+    /// The body at `path`, or (when `optional`) the status saying the account has no such
+    /// document.
+    async fn get_live(
+        &mut self,
+        path: &str,
+        optional: bool,
+    ) -> anyhow::Result<Result<String, u16>> {
         let Origin::Live(live) = &self.origin else {
             bail!("not a live import")
         };
@@ -176,10 +239,13 @@ impl Fetcher {
                 request = request.header(name, value);
             }
             let retry = match request.send().await {
-                Ok(response) => match answer(&self.source, response, &url, attempt).await? {
-                    Answer::Body(text) => return Ok(text),
-                    Answer::Retry(wait, why) => (wait.unwrap_or(backoff), why),
-                },
+                Ok(response) => {
+                    match answer(&self.source, response, &url, attempt, optional).await? {
+                        Answer::Body(text) => return Ok(Ok(text)),
+                        Answer::Unavailable(status) => return Ok(Err(status)),
+                        Answer::Retry(wait, why) => (wait.unwrap_or(backoff), why),
+                    }
+                }
                 Err(error) => connection_error(&self.source, &live.base, &url, &error, attempt)
                     .map(|why| (backoff, why))?,
             };
@@ -206,6 +272,8 @@ impl Fetcher {
 enum Answer {
     /// The document.
     Body(String),
+    /// An optional document the account does not have (402, 403, 404).
+    Unavailable(u16),
     /// Ask again, after the wait given (`Retry-After`) or the backoff; why, for the progress line.
     Retry(Option<Duration>, String),
 }
@@ -217,8 +285,12 @@ async fn answer(
     response: reqwest::Response,
     url: &str,
     attempt: u32,
+    optional: bool,
 ) -> anyhow::Result<Answer> {
     let status = response.status();
+    if optional && matches!(status.as_u16(), 402..=404) {
+        return Ok(Answer::Unavailable(status.as_u16()));
+    }
     if status.is_success() {
         let text = response
             .text()
@@ -312,8 +384,12 @@ fn read_saved(dir: &Path, path: &str) -> anyhow::Result<String> {
     })
 }
 
-/// Checks the manifest names `source`; returns its `as_of`.
-fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<Option<String>> {
+/// What a saved directory's manifest says: `as_of`, and the optional documents the account
+/// did not have.
+type Manifest = (Option<String>, BTreeMap<String, u16>);
+
+/// Checks the manifest names `source`; returns its `as_of` and unavailable documents.
+fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<Manifest> {
     let file = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&file).with_context(|| {
         format!(
@@ -328,10 +404,25 @@ fn check_manifest(dir: &Path, source: &str) -> anyhow::Result<Option<String>> {
         )
     })?;
     match manifest.get("source").and_then(Value::as_str) {
-        Some(saved) if saved == source => Ok(manifest
-            .get("as_of")
-            .and_then(Value::as_str)
-            .map(str::to_owned)),
+        Some(saved) if saved == source => {
+            let as_of = manifest
+                .get("as_of")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let unavailable = manifest
+                .get("unavailable")
+                .and_then(Value::as_object)
+                .map(|map| {
+                    map.iter()
+                        .filter_map(|(path, status)| {
+                            let status = u16::try_from(status.as_u64()?).ok()?;
+                            Some((path.clone(), status))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok((as_of, unavailable))
+        }
         Some(saved) => bail!(
             "{} was saved by an import from {saved}, not {source}",
             dir.display()

@@ -55,7 +55,9 @@ const IMPORT_HELP: &str = "Read a whole account from the source's REST API (ever
     fails. The same input always gives the same files.\n\n\
     --save-dir DIR keeps every API response read, so --from-dir DIR can repeat the import \
     offline. The API key is never written to any file. --apply-overrides then adds the \
-    overrides to a running Klaxon (KLAXON_URL, KLAXON_API_KEY), like overrides.sh.\n\n\
+    overrides to a running Klaxon (KLAXON_URL, KLAXON_API_KEY), like overrides.sh, skipping \
+    those Klaxon already holds (safe to repeat). Grafana Cloud with a service account token \
+    also needs --grafana-url (the stack's URL, sent as X-Grafana-URL).\n\n\
     Examples:\n  \
     klaxon import opsgenie --api-key $OPSGENIE_KEY --out klaxon.yaml --save-dir opsgenie-export\n  \
     klaxon import opsgenie --api-url https://api.eu.opsgenie.com --api-key $OPSGENIE_KEY\n  \
@@ -83,11 +85,15 @@ pub struct ImportArgs {
     /// Save every API response read into DIR (written only when the import succeeds).
     #[arg(long, value_name = "DIR")]
     pub save_dir: Option<PathBuf>,
+    /// grafana-oncall only: the Grafana stack URL (`https://acme.grafana.net`), sent as
+    /// `X-Grafana-URL`, which Grafana Cloud needs when --api-key is a service account token.
+    #[arg(long, value_name = "URL")]
+    pub grafana_url: Option<String>,
     /// The configuration file to write (.yaml, .yml or .json).
     #[arg(long, value_name = "FILE", default_value = "klaxon.yaml")]
     pub out: PathBuf,
     /// After writing the files, add the imported overrides to the Klaxon at --klaxon-url (what
-    /// overrides.sh does; run it once).
+    /// overrides.sh does, skipping those it already holds: safe to repeat).
     #[arg(long)]
     pub apply_overrides: bool,
     /// Klaxon's URL for --apply-overrides.
@@ -124,9 +130,15 @@ pub struct Imported {
 /// Runs `klaxon import SOURCE`.
 pub fn run(command: &ImportCommand, output: Output) -> anyhow::Result<ExitCode> {
     let args = match command {
-        ImportCommand::Opsgenie(args)
-        | ImportCommand::Pagerduty(args)
-        | ImportCommand::GrafanaOncall(args) => args,
+        ImportCommand::Opsgenie(args) | ImportCommand::Pagerduty(args) => {
+            if args.grafana_url.is_some() {
+                bail!(UsageError(
+                    "--grafana-url is only for `klaxon import grafana-oncall`".into()
+                ));
+            }
+            args
+        }
+        ImportCommand::GrafanaOncall(args) => args,
     };
     // Checked before anything is read, so a missing URL or key costs no import.
     let target = if args.apply_overrides {
@@ -182,7 +194,8 @@ fn import(
             write(args, imported, output, target)
         }
         ImportCommand::GrafanaOncall(args) => {
-            let origin = origin(args, &grafana_oncall::SPEC, str::to_owned, Vec::new())?;
+            let headers = grafana_headers(args)?;
+            let origin = origin(args, &grafana_oncall::SPEC, str::to_owned, headers)?;
             let imported = block_on(async {
                 let mut fetcher = Fetcher::new(grafana_oncall::SPEC.name, origin)?;
                 let documents = grafana_oncall::fetch(&mut fetcher).await?;
@@ -192,6 +205,22 @@ fn import(
             write(args, imported, output, target)
         }
     }
+}
+
+/// `X-Grafana-URL` for Grafana Cloud, when --grafana-url is given.
+fn grafana_headers(args: &ImportArgs) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(url) = &args.grafana_url else {
+        return Ok(Vec::new());
+    };
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| UsageError(format!("--grafana-url {url:?} is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        bail!(UsageError(format!(
+            "--grafana-url {url:?} must start with http:// or https://"
+        )));
+    }
+    Ok(vec![("X-Grafana-URL".to_owned(), url)])
 }
 
 /// Where to read from, checked before any request.
@@ -296,9 +325,12 @@ fn write(
         output::print(&summary(report, &files.map(|(path, _)| path)))?;
     }
     if let Some(target) = target {
-        let added = block_on(target.apply(report))??;
+        let applied = block_on(target.apply(report))??;
         if !output.json {
-            output::print(&format!("added {added} overrides to Klaxon\n"))?;
+            output::print(&format!(
+                "added {} overrides to Klaxon ({} were there already)\n",
+                applied.added, applied.present
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -383,6 +415,18 @@ pub fn slugify(text: &str) -> String {
 pub fn next_priority(config: &ConfigFile) -> u32 {
     u32::try_from(config.routing.rules.len())
         .map_or(u32::MAX, |n| n.saturating_add(1).saturating_mul(10))
+}
+
+/// `text` as a regex matching it literally.
+pub fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Seconds as a Klaxon duration (`"1h 30m"`); at least `1s`.

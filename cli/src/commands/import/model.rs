@@ -188,6 +188,9 @@ pub struct RuleEntry {
     /// Record but page nobody.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub suppress: bool,
+    /// Severity override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
     /// `high` or `low`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urgency: Option<String>,
@@ -199,15 +202,31 @@ pub struct Matcher {
     /// Integration names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub integrations: Vec<String>,
+    /// The alert's source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<LabelMatch>,
     /// Severities.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub severities: Vec<String>,
-    /// Label equality matchers.
+    /// Label matchers.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, LabelMatch>,
     /// Summary regex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+}
+
+/// A label matcher: `"value"` (equal) or `{ regex: "..." }` (the whole value matches).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LabelMatch {
+    /// Equal to the text.
+    Exact(String),
+    /// The whole value matches.
+    Regex {
+        /// The pattern.
+        regex: String,
+    },
 }
 
 /// One maintenance window.

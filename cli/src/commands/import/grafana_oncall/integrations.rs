@@ -6,7 +6,7 @@ use crate::commands::import::model::{
     ConfigFile, IntegrationEntry, Matcher, RuleEntry, WindowEntry,
 };
 use crate::commands::import::report::{Endpoint, Report};
-use crate::commands::import::{Slugs, next_priority, slugify};
+use crate::commands::import::{Slugs, duration_text, next_priority, slugify};
 use serde_json::Value;
 
 const INTEGRATION_FIELDS: &[&str] = &[
@@ -83,12 +83,18 @@ pub(super) fn integrations(
             report.skip("integration", &source_id, format!("integration type {kind:?} has no Klaxon format (Klaxon takes its own JSON, Alertmanager, Grafana, CloudWatch, PagerDuty and Opsgenie)"));
             continue;
         };
-        if integration.get("heartbeat").is_some_and(|h| !h.is_null()) {
+        if let Some(heartbeat) = integration.get("heartbeat").filter(|h| !h.is_null()) {
+            let every = heartbeat
+                .get("timeout_seconds")
+                .and_then(Value::as_u64)
+                .map_or("at an interval the API did not give".to_owned(), |s| {
+                    format!("every {}", duration_text(s))
+                });
             report.field(
                 "integration",
                 &source_id,
                 "heartbeat",
-                "Klaxon has no heartbeats yet: keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance)",
+                format!("heartbeats are not yet supported by Klaxon: {name:?} expects a heartbeat {every}; keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance) until Klaxon has them"),
             );
         }
         let slug = slugs.take(&name);
@@ -182,6 +188,7 @@ fn routes(
             matcher,
             policy: Some(policy),
             suppress: false,
+            severity: None,
             urgency: None,
         });
     }

@@ -177,11 +177,35 @@ fn silenced(window: &Value, source_id: &str, report: &mut Report, ids: &Ids) -> 
     integrations
 }
 
-/// Heartbeats: Klaxon has none yet; each is reported.
+/// Heartbeats: not yet supported by Klaxon; each is reported with its interval, so it can be
+/// rebuilt by hand.
 pub(super) fn heartbeats(docs: &Documents, report: &mut Report) {
     for heartbeat in sorted(&docs.heartbeats, "name") {
         let name = text(heartbeat, "name");
         report.object("heartbeat", &name, &name);
-        report.skip("heartbeat", &name, "Klaxon has no heartbeats yet: keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance)");
+        let interval = heartbeat.get("interval").and_then(Value::as_u64);
+        let unit = text(heartbeat, "intervalUnit");
+        let every = match interval {
+            Some(n) if !unit.is_empty() => format!("a ping every {n} {unit}"),
+            _ => "a ping at an interval the API did not give".to_owned(),
+        };
+        let state = if heartbeat.get("enabled").and_then(Value::as_bool) == Some(false) {
+            "disabled"
+        } else {
+            "enabled"
+        };
+        let alert = text(heartbeat, "alertMessage");
+        report.skip(
+            "heartbeat",
+            &name,
+            format!(
+                "heartbeats are not yet supported by Klaxon: {name:?} expects {every} ({state}{}); keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance) until Klaxon has them",
+                if alert.is_empty() {
+                    String::new()
+                } else {
+                    format!(", alert {alert:?}")
+                }
+            ),
+        );
     }
 }

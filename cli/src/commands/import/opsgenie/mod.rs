@@ -4,15 +4,16 @@
 //! Read (Opsgenie REST API v2, `Authorization: GenieKey KEY`): users with their contacts and
 //! notification rules (each rule's detail, for its steps), teams (detail, for members) with
 //! their routing rules, schedules with rotations (`expand=rotation`) and overrides, escalations,
-//! integrations, heartbeats and maintenance (v1, detail for its rules). Lists are followed page
-//! by page through `paging.next`.
+//! integrations, heartbeats, maintenance (v1, detail for its rules) and forwarding rules
+//! (which become overrides). Lists are followed page by page through `paging.next`.
 
+mod forwarding;
 mod integrations;
 mod people;
 mod routing;
 mod schedules;
 
-use super::client::{Fetcher, path_of};
+use super::client::{Fetcher, Gated, path_of};
 use super::model::ConfigFile;
 use super::report::Report;
 use super::{Imported, Slugs, SourceSpec};
@@ -53,6 +54,8 @@ pub struct Documents {
     pub heartbeats: Vec<Value>,
     /// `GET /v1/maintenance/{id}` data.
     pub maintenance: Vec<Value>,
+    /// `GET /v2/forwarding-rules` items (403 or 404 if the key may not read them).
+    pub forwarding_rules: Gated<Vec<Value>>,
 }
 
 /// Reads every document an import needs.
@@ -116,6 +119,15 @@ pub async fn fetch(fetcher: &mut Fetcher) -> anyhow::Result<Documents> {
         docs.maintenance
             .push(detail.get("data").cloned().unwrap_or(window));
     }
+    docs.forwarding_rules = match fetcher.get_optional("/v2/forwarding-rules").await? {
+        Ok(page) => Gated::Read(
+            page.get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        Err(status) => Gated::Unavailable(status),
+    };
     Ok(docs)
 }
 
@@ -243,6 +255,7 @@ pub fn map(docs: &Documents) -> Imported {
     routing::routing_rules(docs, &mut config, &mut report, &mut ids);
     integrations::maintenance(docs, &mut config, &mut report, &ids);
     integrations::heartbeats(docs, &mut report);
+    forwarding::forwarding_rules(docs, &config, &mut report, &ids);
     Imported { config, report }
 }
 

@@ -1,9 +1,11 @@
 //! Opsgenie escalations and team routing rules.
 
 use super::{Documents, Ids, sorted, text};
-use crate::commands::import::model::{ConfigFile, Matcher, PolicyEntry, RuleEntry, TierEntry};
+use crate::commands::import::model::{
+    ConfigFile, LabelMatch, Matcher, PolicyEntry, RuleEntry, TierEntry,
+};
 use crate::commands::import::report::Report;
-use crate::commands::import::{Slugs, duration_text, next_priority};
+use crate::commands::import::{Slugs, duration_text, next_priority, regex_escape};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -422,6 +424,7 @@ fn routing_rule(
             matcher,
             policy: policy.clone(),
             suppress,
+            severity: None,
             urgency: None,
         });
     }
@@ -514,20 +517,9 @@ fn apply(condition: &Value, matcher: &mut Matcher) -> Option<()> {
                 }
                 _ => (expected.trim().to_owned(), "true".to_owned()),
             };
-            matcher.labels.insert(key, value);
+            matcher.labels.insert(key, LabelMatch::Exact(value));
             Some(())
         }
         _ => None,
     }
-}
-
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

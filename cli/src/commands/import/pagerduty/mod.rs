@@ -4,14 +4,19 @@
 //! Read (`Authorization: Token token=KEY`, `Accept: application/vnd.pagerduty+json;version=2`):
 //! users with their contact methods and notification rules, teams with members, schedules
 //! (detail, for layers and restrictions) with their overrides for the coming year, escalation
-//! policies, services with their integrations, and open maintenance windows. Lists are read
-//! page by page (`limit`/`offset` while `more` is true).
+//! policies, services with their integrations, their service orchestrations and legacy
+//! service event rules, open maintenance windows, and the event orchestrations with their
+//! routers. Lists are read page by page (`limit`/`offset` while `more` is true). Event
+//! orchestrations and event rules depend on the account's plan: a 402, 403 or 404 from them
+//! is reported as unavailable on the account, not a failure.
 
+mod conditions;
+mod orchestrations;
 mod people;
 mod schedules;
 mod services;
 
-use super::client::Fetcher;
+use super::client::{Fetcher, Gated};
 use super::model::ConfigFile;
 use super::report::Report;
 use super::{Imported, Slugs, SourceSpec};
@@ -52,6 +57,16 @@ pub struct Documents {
     pub services: Vec<Value>,
     /// `GET /maintenance_windows?filter=open` items.
     pub maintenance_windows: Vec<Value>,
+    /// `GET /event_orchestrations` items.
+    pub orchestrations: Gated<Vec<Value>>,
+    /// `GET /event_orchestrations/{id}/router` paths per orchestration id.
+    pub routers: BTreeMap<String, Gated<Value>>,
+    /// `GET /event_orchestrations/services/{id}` paths per service id.
+    pub service_orchestrations: BTreeMap<String, Gated<Value>>,
+    /// `GET /event_orchestrations/services/{id}/active` per service id.
+    pub service_orchestration_active: BTreeMap<String, Gated<Value>>,
+    /// `GET /services/{id}/rules` (legacy service event rules) per service id.
+    pub service_rules: BTreeMap<String, Gated<Vec<Value>>>,
 }
 
 /// Reads every document an import needs.
@@ -104,17 +119,80 @@ pub async fn fetch(fetcher: &mut Fetcher) -> anyhow::Result<Documents> {
         "maintenance_windows",
     )
     .await?;
+    fetch_event_rules(fetcher, &mut docs).await?;
     docs.as_of = as_of;
     Ok(docs)
 }
 
+/// Event orchestrations (global, with their routers), service orchestrations and legacy
+/// service event rules: each may be unavailable on the account.
+async fn fetch_event_rules(fetcher: &mut Fetcher, docs: &mut Documents) -> anyhow::Result<()> {
+    for service in &docs.services {
+        let id = text(service, "id");
+        let path = format!("/event_orchestrations/services/{id}");
+        let orchestration = fetcher.get_optional(&path).await?.map(path_of_answer);
+        docs.service_orchestrations
+            .insert(id.clone(), orchestration.into());
+        let active = fetcher.get_optional(&format!("{path}/active")).await?;
+        docs.service_orchestration_active
+            .insert(id.clone(), active.into());
+        let rules = list_gated(fetcher, &format!("/services/{id}/rules?"), "rules").await?;
+        docs.service_rules.insert(id, rules);
+    }
+    docs.orchestrations = list_gated(fetcher, "/event_orchestrations?", "orchestrations").await?;
+    if let Gated::Read(orchestrations) = &docs.orchestrations {
+        for orchestration in orchestrations {
+            let id = text(orchestration, "id");
+            let router = fetcher
+                .get_optional(&format!("/event_orchestrations/{id}/router"))
+                .await?
+                .map(path_of_answer);
+            docs.routers.insert(id, router.into());
+        }
+    }
+    Ok(())
+}
+
+/// The `orchestration_path` of an answer (the whole answer if it has none).
+fn path_of_answer(answer: Value) -> Value {
+    answer.get("orchestration_path").cloned().unwrap_or(answer)
+}
+
 /// Every item of a classic-paginated list: `limit`/`offset`, following `more`.
 async fn list(fetcher: &mut Fetcher, prefix: &str, key: &str) -> anyhow::Result<Vec<Value>> {
+    match pages(fetcher, prefix, key, false).await? {
+        Gated::Read(all) => Ok(all),
+        Gated::Unavailable(status) => anyhow::bail!("GET {prefix}: {status}"),
+    }
+}
+
+/// A list that may be unavailable on the account: its first page decides.
+async fn list_gated(
+    fetcher: &mut Fetcher,
+    prefix: &str,
+    key: &str,
+) -> anyhow::Result<Gated<Vec<Value>>> {
+    pages(fetcher, prefix, key, true).await
+}
+
+async fn pages(
+    fetcher: &mut Fetcher,
+    prefix: &str,
+    key: &str,
+    gated: bool,
+) -> anyhow::Result<Gated<Vec<Value>>> {
     let mut all = Vec::new();
     let (mut limit, mut offset) = (100, 0);
     loop {
         let path = format!("{prefix}limit={limit}&offset={offset}");
-        let page = fetcher.get(&path).await?;
+        let page = if gated && offset == 0 {
+            match fetcher.get_optional(&path).await? {
+                Ok(page) => page,
+                Err(status) => return Ok(Gated::Unavailable(status)),
+            }
+        } else {
+            fetcher.get(&path).await?
+        };
         let Some(Value::Array(data)) = page.get(key) else {
             anyhow::bail!(
                 "GET {path}: the answer has no {key:?} list (is --api-url a PagerDuty REST API?)"
@@ -122,7 +200,7 @@ async fn list(fetcher: &mut Fetcher, prefix: &str, key: &str) -> anyhow::Result<
         };
         all.extend(data.iter().cloned());
         if page.get("more").and_then(Value::as_bool) != Some(true) || data.is_empty() {
-            return Ok(all);
+            return Ok(Gated::Read(all));
         }
         limit = page.get("limit").and_then(Value::as_u64).unwrap_or(limit);
         offset += u64::try_from(data.len()).unwrap_or(limit);
@@ -153,6 +231,10 @@ struct Ids {
     policies: BTreeMap<String, String>,
     /// Service id → its Klaxon integration names.
     service_integrations: BTreeMap<String, Vec<String>>,
+    /// Service id → its Klaxon policy and urgency (for rules that route to it).
+    service_routes: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// Routing rule ids in use.
+    rule_slugs: Slugs,
     policy_slugs: Slugs,
 }
 
@@ -170,9 +252,8 @@ pub fn map(docs: &Documents) -> Imported {
     schedules::overrides(docs, &mut report, &ids);
     services::policies(docs, &mut config, &mut report, &mut ids);
     services::services(docs, &mut config, &mut report, &mut ids);
+    orchestrations::routers(docs, &mut config, &mut report, &mut ids);
     services::maintenance(docs, &mut config, &mut report, &ids);
-    report.object("event orchestration", "*", "event orchestrations");
-    report.skip("event orchestration", "*", "event orchestrations and service event rules are not read by this importer: rebuild them as Klaxon routing rules (docs/config.md#routing)");
     Imported { config, report }
 }
 

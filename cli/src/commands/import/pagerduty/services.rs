@@ -1,12 +1,11 @@
 //! PagerDuty escalation policies, services (integrations and urgency) and maintenance windows.
 
-use super::{Documents, Ids, sorted, text};
-use crate::commands::import::Slugs;
-use crate::commands::import::duration_text;
+use super::{Documents, Ids, orchestrations, sorted, text};
 use crate::commands::import::model::{
     ConfigFile, IntegrationEntry, Matcher, PolicyEntry, RuleEntry, TierEntry, WindowEntry,
 };
 use crate::commands::import::report::{Endpoint, Report};
+use crate::commands::import::{Slugs, duration_text, next_priority};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -213,13 +212,20 @@ pub(super) fn services(
     ids: &mut Ids,
 ) {
     let mut slugs = Slugs::default();
-    let mut rule_slugs = Slugs::default();
-    let mut priority = 0;
     for service in sorted(&docs.services, "name") {
         let source_id = text(service, "id");
         let name = text(service, "name");
         report.object("service", &source_id, &name);
         report.unknown_fields("service", &source_id, "", service, SERVICE_FIELDS);
+        let policy = service
+            .pointer("/escalation_policy/id")
+            .and_then(Value::as_str)
+            .and_then(|id| ids.policies.get(id))
+            .cloned();
+        let urgency = urgency(service, &source_id, report);
+        // Event orchestration rules may route here whatever integrations the service has.
+        ids.service_routes
+            .insert(source_id.clone(), (policy.clone(), urgency.clone()));
         let names = integrations(service, &name, &mut slugs, config, report);
         unmapped_service_fields(service, &source_id, report);
         if names.is_empty() {
@@ -228,13 +234,9 @@ pub(super) fn services(
                 &source_id,
                 "none of its integrations can send to Klaxon, so no routing rule was made",
             );
+            orchestrations::unused(docs, &source_id, report);
             continue;
         }
-        let policy = service
-            .pointer("/escalation_policy/id")
-            .and_then(Value::as_str)
-            .and_then(|id| ids.policies.get(id))
-            .cloned();
         if policy.is_none() {
             report.field(
                 "service",
@@ -243,13 +245,21 @@ pub(super) fn services(
                 "its escalation policy was not imported: the rule pages nobody",
             );
         }
-        let urgency = urgency(service, &source_id, report);
-        let suppress = text(service, "status") == "disabled";
+        let route = orchestrations::ServiceRoute {
+            name: &name,
+            integrations: &names,
+            policy: policy.as_ref(),
+            urgency: urgency.as_ref(),
+        };
+        let catch_all =
+            orchestrations::service_rules(docs, &source_id, &route, config, report, ids);
+        let mut suppress = text(service, "status") == "disabled";
         if suppress {
             report.semantics("service", &source_id, "disabled in PagerDuty: its routing rule records incidents and pages nobody (suppress: true)");
         }
-        let id = rule_slugs.take(&name);
-        priority += 10;
+        suppress |= catch_all.suppress;
+        let id = ids.rule_slugs.take(&name);
+        let priority = next_priority(config);
         report.became("service", &source_id, format!("routing rule {id}"));
         ids.service_integrations.insert(source_id, names.clone());
         config.routing.rules.push(RuleEntry {
@@ -259,8 +269,9 @@ pub(super) fn services(
                 integrations: names,
                 ..Matcher::default()
             },
-            policy,
+            policy: catch_all.policy.or(policy),
             suppress,
+            severity: catch_all.severity,
             urgency,
         });
     }
@@ -467,7 +478,7 @@ pub(super) fn maintenance(
 }
 
 /// Whether a field holds something (not null, 0, or an empty text, list or object).
-fn is_set(value: &Value) -> bool {
+pub(super) fn is_set(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Number(n) => n.as_f64() != Some(0.0),
