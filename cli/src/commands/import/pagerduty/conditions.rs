@@ -123,13 +123,13 @@ fn split(expression: &str) -> Result<(Vec<String>, bool), String> {
     let mut chars = expression.chars().peekable();
     while let Some(c) = chars.next() {
         if let Some(q) = quote {
-            if c == '\\' {
-                if let Some(&next) = chars.peek() {
-                    chars.next();
-                    push(&mut parts, c);
-                    push(&mut parts, next);
-                    continue;
-                }
+            if c == '\\'
+                && let Some(&next) = chars.peek()
+            {
+                chars.next();
+                push(&mut parts, c);
+                push(&mut parts, next);
+                continue;
             }
             if c == q {
                 quote = None;

@@ -111,35 +111,8 @@ pub fn service_rules(
     report: &mut Report,
     ids: &mut Ids,
 ) -> Actions {
-    let active = match docs.service_orchestration_active.get(service) {
-        Some(Gated::Read(answer)) => answer.get("active").and_then(Value::as_bool) != Some(false),
-        _ => true,
-    };
-    if !active {
-        legacy_rules(docs, service, route, config, report, ids);
+    let Some(path) = active_orchestration(docs, service, route, config, report, ids) else {
         return Actions::default();
-    }
-    match docs.service_rules.get(service) {
-        Some(Gated::Read(rules)) if !rules.is_empty() => report.field(
-            "service",
-            service,
-            "event rules",
-            format!("{} legacy event rules not imported: the service orchestration is active, so PagerDuty does not apply them", rules.len()),
-        ),
-        _ => {}
-    }
-    let path = match docs.service_orchestrations.get(service) {
-        Some(Gated::Read(path)) => path,
-        Some(Gated::Unavailable(status)) => {
-            report.field(
-                "service",
-                service,
-                "event orchestration",
-                unavailable(*status),
-            );
-            return Actions::default();
-        }
-        None => return Actions::default(),
     };
     let kind = "service orchestration";
     report.object(
@@ -199,6 +172,49 @@ pub fn service_rules(
         .cloned()
         .unwrap_or(Value::Null);
     actions(&catch_all, kind, service, "catch_all.actions", report, ids)
+}
+
+/// The service's orchestration when it is active and readable; otherwise maps its legacy
+/// event rules (not active) or reports it (unavailable) and returns `None`.
+fn active_orchestration<'a>(
+    docs: &'a Documents,
+    service: &str,
+    route: &ServiceRoute<'_>,
+    config: &mut ConfigFile,
+    report: &mut Report,
+    ids: &mut Ids,
+) -> Option<&'a Value> {
+    let active = match docs.service_orchestration_active.get(service) {
+        Some(Gated::Read(answer)) => answer.get("active").and_then(Value::as_bool) != Some(false),
+        _ => true,
+    };
+    if !active {
+        legacy_rules(docs, service, route, config, report, ids);
+        return None;
+    }
+    if let Some(Gated::Read(rules)) = docs.service_rules.get(service)
+        && !rules.is_empty()
+    {
+        report.field(
+            "service",
+            service,
+            "event rules",
+            format!("{} legacy event rules not imported: the service orchestration is active, so PagerDuty does not apply them", rules.len()),
+        );
+    }
+    match docs.service_orchestrations.get(service) {
+        Some(Gated::Read(path)) => Some(path),
+        Some(Gated::Unavailable(status)) => {
+            report.field(
+                "service",
+                service,
+                "event orchestration",
+                unavailable(*status),
+            );
+            None
+        }
+        None => None,
+    }
 }
 
 /// The rules of a path's `start` set.
