@@ -5,13 +5,14 @@
 use super::{KEY, SOURCE, answer, import};
 use crate::common::klaxon;
 use crate::import_support::{
-    Fake, assert_same_files, assert_secret_nowhere, fixtures, import_saved, json_file, read,
-    unmapped,
+    Fake, assert_same_files, assert_secret_nowhere, edit, fixture_copy, fixtures, import_saved,
+    json_file, read, unmapped,
 };
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use std::path::Path;
 
 /// A PagerDuty account whose plan has no event orchestrations (402) and whose key may not read
 /// service orchestrations (403) nor event rules (404).
@@ -100,30 +101,63 @@ fn orchestration_cases() -> Vec<(
     ]
 }
 
+/// `klaxon route test --json` of a PagerDuty trigger with `payload` arriving on `integration`.
+fn route_test(config: &Path, integration: &str, payload: &Value) -> Value {
+    let event = serde_json::json!({
+        "routing_key": "klx_test",
+        "event_action": "trigger",
+        "payload": payload,
+    });
+    let file = config.with_file_name("event.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    klaxon(&[
+        "--config",
+        config.to_str().unwrap(),
+        "route",
+        "test",
+        file.to_str().unwrap(),
+        "--integration",
+        integration,
+        "--json",
+    ])
+    .ok()
+    .json()
+}
+
+#[test]
+fn legacy_event_rules_apply_when_the_service_orchestration_is_not_active() {
+    let saved = fixture_copy(SOURCE);
+    edit(
+        saved.path(),
+        "/event_orchestrations/services/PSVCHK1/active",
+        |doc| {
+            doc["active"] = Value::from(false);
+        },
+    );
+    let (dir, _) = import_saved(SOURCE, saved.path(), &[]);
+    let out = dir.path().join("klaxon.yaml");
+    // The legacy rule: a summary containing "timeout" becomes a warning.
+    let timeout =
+        serde_json::json!({"summary": "gateway timeout", "source": "lb-1", "severity": "critical"});
+    let routing = &route_test(&out, "checkout-alertmanager", &timeout)["events"][0]["routing"];
+    assert_eq!(
+        routing["rule"], "checkout-0c1d2e3f-0000-4000-8000-000000000001",
+        "{routing:#}"
+    );
+    assert_eq!(routing["severity"], "warning");
+    // The inactive orchestration's rules are not applied: disk alerts keep their severity.
+    let disk = serde_json::json!({"summary": "disk almost full", "source": "node-3", "severity": "critical", "component": "storage"});
+    let routing = &route_test(&out, "checkout-alertmanager", &disk)["events"][0]["routing"];
+    assert_eq!(routing["rule"], "checkout", "{routing:#}");
+    assert_eq!(routing["severity"], "critical");
+}
+
 #[test]
 fn event_orchestration_rules_route_as_pagerduty_would() {
     let (dir, _) = import_saved(SOURCE, &fixtures(SOURCE), &[]);
     let out = dir.path().join("klaxon.yaml");
     for (integration, payload, rule, severity, suppressed) in orchestration_cases() {
-        let event = serde_json::json!({
-            "routing_key": "klx_test",
-            "event_action": "trigger",
-            "payload": payload,
-        });
-        let file = dir.path().join("event.json");
-        std::fs::write(&file, event.to_string()).unwrap();
-        let decision = klaxon(&[
-            "--config",
-            out.to_str().unwrap(),
-            "route",
-            "test",
-            file.to_str().unwrap(),
-            "--integration",
-            integration,
-            "--json",
-        ])
-        .ok()
-        .json();
+        let decision = route_test(&out, integration, &payload);
         let routing = &decision["events"][0]["routing"];
         let label = format!("{integration} {payload}");
         assert_eq!(routing["rule"].as_str(), rule, "{label}: {routing:#}");
