@@ -134,9 +134,27 @@ fn legacy_event_rules_apply_when_the_service_orchestration_is_not_active() {
             doc["active"] = Value::from(false);
         },
     );
+    // It also suppresses until 3 alerts arrive within 5 minutes: not expressible.
+    edit(
+        saved.path(),
+        "/services/PSVCHK1/rules?limit=100&offset=0",
+        |doc| {
+            doc["rules"][0]["actions"]["suppress"] = serde_json::json!({
+                "value": true, "threshold_value": 3, "threshold_time_unit": "minutes", "threshold_time_amount": 5
+            });
+        },
+    );
     let (dir, _) = import_saved(SOURCE, saved.path(), &[]);
     let out = dir.path().join("klaxon.yaml");
-    // The legacy rule: a summary containing "timeout" becomes a warning.
+    let report = json_file(&dir.path().join("migration-report.json"));
+    assert!(
+        unmapped(&report).contains(
+            &"service event rule 0c1d2e3f-0000-4000-8000-000000000001 actions.suppress".to_owned()
+        ),
+        "{:#?}",
+        unmapped(&report)
+    );
+    // The legacy rule: a summary containing "timeout" becomes a warning (and pages).
     let timeout =
         serde_json::json!({"summary": "gateway timeout", "source": "lb-1", "severity": "critical"});
     let routing = &route_test(&out, "checkout-alertmanager", &timeout)["events"][0]["routing"];
@@ -145,6 +163,7 @@ fn legacy_event_rules_apply_when_the_service_orchestration_is_not_active() {
         "{routing:#}"
     );
     assert_eq!(routing["severity"], "warning");
+    assert!(routing["suppressed"].is_null(), "{routing:#}");
     // The inactive orchestration's rules are not applied: disk alerts keep their severity.
     let disk = serde_json::json!({"summary": "disk almost full", "source": "node-3", "severity": "critical", "component": "storage"});
     let routing = &route_test(&out, "checkout-alertmanager", &disk)["events"][0]["routing"];

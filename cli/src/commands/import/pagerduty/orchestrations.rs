@@ -293,9 +293,9 @@ fn actions(
     let Some(map) = actions.as_object() else {
         return kept;
     };
-    for (key, value) in map {
+    for (key, wrapped) in map {
         // Legacy event rules wrap each action's value: `{"severity": {"value": "critical"}}`.
-        let value = value.get("value").unwrap_or(value);
+        let value = wrapped.get("value").unwrap_or(wrapped);
         if !is_set(value) {
             continue;
         }
@@ -313,6 +313,13 @@ fn actions(
                     format!("severity {value} is not one of Klaxon's"),
                 ),
             },
+            // A legacy rule may suppress only until N alerts arrive in a time window.
+            "suppress" if wrapped.get("threshold_value").is_some_and(is_set) => report.field(
+                kind,
+                id,
+                &at,
+                "suppressing until a number of alerts arrive in a time window: Klaxon routing rules suppress always or never, so nothing was made of it",
+            ),
             "suppress" => kept.suppress = true,
             "drop_event" => {
                 kept.suppress = true;
