@@ -39,9 +39,18 @@ fn script_path(cache: &Path) -> PathBuf {
         .join("node_modules/axe-core/axe.min.js")
 }
 
-/// Installs axe-core into `<cache>/<version>`: into a directory of this process first, then
-/// renamed into place, so that test processes installing at once never see half an install.
+/// Installs axe-core into `<cache>/<version>` ([`npm_install`]).
 fn install(cache: &Path) {
+    npm_install(cache, "axe-core", AXE_VERSION, AXE_DIR_VAR);
+}
+
+/// Installs npm package `package@version` into `<cache>/<version>`: into a directory of this
+/// process first, then renamed into place, so that test processes installing at once never
+/// see half an install. `dir_var` is the variable a person can set instead.
+///
+/// # Panics
+/// When npm is missing or the install fails.
+pub fn npm_install(cache: &Path, package: &str, version: &str, dir_var: &str) {
     let partial = cache.join(format!("partial-{}", std::process::id()));
     std::fs::create_dir_all(&partial).unwrap_or_else(|e| panic!("{}: {e}", partial.display()));
     let status = Command::new("npm")
@@ -53,17 +62,14 @@ fn install(cache: &Path) {
             "--prefix",
         ])
         .arg(&partial)
-        .arg(format!("axe-core@{AXE_VERSION}"))
+        .arg(format!("{package}@{version}"))
         .status()
         .unwrap_or_else(|e| {
-            panic!("npm not found ({e}): install Node.js and npm, or set {AXE_DIR_VAR}")
+            panic!("npm not found ({e}): install Node.js and npm, or set {dir_var}")
         });
-    assert!(
-        status.success(),
-        "npm install axe-core@{AXE_VERSION} failed"
-    );
+    assert!(status.success(), "npm install {package}@{version} failed");
     // Another process may have finished first: then its copy stays and this one goes.
-    if std::fs::rename(&partial, cache.join(AXE_VERSION)).is_err() {
+    if std::fs::rename(&partial, cache.join(version)).is_err() {
         let _ = std::fs::remove_dir_all(&partial);
     }
 }

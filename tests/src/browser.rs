@@ -30,7 +30,11 @@ impl BrowserWorld {
     /// Starts the runtime, chromedriver and a window `width` px wide. Fails (never skips)
     /// when Chromium or chromedriver is missing.
     pub async fn start(width: u32) -> Self {
-        let world = ConsoleWorld::start().await;
+        Self::with_world(ConsoleWorld::start().await, width).await
+    }
+
+    /// A window `width` px wide on `world`'s console.
+    pub async fn with_world(world: ConsoleWorld, width: u32) -> Self {
         let driver = Driver::start().await.unwrap_or_else(|e| panic!("{e}"));
         let browser = driver
             .session(width, height_for(width))

@@ -102,11 +102,21 @@ impl ConsoleWorld {
 
     /// Starts a runtime with `yaml`.
     pub async fn start_with(yaml: &str) -> Self {
+        Self::start_with_env(yaml, &[]).await
+    }
+
+    /// Starts a runtime with `yaml` whose `${VAR}` references see only `env`.
+    pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut options = RuntimeOptions::new(dir.path(), "127.0.0.1:0".parse().unwrap());
         options.config = Some(Config::from_yaml(yaml).unwrap());
         options.console = Console::Silent;
-        options.env = Arc::new(|_| None);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        options.env =
+            Arc::new(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
         options.tuning.consumer.idle_poll = Duration::from_millis(100);
         let runtime = LocalRuntime::start(options).await.unwrap();
         let client = reqwest::Client::builder()

@@ -18,6 +18,7 @@ pub mod chaos;
 pub mod console;
 pub mod fakes;
 pub mod faults;
+pub mod oidc;
 pub mod pipeline;
 pub mod webdriver;
 

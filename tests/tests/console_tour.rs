@@ -101,6 +101,35 @@ async fn tour(width: u32) {
     wait_text(&b.browser, "#rotation", "weekly").await;
     visit(&b, "schedule").await;
 
+    // Policies and routing, and a dry run from the "test an alert" form.
+    b.browser
+        .find_link("Policies")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b.browser, "#policies", "Fast").await;
+    visit(&b, "policies").await;
+    let payload = r#"{"dedup_key": "db-down", "summary": "Database down", "severity": "critical"}"#;
+    b.browser
+        .find("#payload")
+        .await
+        .unwrap()
+        .send_keys(payload)
+        .await
+        .unwrap();
+    b.browser
+        .find("#test-alert")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = wait_text(&b.browser, "#dry-run", "escalates with policy fast").await;
+    assert!(result.contains("Alice Responder (email)"), "{result}");
+    visit(&b, "policies-tested").await;
+
     b.open("/console/incidents/99999").await;
     wait_text(&b.browser, "main", "not found").await;
     visit(&b, "not-found").await;
@@ -113,6 +142,51 @@ async fn tour(width: u32) {
         .unwrap();
     wait_text(&b.browser, "main", "Your session has ended").await;
     visit(&b, "signed-out").await;
+
+    // An admin creates an integration key, sees it once, and a sender can use it.
+    b.sign_in("ann@example.com").await;
+    b.browser
+        .find_link("Admin")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b.browser, "#integrations", "/v1/alerts").await;
+    visit(&b, "admin").await;
+    b.browser
+        .find("#integration-ci button[type=submit]:not(.secondary)")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b.browser, "#new-key", "will not show it again").await;
+    let secret = b
+        .browser
+        .find("#new-key-secret")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    visit(&b, "admin-key-created").await;
+    let sent = b
+        .world
+        .client
+        .post(b.world.url("/v1/alerts"))
+        .bearer_auth(secret.trim())
+        .json(&json!({"dedup_key": "new-key", "summary": "s", "severity": "info", "status": "firing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "the new key is accepted");
+    b.open("/console/admin").await;
+    let page = b.browser.source().await.unwrap();
+    assert!(
+        !page.contains(secret.trim()),
+        "the secret is not shown again"
+    );
     b.finish().await;
 }
 

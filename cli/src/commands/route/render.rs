@@ -1,9 +1,11 @@
 //! The text form of a `route test` report.
 
-use super::simulate::{EscalationOutcome, EscalationReport, PagedUser, StepReport, TargetReport};
 use super::{
     DefaultGrouping, EventKind, EventReport, FormatSource, IntegrationSource, RouteReport,
     urgency_name,
+};
+use klaxon_app::dryrun::simulate::{
+    EscalationOutcome, EscalationReport, PagedUser, StepReport, TargetReport,
 };
 use klaxon_domain::config::Config;
 use klaxon_domain::escalation::{ExhaustedReason, Target};

@@ -6,6 +6,7 @@ use super::read::IncidentQuery;
 use super::service::{ConsoleError, ConsoleService, SignedIn};
 use super::session::{clear_cookie, session_cookie, session_token};
 use super::signin::SigninLink;
+use super::sso::SsoError;
 use super::views::{
     Chrome, IncidentDetailFragment, IncidentListFragment, IncidentPage, IncidentsPage, MessagePage,
     SigninConfirmPage, SigninPage,
@@ -83,6 +84,7 @@ pub(super) fn error_page(error: ConsoleError, who: Option<&SignedIn>) -> Respons
             reason,
             Some(("/console/signin", "Ask for a new link")),
         ),
+        ConsoleError::Sso(error) => sso_error_page(&error, who),
         ConsoleError::Forbidden(_) => message(
             StatusCode::FORBIDDEN,
             who,
@@ -100,6 +102,29 @@ pub(super) fn error_page(error: ConsoleError, who: Option<&SignedIn>) -> Respons
             message(api.status, who, "This did not work", &text, None)
         }
     }
+}
+
+fn sso_error_page(error: &SsoError, who: Option<&SignedIn>) -> Response {
+    let status = match error {
+        SsoError::NotConfigured => StatusCode::NOT_FOUND,
+        SsoError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SsoError::Provider(_) => StatusCode::BAD_GATEWAY,
+        SsoError::Refused(_) | SsoError::NotAUser(_) => StatusCode::FORBIDDEN,
+    };
+    if status.is_server_error() {
+        tracing::warn!(%error, "console single sign-on failed");
+    }
+    let text = match error {
+        SsoError::Provider(_) => "The identity provider could not be reached or gave an answer Klaxon cannot use. Try again, or sign in with an email link.".to_owned(),
+        other => other.to_string(),
+    };
+    message(
+        status,
+        who,
+        "Single sign-on failed",
+        &text,
+        Some(("/console/signin", "Back to sign-in")),
+    )
 }
 
 fn form_fields(body: &[u8]) -> Result<Params, ApiError> {
@@ -198,6 +223,7 @@ pub(super) async fn signin_form<S: Store, Q: Queue, T: Timers, E: EmailSender>(
             title: "Sign in".into(),
             notice: None,
             email: String::new(),
+            sso: sso_label(&svc).await,
         }),
         Err(response) => response,
     }
@@ -221,9 +247,17 @@ pub(super) async fn signin_request<S: Store, Q: Queue, T: Timers, E: EmailSender
                 svc.settings().signin_ttl.num_minutes()
             )),
             email,
+            sso: sso_label(&svc).await,
         }),
         Err(error) => error_page(error, None),
     }
+}
+
+/// The single sign-on button's label, when the configuration has a provider.
+async fn sso_label<S: Store, Q: Queue, T: Timers, E: EmailSender>(
+    svc: &ConsoleService<S, Q, T, E>,
+) -> Option<String> {
+    svc.sso().await.ok().flatten().map(|sso| sso.label())
 }
 
 fn incomplete_link() -> Response {

@@ -10,11 +10,18 @@
 //! | `POST /console/signin` (`email`) | anyone | the same "check your email" answer for every address; `429` past the per-address limit |
 //! | `GET /console/signin/link?t&e&s` | holder of a sign-in link | a confirmation page with a button; changes nothing |
 //! | `POST /console/signin/link` | holder of a sign-in link | uses the link up, sets the session cookie, `303` to the incidents; `403` altered, expired or used |
+//! | `GET /console/sso` | anyone (when `settings.sso` is configured) | `303` to the OpenID provider with a sealed flow cookie; `404` without a provider |
+//! | `GET /console/sso/callback?code&state` | the browser back from the provider | a session for the user with the provider's verified email, `303` to the incidents; `403` for an unknown or unverified address, a wrong state or no flow cookie; `502` when the provider fails |
 //! | `POST /console/signout` (`csrf`) | signed in | ends the session, clears the cookie |
 //! | `GET /console/incidents?status&severity&urgency&policy&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh) |
 //! | `GET /console/incidents/{id}[?fragment=1]` | signed in (any role) | one incident (id or number) |
 //! | `POST /console/incidents/{id}/acknowledge`, `/resolve` (`csrf`) | responder, admin | `303` to the incident; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
 //! | `GET /console/oncall` | signed in (any role) | who is on call on every schedule, until when, who's next; every policy's tiers; my shifts |
+//! | `GET /console/admin` | admin | integrations with their endpoint URLs and keys (by hash prefix), API keys, the applied configuration version and what the earlier versions changed; `403` for other roles |
+//! | `POST /console/admin/keys` (`csrf`, `kind`, `name`, `label`) | admin | creates a key and shows its secret this once |
+//! | `POST /console/admin/keys/{hash}/revoke` (`csrf`) | admin | revokes the key |
+//! | `GET /console/policies` | signed in (any role) | every policy's tiers and targets, grouping and routing rules in priority order, defaults, maintenance windows, the "test an alert" form |
+//! | `POST /console/policies/test` (`csrf`, `payload`, `integration`) | signed in (any role) | the page with the dry run `klaxon route test` does (nothing stored, nobody paged); `400` naming `payload` when it cannot be read |
 //! | `GET /console/schedules/{id}` | signed in (any role) | the final rotation and overrides over 14 days; the override forms for responders and admins |
 //! | `POST /console/schedules/{id}/overrides` (`csrf`, `user`, `start`, `end`) | responder, admin | creates an override (times in the schedule's zone), `303` to the schedule |
 //! | `POST /console/schedules/{id}/overrides/{override}/remove` (`csrf`) | responder, admin | removes it, `303` to the schedule |
@@ -22,15 +29,19 @@
 //! Pages without a session redirect to the sign-in page; form posts without one are `401`.
 //! Every HTML answer carries a strict Content-Security-Policy (see [`html::CSP`]).
 
+pub mod admin;
 pub mod assets;
 mod handlers;
 pub mod html;
 pub mod oncall;
+pub mod policies;
 pub mod read;
 pub mod schedule_pages;
 pub mod service;
 pub mod session;
 pub mod signin;
+pub mod sso;
+mod sso_pages;
 pub mod views;
 
 pub use read::{IncidentList, IncidentQuery, IncidentView};
@@ -64,6 +75,11 @@ where
             service::SIGNIN_LINK_PATH,
             get(signin_link_page::<S, Q, T, E>).post(signin_link_use::<S, Q, T, E>),
         )
+        .route(sso::SSO_START_PATH, get(sso_pages::start::<S, Q, T, E>))
+        .route(
+            sso::SSO_CALLBACK_PATH,
+            get(sso_pages::callback::<S, Q, T, E>),
+        )
         .route("/console/signout", post(signout::<S, Q, T, E>))
         .route("/console/incidents", get(incidents::<S, Q, T, E>))
         .route("/console/incidents/{id}", get(incident::<S, Q, T, E>))
@@ -79,6 +95,14 @@ where
             "/console/oncall",
             get(schedule_pages::on_call::<S, Q, T, E>),
         )
+        .route("/console/admin", get(admin::page::<S, Q, T, E>))
+        .route("/console/admin/keys", post(admin::create_key::<S, Q, T, E>))
+        .route(
+            "/console/admin/keys/{hash}/revoke",
+            post(admin::revoke_key::<S, Q, T, E>),
+        )
+        .route("/console/policies", get(policies::page::<S, Q, T, E>))
+        .route("/console/policies/test", post(policies::test::<S, Q, T, E>))
         .route(
             "/console/schedules/{id}",
             get(schedule_pages::schedule::<S, Q, T, E>),

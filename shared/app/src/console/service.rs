@@ -4,13 +4,16 @@
 //! the signed-in user as the actor.
 
 use super::signin::{SigninLink, SigninSigner, random_token};
+use super::sso::{SsoCallback, SsoClient, SsoError, SsoStart};
 use crate::ports::{Email, EmailSender, Queue, Timers};
 use crate::render::escape_html;
 use crate::usecases::lifecycle::{StopAction, stop_incident};
+use crate::usecases::notify::{EnvLookup, process_env};
 use crate::usecases::queries::{QueryService, find_incident};
 use crate::usecases::{Core, UseCaseError};
 use chrono::Duration;
 use klaxon_domain::Instant;
+use klaxon_domain::config::Sso;
 use klaxon_domain::ids::UserId;
 use klaxon_domain::incident::Incident;
 use klaxon_domain::timeline::Actor;
@@ -36,6 +39,9 @@ pub enum ConsoleError {
     /// The signed-in user's role does not allow this.
     #[error("your role ({0}) cannot do this; ask an admin for the responder role")]
     Forbidden(&'static str),
+    /// Single sign-on did not sign the person in.
+    #[error(transparent)]
+    Sso(#[from] SsoError),
     /// A use case failed (unknown incident, storage, bad input).
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
@@ -114,6 +120,8 @@ pub struct ConsoleService<S, Q, T, E> {
     timers: T,
     email: E,
     signer: SigninSigner,
+    sso: SsoClient,
+    env: EnvLookup,
     settings: ConsoleSettings,
 }
 
@@ -128,6 +136,8 @@ impl<S, Q, T, E> std::fmt::Debug for ConsoleService<S, Q, T, E> {
 impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
     /// Assembles the service: `email` sends sign-in links (the same sender pages go through),
     /// `queue` and `timers` are what acknowledging needs (notices, cancelled escalation).
+    /// The single sign-on client secret's `${VAR}` is read from the process environment
+    /// (see [`Self::with_env`]).
     pub fn new(
         core: Core<S>,
         queue: Q,
@@ -136,14 +146,25 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         signer: SigninSigner,
         settings: ConsoleSettings,
     ) -> Self {
+        let sso = SsoClient::new(signer.derive_key("klaxon-console-sso-key"));
         Self {
             queries: QueryService::new(core),
             queue,
             timers,
             email,
+            sso,
             signer,
+            env: process_env(),
             settings,
         }
+    }
+
+    /// Reads `${VAR}` references (the single sign-on client secret) with `env` instead of
+    /// the process environment.
+    #[must_use]
+    pub fn with_env(mut self, env: EnvLookup) -> Self {
+        self.env = env;
+        self
     }
 
     /// The shared core.
@@ -260,20 +281,75 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
                 "The user this link was sent to is no longer configured.",
             ));
         }
+        self.start_session(token.user, "email link").await
+    }
+
+    async fn start_session(&self, user: UserId, how: &str) -> Result<NewSession, ConsoleError> {
         let now = self.core().now();
         let session = ConsoleSession {
-            user: token.user,
+            user,
             csrf: random_token(),
             created_at: now,
             expires_at: now + self.settings.session_ttl,
         };
         let secret = random_token();
         self.core().repo.create_session(&secret, &session).await?;
-        tracing::info!(user = %session.user, "console session started");
+        tracing::info!(user = %session.user, how, "console session started");
         Ok(NewSession {
             token: secret,
             session,
         })
+    }
+
+    /// The single sign-on settings, if the configuration has them (the sign-in page shows
+    /// the button).
+    pub async fn sso(&self) -> Result<Option<Sso>, ConsoleError> {
+        Ok(self.core().config().await?.settings.sso.clone())
+    }
+
+    async fn sso_secret(&self) -> Result<(Sso, String), ConsoleError> {
+        let sso = self.sso().await?.ok_or(SsoError::NotConfigured)?;
+        let env = &self.env;
+        let secret = sso
+            .client_secret
+            .resolve(|name| env(name))
+            .map_err(|e| SsoError::Secret(format!("settings.sso.client_secret: {e}")))?;
+        Ok((sso, secret))
+    }
+
+    /// Starts single sign-on: where to send the browser and the flow cookie.
+    pub async fn sso_start(&self) -> Result<SsoStart, ConsoleError> {
+        let (sso, secret) = self.sso_secret().await?;
+        let now = self.core().now();
+        Ok(self
+            .sso
+            .start(&sso, secret, &self.settings.public_url, now)
+            .await?)
+    }
+
+    /// Finishes single sign-on: the provider's verified email address must be a configured
+    /// user's; then a session starts as with an email link.
+    pub async fn sso_finish(&self, callback: &SsoCallback<'_>) -> Result<NewSession, ConsoleError> {
+        let (sso, secret) = self.sso_secret().await?;
+        let now = self.core().now();
+        let identity = self
+            .sso
+            .finish(&sso, secret, &self.settings.public_url, callback, now)
+            .await?;
+        let config = self.core().config().await?;
+        let Some(user) = config.users.iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(&identity.email))
+        }) else {
+            tracing::info!(subject = %identity.subject, "single sign-on for an address no user has");
+            return Err(SsoError::NotAUser(format!(
+                "{} is not the address of any Klaxon user. Ask an admin to add it to the configuration.",
+                identity.email
+            ))
+            .into());
+        };
+        self.start_session(user.id.clone(), "single sign-on").await
     }
 
     /// The person signed in with session cookie `token`, if the session is live and its user

@@ -70,6 +70,14 @@ impl SigninSigner {
         }
     }
 
+    /// A key for another purpose, derived from the signing secret (HMAC of `purpose`), so
+    /// one configured secret serves several MACs that can never be mistaken for each other.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.keyed.clone();
+        mac.update(format!("derive\n{purpose}").as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Whether the link's signature is ours (constant-time comparison).
     pub fn verify(&self, link: &SigninLink) -> bool {
         let Ok(signature) = URL_SAFE_NO_PAD.decode(link.signature.as_bytes()) else {

@@ -76,6 +76,8 @@ pub struct SigninPage {
     pub notice: Option<String>,
     /// The address entered.
     pub email: String,
+    /// The single sign-on button's label, when a provider is configured.
+    pub sso: Option<String>,
 }
 
 /// The confirmation page of a sign-in link.

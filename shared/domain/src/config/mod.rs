@@ -19,7 +19,7 @@ mod tests;
 pub use error::{ConfigErrors, ConfigIssue, ConfigPath, PathSegment};
 pub use sections::{
     DEFAULT_ACK_LINK_LIFETIME, EnvRef, GenericWebhook, IncomingWebhook, Integration, Notifications,
-    Settings, UnsetVariable,
+    Settings, Sso, UnsetVariable,
 };
 pub use validate::{
     MAX_ACK_LINK_LIFETIME, MAX_POLICY_REPEAT, MIN_ACK_LINK_LIFETIME, MIN_CUSTOM_SHIFT,

@@ -167,6 +167,64 @@ pub struct Settings {
     /// How long the signed acknowledge/resolve links in a page stay valid (1m to 30d).
     #[serde(default = "default_ack_link_lifetime")]
     pub ack_link_lifetime: HumanDuration,
+    /// Single sign-on to the web console with an OpenID Connect provider, beside the email
+    /// sign-in link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<Sso>,
+}
+
+/// The `settings.sso` section: an OpenID Connect provider people sign in to the console with
+/// (authorization code flow with PKCE). The provider's verified `email` claim is matched to a
+/// user's `email`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sso {
+    /// The issuer URL (`https://`, or `http://` on a loopback host for testing); its
+    /// `/.well-known/openid-configuration` describes the provider.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret, as an environment variable reference.
+    pub client_secret: EnvRef,
+    /// What the sign-in button says after "Sign in with" (default "single sign-on").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Sso {
+    /// The button's label.
+    pub fn label(&self) -> String {
+        let name = self.name.as_deref().map(str::trim).unwrap_or_default();
+        let name = if name.is_empty() {
+            "single sign-on"
+        } else {
+            name
+        };
+        format!("Sign in with {name}")
+    }
+
+    /// Why `issuer` cannot be an issuer URL, if it cannot.
+    pub fn issuer_problem(issuer: &str) -> Option<&'static str> {
+        let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"];
+        let rest = if let Some(rest) = issuer.strip_prefix("https://") {
+            rest
+        } else if let Some(base) = loopback.iter().find(|b| issuer.starts_with(*b)) {
+            let rest = &issuer[base.len()..];
+            if !(rest.is_empty() || rest.starts_with(':') || rest.starts_with('/')) {
+                return Some("must be an https:// URL (http:// only on a loopback host)");
+            }
+            &issuer["http://".len()..]
+        } else {
+            return Some("must be an https:// URL (http:// only on a loopback host)");
+        };
+        if rest.is_empty() || rest.starts_with('/') {
+            return Some("has no host");
+        }
+        if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Some("must not have a query, a fragment or spaces");
+        }
+        None
+    }
 }
 
 fn yes() -> bool {
@@ -182,6 +240,7 @@ impl Default for Settings {
         Self {
             auto_resolve: true,
             ack_link_lifetime: DEFAULT_ACK_LINK_LIFETIME,
+            sso: None,
         }
     }
 }
@@ -220,5 +279,36 @@ mod tests {
         assert_eq!(s, Settings::default());
         assert!(s.auto_resolve);
         assert_eq!(s.ack_link_lifetime.as_secs(), 86_400);
+        assert_eq!(s.sso, None);
+    }
+
+    #[test]
+    fn sso_issuers_must_be_https_or_loopback_http() {
+        for good in [
+            "https://login.example.com",
+            "https://login.example.com/realms/ops",
+            "http://127.0.0.1:4000",
+            "http://localhost",
+        ] {
+            assert_eq!(Sso::issuer_problem(good), None, "{good}");
+        }
+        for bad in [
+            "http://login.example.com",
+            "http://localhost.example.com",
+            "https://",
+            "https://x/?a=1",
+            "login.example.com",
+        ] {
+            assert!(Sso::issuer_problem(bad).is_some(), "{bad}");
+        }
+        let sso: Sso = serde_json::from_str(
+            r#"{"issuer": "https://id.example.com", "client_id": "klaxon", "client_secret": "${OIDC_SECRET}"}"#,
+        )
+        .unwrap();
+        assert_eq!(sso.label(), "Sign in with single sign-on");
+        assert_eq!(sso.client_secret.var_name(), "OIDC_SECRET");
+        let literal =
+            r#"{"issuer": "https://id.example.com", "client_id": "k", "client_secret": "hunter2"}"#;
+        assert!(serde_json::from_str::<Sso>(literal).is_err());
     }
 }

@@ -215,4 +215,13 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
             ),
         );
     }
+    if let Some(sso) = &config.settings.sso {
+        let path = root.key("settings").key("sso");
+        if let Some(problem) = crate::config::Sso::issuer_problem(&sso.issuer) {
+            issues.push(path.key("issuer"), problem);
+        }
+        if sso.client_id.trim().is_empty() {
+            issues.push(path.key("client_id"), "must not be empty");
+        }
+    }
 }

@@ -287,7 +287,8 @@ pub(super) fn build_services(
         senders.clone(),
         settings.signin,
         ConsoleSettings::new(settings.public_url.to_owned()),
-    );
+    )
+    .with_env(settings.env.clone());
     let notify = NotifyService::new(
         cores.core("notify")?,
         Senders {

@@ -24,7 +24,6 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
         ));
     };
     let has = |key: &str| fields.contains_key(key);
-    let text = |key: &str| fields.get(key).and_then(Value::as_str);
     let found = |format, reason| Ok(Detected { format, reason });
 
     if has("Records") {
@@ -45,31 +44,10 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
             "\"event_action\" (a PagerDuty Events API v2 event)",
         );
     }
-    if let Some(Value::Array(alerts)) = fields.get("alerts") {
-        if text("version") == Some("1") || has("orgId") {
-            return found(
-                Format::Grafana,
-                "an \"alerts\" list with \"version\": \"1\" or \"orgId\" (a Grafana webhook)",
-            );
-        }
-        if text("version") == Some("4") {
-            return found(
-                Format::Alertmanager,
-                "an \"alerts\" list with \"version\": \"4\" (an Alertmanager webhook)",
-            );
-        }
-        if alerts.iter().any(|alert| alert.get("dedup_key").is_some()) {
-            return found(
-                Format::Native,
-                "an \"alerts\" list of objects with \"dedup_key\" (Klaxon's own format)",
-            );
-        }
-        if has("groupKey") || has("receiver") {
-            return found(
-                Format::Alertmanager,
-                "an \"alerts\" list with \"groupKey\" or \"receiver\" (an Alertmanager webhook)",
-            );
-        }
+    if let Some(Value::Array(alerts)) = fields.get("alerts")
+        && let Some(detected) = detect_alert_list(fields, alerts)
+    {
+        return Ok(detected);
     }
     if has("dedup_key") {
         return found(Format::Native, "\"dedup_key\" (Klaxon's own format)");
@@ -112,13 +90,49 @@ pub fn detect(payload: &Value) -> Result<Detected, String> {
     ))
 }
 
+/// A payload with an `"alerts"` list: Grafana, Alertmanager or a native batch, if the
+/// fields beside the list tell which.
+fn detect_alert_list(
+    fields: &serde_json::Map<String, Value>,
+    alerts: &[Value],
+) -> Option<Detected> {
+    let has = |key: &str| fields.contains_key(key);
+    let version = fields.get("version").and_then(Value::as_str);
+    let found = |format, reason| Some(Detected { format, reason });
+    if version == Some("1") || has("orgId") {
+        return found(
+            Format::Grafana,
+            "an \"alerts\" list with \"version\": \"1\" or \"orgId\" (a Grafana webhook)",
+        );
+    }
+    if version == Some("4") {
+        return found(
+            Format::Alertmanager,
+            "an \"alerts\" list with \"version\": \"4\" (an Alertmanager webhook)",
+        );
+    }
+    if alerts.iter().any(|alert| alert.get("dedup_key").is_some()) {
+        return found(
+            Format::Native,
+            "an \"alerts\" list of objects with \"dedup_key\" (Klaxon's own format)",
+        );
+    }
+    if has("groupKey") || has("receiver") {
+        return found(
+            Format::Alertmanager,
+            "an \"alerts\" list with \"groupKey\" or \"receiver\" (an Alertmanager webhook)",
+        );
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn sample(name: &str) -> Value {
-        let path = format!("{}/../events/ingest/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../events/ingest/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
@@ -174,7 +188,7 @@ mod tests {
             };
             let payload = sample(file);
             assert_eq!(detect(&payload).map(|d| d.format), Ok(format), "{file}");
-            let path = format!("{}/../events/ingest/{file}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/../../events/ingest/{file}", env!("CARGO_MANIFEST_DIR"));
             let body = std::fs::read(path).unwrap();
             let parsed = klaxon_domain::ingest::parse(format, &body, &context).unwrap();
             assert!(!parsed.events.is_empty(), "{file}");

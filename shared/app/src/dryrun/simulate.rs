@@ -5,14 +5,13 @@
 //! [`Roster`] over the configuration as the resolver. So the timeline shows what production
 //! would do, including skipped tiers, rounds and exhaustion, and cannot drift from it.
 
-use crate::time;
-use anyhow::Context;
-use klaxon_app::oncall::Roster;
+use super::{DryRunError, utc};
+use crate::oncall::Roster;
 use klaxon_domain::Instant;
 use klaxon_domain::config::Config;
 use klaxon_domain::escalation::{
     self, Effect, EscalationEvent, EscalationPolicy, EscalationState, EscalationStatus,
-    ExhaustedReason, Target,
+    ExhaustedReason, Target, TimerPayload,
 };
 use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::Urgency;
@@ -120,7 +119,7 @@ pub fn simulate(
     policy: &EscalationPolicy,
     urgency: Urgency,
     start: Instant,
-) -> anyhow::Result<EscalationReport> {
+) -> Result<EscalationReport, DryRunError> {
     let roster = Roster::new(config, Default::default());
     let incident = IncidentId::new(DRY_RUN_INCIDENT)?;
     let mut state = EscalationState::new(policy.id.clone(), urgency);
@@ -135,58 +134,11 @@ pub fn simulate(
         .saturating_mul(2);
     for _ in 0..max_steps {
         let transition = escalation::step(&incident, &state, &event, policy, &roster, now)
-            .with_context(|| format!("escalation of policy {}", policy.id))?;
+            .map_err(|e| DryRunError(format!("escalation of policy {}: {e}", policy.id)))?;
         let mut next_timer = None;
         for effect in transition.effects {
-            match effect {
-                Effect::Page(page) => {
-                    let delay = usize::try_from(page.tier)
-                        .ok()
-                        .and_then(|tier| policy.tiers.get(tier))
-                        .map(|tier| tier.delay.to_string())
-                        .unwrap_or_default();
-                    steps.push(StepReport::Page {
-                        at: time::utc(page.resolve_at),
-                        round: page.round,
-                        tier: page.tier,
-                        delay,
-                        escalates_at: None,
-                        targets: resolve_targets(
-                            config,
-                            &roster,
-                            &page.targets,
-                            page.urgency,
-                            page.resolve_at,
-                        ),
-                    });
-                }
-                Effect::ArmTimer { due, payload, .. } => {
-                    if let Some(StepReport::Page { escalates_at, .. }) = steps.last_mut() {
-                        *escalates_at = Some(time::utc(due));
-                    }
-                    next_timer = Some((due, payload));
-                }
-                Effect::Timeline(draft) => match draft.entry {
-                    TimelineEntry::TierSkipped {
-                        round,
-                        tier,
-                        targets,
-                        ..
-                    } => steps.push(StepReport::Skip {
-                        at: time::utc(draft.time),
-                        round,
-                        tier,
-                        targets,
-                    }),
-                    TimelineEntry::EscalationExhausted { reason, .. } => {
-                        steps.push(StepReport::Exhausted {
-                            at: time::utc(draft.time),
-                            reason,
-                        });
-                    }
-                    _ => {}
-                },
-                Effect::CancelTimer { .. } => {}
+            if let Some(timer) = record(effect, config, policy, &roster, &mut steps) {
+                next_timer = Some(timer);
             }
         }
         state = transition.state;
@@ -201,10 +153,12 @@ pub fn simulate(
     let outcome = match state.status() {
         EscalationStatus::Active if state.next_due().is_none() => EscalationOutcome::Waiting,
         EscalationStatus::Exhausted => EscalationOutcome::Exhausted,
-        other => anyhow::bail!(
-            "the dry run of policy {} stopped in state {other:?}; this is a bug in klaxon",
-            policy.id
-        ),
+        other => {
+            return Err(DryRunError(format!(
+                "the dry run of policy {} stopped in state {other:?}; this is a bug in klaxon",
+                policy.id
+            )));
+        }
     };
     Ok(EscalationReport {
         policy: policy.id.to_string(),
@@ -217,6 +171,67 @@ pub fn simulate(
         steps,
         outcome,
     })
+}
+
+/// Adds what `effect` shows to `steps`; returns the timer it arms, if it arms one.
+fn record(
+    effect: Effect,
+    config: &Config,
+    policy: &EscalationPolicy,
+    roster: &Roster<'_>,
+    steps: &mut Vec<StepReport>,
+) -> Option<(Instant, TimerPayload)> {
+    match effect {
+        Effect::Page(page) => {
+            let delay = usize::try_from(page.tier)
+                .ok()
+                .and_then(|tier| policy.tiers.get(tier))
+                .map(|tier| tier.delay.to_string())
+                .unwrap_or_default();
+            steps.push(StepReport::Page {
+                at: utc(page.resolve_at),
+                round: page.round,
+                tier: page.tier,
+                delay,
+                escalates_at: None,
+                targets: resolve_targets(
+                    config,
+                    roster,
+                    &page.targets,
+                    page.urgency,
+                    page.resolve_at,
+                ),
+            });
+        }
+        Effect::ArmTimer { due, payload, .. } => {
+            if let Some(StepReport::Page { escalates_at, .. }) = steps.last_mut() {
+                *escalates_at = Some(utc(due));
+            }
+            return Some((due, payload));
+        }
+        Effect::Timeline(draft) => match draft.entry {
+            TimelineEntry::TierSkipped {
+                round,
+                tier,
+                targets,
+                ..
+            } => steps.push(StepReport::Skip {
+                at: utc(draft.time),
+                round,
+                tier,
+                targets,
+            }),
+            TimelineEntry::EscalationExhausted { reason, .. } => {
+                steps.push(StepReport::Exhausted {
+                    at: utc(draft.time),
+                    reason,
+                });
+            }
+            _ => {}
+        },
+        Effect::CancelTimer { .. } => {}
+    }
+    None
 }
 
 /// Who each target reaches at `at`, with their channels for `urgency`. A user reached twice in
