@@ -20,6 +20,7 @@ pub mod grouping;
 pub mod ingest;
 pub mod lifecycle;
 pub mod notify;
+pub mod opsgenie;
 pub mod queries;
 pub mod routing;
 

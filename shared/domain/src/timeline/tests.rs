@@ -79,8 +79,16 @@ fn incident_and_alert_entries() -> Vec<TimelineEntry> {
             severity: Severity::Error,
         },
         TimelineEntry::AlertResolved {
-            alert,
+            alert: alert.clone(),
             open_alerts: 2,
+        },
+        TimelineEntry::AlertUpdated {
+            alert,
+            dedup_key: DedupKey::new("disk:/var").unwrap(),
+            change: crate::alert::AlertChange::Priority {
+                priority: "P1".into(),
+                severity: Severity::Critical,
+            },
         },
     ]
 }

@@ -33,6 +33,7 @@ mod keys;
 pub mod lock;
 mod overrides;
 pub mod schema;
+mod senders;
 mod timeline;
 
 pub use alerts::{
@@ -48,6 +49,7 @@ pub use idempotency::Begin;
 pub use incidents::{AlertLinkState, AlertResolvedOutcome, IncidentAlert, Linked, StoredIncident};
 pub use keys::{KeyKind, KeyRecord, StoredKey};
 pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
+pub use senders::{AlertChangeWrite, AlertEdits, REQUEST_RETENTION, SenderRequest};
 
 use crate::{Clock, Cursor, Key, Store, StoreError};
 use klaxon_domain::Instant;
