@@ -10,6 +10,7 @@
 //! | `POST /v1/integrations/sns/{key}` | CloudWatch alarms via an SNS HTTPS subscription |
 //! | `POST /v2/enqueue` | PagerDuty Events API v2 |
 //! | `POST /generic/2010-04-15/create_event.json` | PagerDuty Events API v1 |
+//! | `POST /v2/change/enqueue` | PagerDuty Change Events (recorded, never paging) |
 //! | `POST /v2/alerts` | Opsgenie create alert (the rest of its alert API: [`super::opsgenie`]) |
 //!
 //! [`route`] and the handler table are exhaustive matches over [`Format`]: a new format has no
@@ -30,6 +31,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use klaxon_domain::ingest::pagerduty::{PagerDutyErrorResponse, PagerDutySuccess};
+use klaxon_domain::ingest::pagerduty_change::ChangeAccepted;
 use klaxon_domain::ingest::pagerduty_v1::PagerDutyV1Success;
 use klaxon_domain::ingest::{Format, IngestError, IngestErrorKind, MAX_BODY_BYTES, Request};
 use klaxon_store::Store;
@@ -135,6 +137,7 @@ where
             router.route(route(format), handler::<S, Q, H>(format))
         })
         .route(PAGERDUTY_V1_ROUTE, post(pagerduty_v1::<S, Q, H>))
+        .route(PAGERDUTY_CHANGE_ROUTE, post(pagerduty_change::<S, Q, H>))
         .merge(super::opsgenie::routes::<S, Q, H>())
         .with_state(service)
 }
@@ -269,6 +272,25 @@ async fn pagerduty<S: Store, Q: Queue, H: HttpGet>(
             tracing::error!(?other, "a PagerDuty event was accepted without a dedup key");
             ApiError::internal().into_response()
         }
+        Err(failure) => pagerduty_failure(failure, "routing_key"),
+    }
+}
+
+/// PagerDuty Change Events' route.
+pub const PAGERDUTY_CHANGE_ROUTE: &str = "/v2/change/enqueue";
+
+/// Change Events: 202 `{"status":"success","message":"Change event processed"}`, errors as for
+/// alert events.
+async fn pagerduty_change<S: Store, Q: Queue, H: HttpGet>(
+    State(svc): State<Svc<S, Q, H>>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return pagerduty_failure(IngestFailure::Parse(error), "routing_key"),
+    };
+    match svc.change_event(&body).await {
+        Ok(_) => (StatusCode::ACCEPTED, Json(ChangeAccepted::default())).into_response(),
         Err(failure) => pagerduty_failure(failure, "routing_key"),
     }
 }

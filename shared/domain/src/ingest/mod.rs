@@ -33,6 +33,7 @@ mod normalize;
 pub mod opsgenie;
 pub mod opsgenie_api;
 pub mod pagerduty;
+pub mod pagerduty_change;
 pub mod pagerduty_v1;
 pub mod sns;
 mod time;

@@ -93,6 +93,23 @@ pub enum TimelineEntry {
         /// What changed.
         change: AlertChange,
     },
+    /// `io.klaxon.change.recorded`: a change (a deploy, a configuration push) was reported by
+    /// an integration with alerts in this open incident (PagerDuty Change Events); it pages
+    /// nobody.
+    #[serde(rename = "io.klaxon.change.recorded")]
+    ChangeRecorded {
+        /// The change's id.
+        change: String,
+        /// The integration that reported it.
+        integration: IntegrationName,
+        /// What changed.
+        summary: String,
+        /// Where, if the sender said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        /// When it happened.
+        happened_at: Instant,
+    },
     /// `io.klaxon.escalation.tier_paged`: a tier's targets are being paged.
     #[serde(rename = "io.klaxon.escalation.tier_paged")]
     TierPaged {
@@ -218,6 +235,7 @@ impl TimelineEntry {
             TimelineEntry::AlertLinked { .. } => "io.klaxon.alert.linked",
             TimelineEntry::AlertResolved { .. } => "io.klaxon.alert.resolved",
             TimelineEntry::AlertUpdated { .. } => "io.klaxon.alert.updated",
+            TimelineEntry::ChangeRecorded { .. } => "io.klaxon.change.recorded",
             TimelineEntry::TierPaged { .. } => "io.klaxon.escalation.tier_paged",
             TimelineEntry::TierSkipped { .. } => "io.klaxon.escalation.tier_skipped",
             TimelineEntry::EscalationExhausted { .. } => "io.klaxon.escalation.exhausted",

@@ -23,6 +23,7 @@
 //!   produced them, so a redelivered message cannot record an occurrence twice.
 
 mod alerts;
+mod changes;
 mod codec;
 mod config;
 mod console;
@@ -40,6 +41,7 @@ pub use alerts::{
     ALERT_RETENTION, AlertRecord, AlertState, CHUNK_BYTES, Firing, INLINE_BODY_BYTES,
     MAX_BODY_CHUNKS, Resolved, UngroupedAlert,
 };
+pub use changes::{CHANGE_RETENTION, ChangeRecord, change_details};
 pub use config::{CONFIG_PART_BYTES, MAX_CONFIG_PARTS, SavedConfig, StoredConfig};
 pub use console::{ConsoleSession, SigninToken};
 pub use deliveries::{

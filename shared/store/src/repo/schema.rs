@@ -91,9 +91,12 @@ pub const STATUS: &str = "STATUS";
 /// Sort key prefix of a sender's edits of one occurrence, in the alert record's partition:
 /// `EDITS#<alert id>`.
 pub const EDITS: &str = "EDITS#";
+/// Partition of an integration's change events: `CHANGE#<integration>` (sort:
+/// `<happened>#<change id>`).
+pub const CHANGE: &str = "CHANGE#";
 
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 37] = [
+pub const ALL: [&str; 38] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -131,6 +134,7 @@ pub const ALL: [&str; 37] = [
     SENDER_REQUEST,
     STATUS,
     EDITS,
+    CHANGE,
 ];
 
 /// An instant as sortable text: RFC 3339 in UTC with nine fraction digits, fixed width for
@@ -315,6 +319,19 @@ pub fn sender_request_key(request_id: &str) -> Key {
 /// `partition`: `EDITS#<alert id>`.
 pub fn alert_edits_key(partition: &str, alert_id: &str) -> Key {
     Key::new(partition, format!("{EDITS}{alert_id}"))
+}
+
+/// The partition of an integration's change events: `CHANGE#<integration>`.
+pub fn change_partition(integration: &str) -> String {
+    format!("{CHANGE}{integration}")
+}
+
+/// The key of a change event: `CHANGE#<integration>`, `<happened>#<change id>`.
+pub fn change_key(integration: &str, happened: Instant, id: &str) -> Key {
+    Key::new(
+        change_partition(integration),
+        format!("{}#{id}", sort_time(happened)),
+    )
 }
 
 #[cfg(test)]
