@@ -89,6 +89,7 @@ async fn only_incident(p: &Pipeline) -> StoredIncident {
 
 mod formats;
 mod opsgenie_api;
+mod pagerduty_more;
 mod recovery;
 mod refusals;
 mod sns;

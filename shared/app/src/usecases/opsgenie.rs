@@ -24,6 +24,9 @@ use klaxon_store::repo::{
     AlertChangeWrite, AlertEdits, AlertRecord, AlertState, SenderRequest, StoredIncident,
 };
 
+/// Opsgenie's name of the create action in request statuses.
+pub const CREATE: &str = "Create";
+
 /// How many of the most recent incidents the alert list looks through.
 pub const LIST_SCAN_INCIDENTS: u32 = 100;
 
@@ -287,18 +290,31 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
         Ok(self.core().repo.record_sender_request(&request).await?)
     }
 
-    /// What request `id` did, if `integration` made it.
+    /// What request `id` did, if `integration` made it. A create counts as processed once
+    /// grouping has linked its alert (from then on the alert is found by its id, as the SDKs
+    /// do next): until then it answers `isSuccess: false`, which the SDKs poll again.
     pub async fn opsgenie_request(
         &self,
         integration: &IntegrationName,
         id: &str,
     ) -> Result<Option<SenderRequest>, UseCaseError> {
-        Ok(self
-            .core()
-            .repo
+        let repo = &self.core().repo;
+        let Some(mut request) = repo
             .sender_request(id)
             .await?
-            .filter(|request| &request.integration == integration))
+            .filter(|request| &request.integration == integration)
+        else {
+            return Ok(None);
+        };
+        if request.action == CREATE
+            && request.is_success
+            && let Some(alert_id) = &request.alert_id
+            && repo.alert_link(alert_id).await?.is_none()
+        {
+            request.is_success = false;
+            request.status = "Alert is being created".to_string();
+        }
+        Ok(Some(request))
     }
 
     /// The current occurrence's id of the alert at `key`, if it exists.

@@ -339,7 +339,7 @@ async fn create<S: Store, Q: Queue, H: HttpGet>(
             };
             let outcome = Outcome {
                 integration,
-                action: "Create",
+                action: crate::usecases::opsgenie::CREATE,
                 success: true,
                 status: status.into(),
                 alert_id,
