@@ -103,7 +103,7 @@ fn pagerdutys_python_client_talks_to_serve_over_https_with_the_self_signed_certi
     assert!(untrusting.is_err(), "an unknown authority must not verify");
 
     let key = serve.key("KLAXON_KEY_PAGERDUTY_LEGACY");
-    let env = [("REQUESTS_CA_BUNDLE", ca.as_path())];
+    let env = [("SSL_CERT_FILE", ca.as_path())];
     let answer = run_script(
         "pagerduty_client.py",
         &["trigger", &url, &key, "db-1/disk"],

@@ -28,9 +28,9 @@ def main() -> None:
             tags=["db", "env:prod"],
         )
     )
-    status = alerts.get_request_status(request_id=created.request_id)
-    # The SDK's own polling (retrieve_result) reads the same status and keeps the alert id.
+    # The SDK's own polling (`id` runs retrieve_result: get_request_status until isSuccess).
     alert_id = created.id
+    status = alerts.get_request_status(request_id=created.request_id)
     assert alert_id == status.data.alert_id, (alert_id, status.data.alert_id)
 
     first = alerts.get_alert(identifier=alert_id, identifier_type="id").data
