@@ -211,8 +211,15 @@ pub(super) async fn serve(
     Ok(())
 }
 
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\n\
-connection: close\r\ncontent-length: 58\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
+const PLAIN_HTTP_BODY: &str = "This port speaks HTTPS: use an https:// URL to reach it.\n";
+
+/// The whole answer to a plain-HTTP request on the TLS port.
+fn plain_http_answer() -> String {
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{PLAIN_HTTP_BODY}",
+        PLAIN_HTTP_BODY.len()
+    )
+}
 
 async fn connection(
     stream: TcpStream,
@@ -224,7 +231,7 @@ async fn connection(
     let mut first = [0u8; 1];
     if stream.peek(&mut first).await? == 1 && first[0] != 0x16 {
         let mut stream = stream;
-        stream.write_all(PLAIN_HTTP_ANSWER).await?;
+        stream.write_all(plain_http_answer().as_bytes()).await?;
         stream.shutdown().await?;
         return Ok(());
     }
@@ -249,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_plain_http_answer_has_the_length_it_announces() {
-        let text = std::str::from_utf8(PLAIN_HTTP_ANSWER).unwrap();
+        let text = plain_http_answer();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("content-length: {}", body.len())));
     }
