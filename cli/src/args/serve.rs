@@ -28,6 +28,31 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
 
+    /// Serve HTTPS with this PEM certificate chain (server certificate first; with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KLAXON_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KLAXON_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start for localhost and the listen address; the
+    /// authority that signed it is written to DATA_DIR/tls/ca.pem (printed at start): point a
+    /// client's CA bundle at that file.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+
     /// The data directory: database, outbox, keys.
     #[arg(
         long,

@@ -209,6 +209,45 @@ pub enum AlertEvent {
     },
 }
 
+/// A change a sender made to an alert after creating it (Opsgenie's update, note and tag
+/// calls): recorded on the incident's timeline, and shown when the sender reads the alert back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "snake_case")]
+pub enum AlertChange {
+    /// The summary (Opsgenie `message`) was replaced.
+    Message {
+        /// The new summary.
+        message: String,
+    },
+    /// The description was replaced.
+    Description {
+        /// The new description.
+        description: String,
+    },
+    /// The priority was changed (the alert's severity follows it).
+    Priority {
+        /// As the sender named it (`P1`…`P5`).
+        priority: String,
+        /// The severity it maps to.
+        severity: Severity,
+    },
+    /// A note was added.
+    Note {
+        /// The note's text.
+        note: String,
+    },
+    /// Tags were added.
+    TagsAdded {
+        /// The tags, as sent.
+        tags: Vec<String>,
+    },
+    /// Tags were removed.
+    TagsRemoved {
+        /// The tags, as sent.
+        tags: Vec<String>,
+    },
+}
+
 impl AlertEvent {
     /// The identity of the alert this event concerns.
     pub fn key(&self) -> AlertKey {

@@ -28,6 +28,7 @@ mod error;
 pub mod keys;
 mod options;
 mod startup;
+mod tls;
 mod workers;
 
 pub use data_dir::DataDir;
@@ -35,6 +36,7 @@ pub use error::RuntimeError;
 pub use keys::{LocalKey, LocalKeys};
 pub use options::{Console, RuntimeOptions, SERVE_MAX_ATTEMPTS, Tuning, check_public_url};
 pub use startup::{ConfigStatus, StartReport};
+pub use tls::{TlsSource, self_signed_ca_path};
 
 use crate::queue::SqliteQueue;
 use crate::store::SqliteStore;
@@ -46,6 +48,7 @@ use startup::ServiceSettings;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +58,7 @@ use tokio_util::sync::CancellationToken;
 pub struct LocalRuntime {
     address: SocketAddr,
     public_url: String,
+    tls_trust_file: Option<PathBuf>,
     data_dir: DataDir,
     keys: LocalKeys,
     report: StartReport,
@@ -85,7 +89,12 @@ impl LocalRuntime {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let opened = startup::open_data_dir(&options)?;
         let (listener, address, public_url) =
-            startup::listen(options.listen, opened.public_url).await?;
+            startup::listen(options.listen, opened.public_url, options.tls.is_some()).await?;
+        let tls = options
+            .tls
+            .as_ref()
+            .map(|source| tls::prepare(source, &opened.data_dir, address))
+            .transpose()?;
         let adapters =
             startup::open_adapters(&opened.data_dir, &clock, options.tuning.queue).await?;
         let prepared = startup::prepare_config_and_keys(
@@ -118,12 +127,13 @@ impl LocalRuntime {
         let workers =
             workers::spawn_workers(&adapters, &services, &options.tuning, &clock, &stop_workers);
         let stop_http = CancellationToken::new();
-        let server = startup::serve(listener, &services, &stop_http);
+        let server = startup::serve(listener, &services, tls.as_ref(), &stop_http);
         let data_dir = opened.data_dir;
         tracing::info!(%address, %public_url, data_dir = %data_dir.root().display(), "klaxon serve started");
         Ok(Self {
             address,
             public_url,
+            tls_trust_file: tls.map(|tls| tls.trust_file),
             data_dir,
             keys: prepared.keys,
             report,
@@ -145,6 +155,12 @@ impl LocalRuntime {
     /// The base URL of links in pages (no trailing slash).
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// When serving HTTPS: the PEM file a client trusts (the self-signed authority, or the
+    /// given certificate).
+    pub fn tls_trust_file(&self) -> Option<&Path> {
+        self.tls_trust_file.as_deref()
     }
 
     /// The data directory.

@@ -263,7 +263,7 @@ async fn opsgenie_create_acknowledge_and_close_by_alias() {
         IncidentStatus::Resolved
     );
 
-    // Only aliases identify alerts here.
+    // An id that names no alert: accepted as Opsgenie does, and the request status says so.
     let (status, body) = post(
         p.ingest_router(),
         "/v2/alerts/checkout-api-5xx-rate/close?identifierType=id",
@@ -271,5 +271,13 @@ async fn opsgenie_create_acknowledge_and_close_by_alias() {
         "{}",
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let path = format!(
+        "/v2/alerts/requests/{}",
+        body["requestId"].as_str().unwrap()
+    );
+    let (status, body) = send(p.ingest_router(), "GET", &path, &genie, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["isSuccess"], false);
+    assert_eq!(body["data"]["status"], "Alert does not exist");
 }

@@ -51,6 +51,28 @@ async fn post(
     (status, json)
 }
 
+/// Any method, with an `authorization` header; an empty body is sent as none.
+async fn send(
+    router: axum::Router,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", authorization)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json)
+}
+
 fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
@@ -66,6 +88,8 @@ async fn only_incident(p: &Pipeline) -> StoredIncident {
 }
 
 mod formats;
+mod opsgenie_api;
+mod pagerduty_more;
 mod recovery;
 mod refusals;
 mod sns;

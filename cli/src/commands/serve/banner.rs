@@ -40,6 +40,9 @@ pub(super) struct Banner {
     pub(super) database: String,
     pub(super) outbox: String,
     pub(super) keys_file: String,
+    /// When serving HTTPS: the PEM file clients trust.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) tls_trust_file: Option<String>,
     pub(super) config: ConfigLine,
     pub(super) email: String,
     pub(super) webhooks: bool,
@@ -113,6 +116,9 @@ impl Banner {
             database: data_dir.database().display().to_string(),
             outbox: data_dir.outbox().display().to_string(),
             keys_file: data_dir.keys_env().display().to_string(),
+            tls_trust_file: runtime
+                .tls_trust_file()
+                .map(|path| path.display().to_string()),
             config: ConfigLine {
                 file: config_file.map(str::to_owned),
                 version: report.config.version,
@@ -218,6 +224,12 @@ impl Banner {
         ];
         for (label, value) in rows {
             text.push_str(&format!("  {label:<9} {value}\n"));
+        }
+        if let Some(trust) = &self.tls_trust_file {
+            text.push_str(&format!(
+                "  {:<9} HTTPS; clients trust the certificate in {trust} (e.g. REQUESTS_CA_BUNDLE, SSL_CERT_FILE, curl --cacert)\n",
+                "tls"
+            ));
         }
         if self.queued_messages + self.pending_timers + self.recovered_leases > 0 {
             text.push_str(&format!(

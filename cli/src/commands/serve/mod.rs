@@ -14,7 +14,7 @@ use crate::{config_file, output};
 use banner::Banner;
 use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
 use klaxon_domain::config::Config;
-use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, check_public_url};
+use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, TlsSource, check_public_url};
 use signals::StopSignals;
 pub use smtp::smtp_config;
 use std::path::Path;
@@ -56,6 +56,14 @@ pub fn run(
     options.config = config.as_ref().map(|(config, _)| config.clone());
     options.smtp = smtp.clone();
     options.webhooks = !args.no_webhooks;
+    options.tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (_, _, true) => Some(TlsSource::SelfSigned),
+        _ => None,
+    };
     options.slack_signing_secret = std::env::var(SLACK_SECRET_VARIABLE)
         .ok()
         .filter(|secret| !secret.trim().is_empty());

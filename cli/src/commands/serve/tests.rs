@@ -107,6 +107,7 @@ fn banner(try_keys_file: &str, sample_payload: Option<PathBuf>) -> Banner {
         database: "klaxon-data/klaxon.db".into(),
         outbox: "klaxon-data/outbox.jsonl".into(),
         keys_file: "klaxon-data/keys.env".into(),
+        tls_trust_file: None,
         config: ConfigLine {
             file: None,
             version: 1,

@@ -9,8 +9,9 @@
 //! | `POST /v1/integrations/grafana` | Grafana alerting webhook |
 //! | `POST /v1/integrations/sns/{key}` | CloudWatch alarms via an SNS HTTPS subscription |
 //! | `POST /v2/enqueue` | PagerDuty Events API v2 |
-//! | `POST /v2/alerts` | Opsgenie create alert |
-//! | `POST /v2/alerts/{identifier}/acknowledge`, `/close` | Opsgenie ack/close by alias |
+//! | `POST /generic/2010-04-15/create_event.json` | PagerDuty Events API v1 |
+//! | `POST /v2/change/enqueue` | PagerDuty Change Events (recorded, never paging) |
+//! | `POST /v2/alerts` | Opsgenie create alert (the rest of its alert API: [`super::opsgenie`]) |
 //!
 //! [`route`] and the handler table are exhaustive matches over [`Format`]: a new format has no
 //! route until it is given one. Every handler calls the one entry point,
@@ -25,12 +26,13 @@ use crate::usecases::ingest::{IngestFailure, IngestService, IngestSummary, Inges
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use klaxon_domain::ingest::opsgenie::{OpsgenieAccepted, OpsgenieAction};
 use klaxon_domain::ingest::pagerduty::{PagerDutyErrorResponse, PagerDutySuccess};
+use klaxon_domain::ingest::pagerduty_change::ChangeAccepted;
+use klaxon_domain::ingest::pagerduty_v1::PagerDutyV1Success;
 use klaxon_domain::ingest::{Format, IngestError, IngestErrorKind, MAX_BODY_BYTES, Request};
 use klaxon_store::Store;
 use serde_json::json;
@@ -87,9 +89,11 @@ fn accepted(summary: IngestSummary) -> Response {
         .into_response()
 }
 
-type Svc<S, Q, H> = Arc<IngestService<S, Q, H>>;
+/// The ingest routes' state.
+pub type Svc<S, Q, H> = Arc<IngestService<S, Q, H>>;
 
-/// The route each format is posted to (Opsgenie's acknowledge and close routes come on top).
+/// The route each format is posted to (the rest of Opsgenie's alert API comes on top, from
+/// [`super::opsgenie::routes`]).
 pub fn route(format: Format) -> &'static str {
     match format {
         Format::Native => "/v1/alerts",
@@ -116,7 +120,7 @@ where
         ),
         Format::Cloudwatch => post(sns_https::<S, Q, H>),
         Format::Pagerduty => post(pagerduty::<S, Q, H>),
-        Format::Opsgenie => post(opsgenie_create::<S, Q, H>),
+        Format::Opsgenie => super::opsgenie::alerts_route::<S, Q, H>(),
     }
 }
 
@@ -132,14 +136,9 @@ where
         .fold(Router::new(), |router, format| {
             router.route(route(format), handler::<S, Q, H>(format))
         })
-        .route(
-            "/v2/alerts/{identifier}/acknowledge",
-            post(opsgenie_ack::<S, Q, H>),
-        )
-        .route(
-            "/v2/alerts/{identifier}/close",
-            post(opsgenie_close::<S, Q, H>),
-        )
+        .route(PAGERDUTY_V1_ROUTE, post(pagerduty_v1::<S, Q, H>))
+        .route(PAGERDUTY_CHANGE_ROUTE, post(pagerduty_change::<S, Q, H>))
+        .merge(super::opsgenie::routes::<S, Q, H>())
         .with_state(service)
 }
 
@@ -208,20 +207,22 @@ fn pagerduty_error(status: StatusCode, errors: Vec<String>) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn pagerduty_failure(failure: IngestFailure) -> Response {
+/// An error in PagerDuty's shape; `key` names the body's credential (`routing_key` in v2,
+/// `service_key` in v1).
+fn pagerduty_failure(failure: IngestFailure, key: &str) -> Response {
     match failure {
         IngestFailure::Parse(error) => (
             parse_status(&error),
             Json(PagerDutyErrorResponse::from_error(&error)),
         )
             .into_response(),
-        IngestFailure::Other(UseCaseError::Unauthorized(_)) => {
-            pagerduty_error(StatusCode::BAD_REQUEST, vec!["Invalid routing key".into()])
-        }
-        IngestFailure::Other(UseCaseError::Forbidden(message)) => pagerduty_error(
+        IngestFailure::Other(UseCaseError::Unauthorized(_)) => pagerduty_error(
             StatusCode::BAD_REQUEST,
-            vec![format!("'routing_key' {message}")],
+            vec![format!("Invalid {}", key.replace('_', " "))],
         ),
+        IngestFailure::Other(UseCaseError::Forbidden(message)) => {
+            pagerduty_error(StatusCode::BAD_REQUEST, vec![format!("'{key}' {message}")])
+        }
         // A limit the parsed alert breaks (its labels' total size): still PagerDuty's shape.
         IngestFailure::Other(UseCaseError::Invalid { field, message }) => pagerduty_error(
             StatusCode::BAD_REQUEST,
@@ -251,7 +252,7 @@ async fn pagerduty<S: Store, Q: Queue, H: HttpGet>(
 ) -> Response {
     let body = match read_body(body).await {
         Ok(body) => body,
-        Err(error) => return pagerduty_failure(IngestFailure::Parse(error)),
+        Err(error) => return pagerduty_failure(IngestFailure::Parse(error), "routing_key"),
     };
     let request = Request::Body {
         format: Format::Pagerduty,
@@ -271,140 +272,59 @@ async fn pagerduty<S: Store, Q: Queue, H: HttpGet>(
             tracing::error!(?other, "a PagerDuty event was accepted without a dedup key");
             ApiError::internal().into_response()
         }
-        Err(failure) => pagerduty_failure(failure),
+        Err(failure) => pagerduty_failure(failure, "routing_key"),
     }
 }
 
-// --- Opsgenie compatibility ----------------------------------------------------------------
+/// PagerDuty Change Events' route.
+pub const PAGERDUTY_CHANGE_ROUTE: &str = "/v2/change/enqueue";
 
-const GENIE: &[&str] = &["geniekey", "bearer"];
-
-fn request_id<S: Store, Q: Queue, H: HttpGet>(svc: &IngestService<S, Q, H>) -> String {
-    svc.core().ids.new_id()
+/// Change Events: 202 `{"status":"success","message":"Change event processed"}`, errors as for
+/// alert events.
+async fn pagerduty_change<S: Store, Q: Queue, H: HttpGet>(
+    State(svc): State<Svc<S, Q, H>>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return pagerduty_failure(IngestFailure::Parse(error), "routing_key"),
+    };
+    match svc.change_event(&body).await {
+        Ok(_) => (StatusCode::ACCEPTED, Json(ChangeAccepted::default())).into_response(),
+        Err(failure) => pagerduty_failure(failure, "routing_key"),
+    }
 }
 
-fn opsgenie_failure(request_id: String, failure: IngestFailure) -> Response {
-    let (status, message) = match failure {
-        IngestFailure::Parse(error) => (
-            match error.kind {
-                IngestErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                IngestErrorKind::Invalid | IngestErrorKind::Unsupported => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                _ => StatusCode::BAD_REQUEST,
-            },
-            error
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        // A limit the parsed alert breaks: a validation error, which Opsgenie answers with 422.
-        IngestFailure::Other(UseCaseError::Invalid { field, message }) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{field}: {message}"),
-        ),
-        IngestFailure::Other(error) => {
-            let api = ApiError::from(error);
-            (api.status, api.message)
+/// Events API v1's route.
+pub const PAGERDUTY_V1_ROUTE: &str = "/generic/2010-04-15/create_event.json";
+
+/// Events API v1: 200 with `incident_key` on success; PagerDuty's v1 answers 403 (not 429)
+/// when it wants the sender to back off.
+async fn pagerduty_v1<S: Store, Q: Queue, H: HttpGet>(
+    State(svc): State<Svc<S, Q, H>>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return pagerduty_failure(IngestFailure::Parse(error), "service_key"),
+    };
+    match svc.ingest(None, Request::PagerdutyV1 { body: &body }).await {
+        Ok(Ingested::Events {
+            dedup_key: Some(incident_key),
+            ..
+        }) => (StatusCode::OK, Json(PagerDutyV1Success::new(&incident_key))).into_response(),
+        Ok(other) => {
+            tracing::error!(?other, "a PagerDuty v1 event was accepted without a key");
+            ApiError::internal().into_response()
         }
-    };
-    (
-        status,
-        Json(json!({"message": message, "took": 0.0, "requestId": request_id})),
-    )
-        .into_response()
-}
-
-fn opsgenie_accepted(request_id: String) -> Response {
-    (
-        StatusCode::ACCEPTED,
-        Json(OpsgenieAccepted::new(&request_id, 0.0)),
-    )
-        .into_response()
-}
-
-async fn opsgenie_create<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let id = request_id(&svc);
-    let body = match read_body(body).await {
-        Ok(body) => body,
-        Err(error) => return opsgenie_failure(id, IngestFailure::Parse(error)),
-    };
-    let key = key_from_headers(&headers, GENIE);
-    let request = Request::Body {
-        format: Format::Opsgenie,
-        body: &body,
-    };
-    match svc.ingest(key.as_deref(), request).await {
-        Ok(_) => opsgenie_accepted(id),
-        Err(failure) => opsgenie_failure(id, failure),
+        Err(failure) => {
+            let mut response = pagerduty_failure(failure, "service_key");
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                *response.status_mut() = StatusCode::FORBIDDEN;
+            }
+            response
+        }
     }
-}
-
-/// `?identifierType=alias`.
-#[derive(Debug, serde::Deserialize)]
-struct IdentifierQuery {
-    #[serde(rename = "identifierType")]
-    identifier_type: Option<String>,
-}
-
-async fn opsgenie_action<S: Store, Q: Queue, H: HttpGet>(
-    svc: Svc<S, Q, H>,
-    identifier: String,
-    query: IdentifierQuery,
-    headers: HeaderMap,
-    body: Body,
-    action: OpsgenieAction,
-) -> Response {
-    let id = request_id(&svc);
-    let body = match read_body(body).await {
-        Ok(body) => body,
-        Err(error) => return opsgenie_failure(id, IngestFailure::Parse(error)),
-    };
-    let key = key_from_headers(&headers, GENIE);
-    let request = Request::OpsgenieAction {
-        identifier: &identifier,
-        identifier_type: query.identifier_type.as_deref(),
-        action,
-        body: &body,
-    };
-    match svc.ingest(key.as_deref(), request).await {
-        Ok(_) => opsgenie_accepted(id),
-        Err(failure) => opsgenie_failure(id, failure),
-    }
-}
-
-async fn opsgenie_ack<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    Path(identifier): Path<String>,
-    Query(query): Query<IdentifierQuery>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    opsgenie_action(
-        svc,
-        identifier,
-        query,
-        headers,
-        body,
-        OpsgenieAction::Acknowledge,
-    )
-    .await
-}
-
-async fn opsgenie_close<S: Store, Q: Queue, H: HttpGet>(
-    State(svc): State<Svc<S, Q, H>>,
-    Path(identifier): Path<String>,
-    Query(query): Query<IdentifierQuery>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    opsgenie_action(svc, identifier, query, headers, body, OpsgenieAction::Close).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod opsgenie;
 pub mod pages;
 
 pub use error::ApiError;

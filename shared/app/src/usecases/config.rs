@@ -238,6 +238,8 @@ impl<S: Store> QueryService<S> {
             ConfigUploadError::Invalid(ConfigErrors::single(ConfigPath::root(), message))
         };
         let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not UTF-8 text"))?;
+        // Some editors and senders start files with a UTF-8 byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Err(invalid(
                 "the body is empty: send the whole configuration file (an empty file would remove every user, schedule and policy)",

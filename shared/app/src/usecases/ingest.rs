@@ -14,7 +14,7 @@ use crate::security::keys::{KeyHash, PlainKey};
 use crate::security::sns::{HttpGet, SnsSignatureVersion, SnsVerifier, SnsVerifyError};
 use klaxon_domain::alert::{AlertEvent, AlertKey, AlertStatus};
 use klaxon_domain::config::{Config, Integration};
-use klaxon_domain::ids::{AlertId, DedupKey};
+use klaxon_domain::ids::{AlertId, DedupKey, IntegrationName};
 use klaxon_domain::ingest::sns::{SignatureAlgorithm, SnsEnvelope, SnsMessageType};
 use klaxon_domain::ingest::{self, Format, IngestError, ParseContext, Request, cloudwatch, sns};
 use klaxon_store::Store;
@@ -68,8 +68,11 @@ pub enum Ingested {
     Events {
         /// What happened to each.
         summary: IngestSummary,
-        /// PagerDuty only: the dedup key to answer with (the sender's, or the generated one).
+        /// PagerDuty and Opsgenie only: the event's dedup key (the sender's, or the generated
+        /// one).
         dedup_key: Option<DedupKey>,
+        /// The integration the request authenticated as.
+        integration: IntegrationName,
     },
     /// An SNS subscription was confirmed.
     SubscriptionConfirmed,
@@ -189,6 +192,7 @@ impl<S: Store, Q: Queue, H: HttpGet> IngestService<S, Q, H> {
         Ok(Ingested::Events {
             summary,
             dedup_key: parsed.dedup_key,
+            integration: integration.name,
         })
     }
 

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod ack;
+pub mod changes;
 pub mod config;
 pub mod effects;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod grouping;
 pub mod ingest;
 pub mod lifecycle;
 pub mod notify;
+pub mod opsgenie;
 pub mod queries;
 pub mod routing;
 

@@ -17,7 +17,7 @@ use super::pagerduty::PagerDutyRequest;
 use super::sns::{SnsEnvelope, SnsMessageType};
 use super::{
     Format, IngestError, ParseContext, alertmanager, cloudwatch, grafana, native, opsgenie,
-    pagerduty, sns,
+    pagerduty, pagerduty_v1, sns,
 };
 use crate::alert::AlertEvent;
 use crate::ids::DedupKey;
@@ -43,6 +43,12 @@ pub enum Request<'a> {
         /// The optional JSON body (`user`, `source`, `note`).
         body: &'a [u8],
     },
+    /// A PagerDuty Events API v1 body (`/generic/2010-04-15/create_event.json`): format
+    /// `pagerduty`, its `service_key` the integration key.
+    PagerdutyV1 {
+        /// The request body.
+        body: &'a [u8],
+    },
 }
 
 impl Request<'_> {
@@ -51,6 +57,7 @@ impl Request<'_> {
         match self {
             Request::Body { format, .. } => *format,
             Request::OpsgenieAction { .. } => Format::Opsgenie,
+            Request::PagerdutyV1 { .. } => Format::Pagerduty,
         }
     }
 }
@@ -96,6 +103,7 @@ pub fn read(request: Request<'_>) -> Result<Payload<'_>, IngestError> {
             action,
             body,
         },
+        Request::PagerdutyV1 { body } => Read::Pagerduty(pagerduty_v1::parse_request(body)?),
         Request::Body { format, body } => match format {
             Format::Native => Read::Native(body),
             Format::Alertmanager => Read::Alertmanager(body),
@@ -113,7 +121,8 @@ pub fn read(request: Request<'_>) -> Result<Payload<'_>, IngestError> {
 pub struct Parsed {
     /// The alert events, in payload order.
     pub events: Vec<AlertEvent>,
-    /// PagerDuty only: the dedup key to answer with (the sender's, or the generated one).
+    /// PagerDuty and Opsgenie only: the one event's dedup key, to answer with or to record in
+    /// the request status (the sender's, or the generated one).
     pub dedup_key: Option<DedupKey>,
     /// Messages that carried no event, in payload order, for callers that explain themselves.
     pub remarks: Vec<Remark>,
@@ -126,6 +135,15 @@ pub enum Remark {
     NoAlarm(SnsMessageType),
     /// A CloudWatch `INSUFFICIENT_DATA` alarm the integration ignores.
     InsufficientDataIgnored,
+}
+
+/// A single event with its dedup key.
+fn keyed(event: AlertEvent) -> Parsed {
+    Parsed {
+        dedup_key: Some(event.key().dedup_key),
+        events: vec![event],
+        remarks: Vec::new(),
+    }
 }
 
 impl Payload<'_> {
@@ -164,19 +182,16 @@ impl Payload<'_> {
             Read::Native(body) => native::parse(body, ctx)?,
             Read::Alertmanager(body) => alertmanager::parse(body, ctx)?,
             Read::Grafana(body) => grafana::parse(body, ctx)?,
-            Read::OpsgenieCreate(body) => vec![opsgenie::parse_create(body, ctx)?],
+            Read::OpsgenieCreate(body) => return Ok(keyed(opsgenie::parse_create(body, ctx)?)),
             Read::OpsgenieAction {
                 identifier,
                 identifier_type,
                 action,
                 body,
-            } => vec![opsgenie::parse_action(
-                identifier,
-                identifier_type,
-                body,
-                action,
-                ctx,
-            )?],
+            } => {
+                let event = opsgenie::parse_action(identifier, identifier_type, body, action, ctx)?;
+                return Ok(keyed(event));
+            }
             Read::Pagerduty(request) => {
                 let (event, dedup_key) = request.into_event(ctx);
                 return Ok(Parsed {

@@ -3,9 +3,10 @@
 //! `Authorization: GenieKey <integration key>` at the edge.
 //!
 //! **Dedup key:** `alias` (≤ 512 characters); a create without one gets the caller's generated
-//! key ([`ParseContext::generated_dedup_key`]), as Opsgenie assigns one. Acknowledge and close
-//! find the alert by alias only: Klaxon has no Opsgenie alert ids, so `identifierType=id` (which
-//! is Opsgenie's default when the parameter is absent) and `tiny` are refused as `unsupported`.
+//! key ([`ParseContext::generated_dedup_key`]), as Opsgenie assigns one. [`parse_action`] finds
+//! the alert by alias: the HTTP edge resolves `identifierType=id` (Opsgenie's default) and
+//! `tiny` to the alias first (see [`super::opsgenie_api`]) and passes `alias`; anything else
+//! reaching it is refused as `unsupported`.
 //!
 //! Create mapping: `message` (required, ≤ 130 characters) → summary; `priority` `P1` critical,
 //! `P2` error, `P3` warning, `P4`/`P5` info (absent: the integration default, else warning,

@@ -23,7 +23,8 @@
 use super::error::IngestErrorKind;
 use super::json::{Errors, Located, Obj, item, parse_body};
 use super::normalize::{
-    check_max_chars, dedup_key, flatten_into, is_web_url, merge_labels, value_text,
+    check_max_chars, dedup_key, flatten_into, is_web_url, merge_labels, severity_or_default,
+    source_or_default, value_text,
 };
 use super::{IngestError, MAX_SUMMARY_CHARS, ParseContext};
 use crate::Instant;
@@ -57,7 +58,7 @@ pub struct PagerDutyRequest {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum RequestKind {
+pub(super) enum RequestKind {
     Trigger {
         dedup_key: Option<DedupKey>,
         trigger: Box<Trigger>,
@@ -66,18 +67,29 @@ enum RequestKind {
     Resolve(DedupKey),
 }
 
+/// A trigger's alert fields. Events API v1 has no severity and no required source: those
+/// take the integration's defaults.
 #[derive(Debug, Clone, PartialEq)]
-struct Trigger {
-    summary: String,
-    source: String,
-    severity: Severity,
-    timestamp: Option<Instant>,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-    links: Vec<Link>,
+pub(super) struct Trigger {
+    pub(super) summary: String,
+    pub(super) source: Option<String>,
+    pub(super) severity: Option<Severity>,
+    pub(super) timestamp: Option<Instant>,
+    pub(super) labels: BTreeMap<String, String>,
+    pub(super) annotations: BTreeMap<String, String>,
+    pub(super) links: Vec<Link>,
 }
 
 impl PagerDutyRequest {
+    /// A request read by another PagerDuty parser (Events API v1).
+    pub(super) fn from_parts(routing_key: String, kind: RequestKind, raw: Value) -> Self {
+        PagerDutyRequest {
+            routing_key,
+            kind,
+            raw,
+        }
+    }
+
     /// The `routing_key` from the body: the integration key to authenticate.
     pub fn routing_key(&self) -> &str {
         &self.routing_key
@@ -129,9 +141,11 @@ impl PagerDutyRequest {
                     integration: ctx.integration.clone(),
                     dedup_key: dedup_key.clone(),
                     status: AlertStatus::Firing,
-                    severity: trigger.severity,
+                    severity: severity_or_default(trigger.severity, ctx.defaults),
                     summary: trigger.summary,
-                    source: Some(trigger.source),
+                    source: trigger
+                        .source
+                        .or_else(|| source_or_default(None, ctx.defaults)),
                     labels: merge_labels(ctx.defaults, trigger.labels),
                     annotations: trigger.annotations,
                     links: trigger.links,
@@ -281,8 +295,8 @@ fn parse_trigger(obj: Obj<'_>, errors: &mut Errors) -> Option<Trigger> {
     }
     Some(Trigger {
         summary: summary?.trim().to_string(),
-        source: source?.to_string(),
-        severity: severity?,
+        source: Some(source?.to_string()),
+        severity: Some(severity?),
         timestamp,
         labels,
         annotations,

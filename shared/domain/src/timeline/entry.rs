@@ -1,7 +1,7 @@
 //! What happened: [`TimelineEntry`], one variant per CloudEvents `type`.
 
 use crate::Instant;
-use crate::alert::Severity;
+use crate::alert::{AlertChange, Severity};
 use crate::ids::{AlertId, DedupKey, GroupKey, IntegrationName, PolicyId, UserId};
 use crate::user::Channel;
 use crate::vocabulary::{
@@ -81,6 +81,34 @@ pub enum TimelineEntry {
         alert: AlertId,
         /// How many linked alerts are still firing.
         open_alerts: u32,
+    },
+    /// `io.klaxon.alert.updated`: the sender changed a linked alert (its message, description,
+    /// priority or tags) or added a note to it; nobody is paged for it.
+    #[serde(rename = "io.klaxon.alert.updated")]
+    AlertUpdated {
+        /// The alert occurrence.
+        alert: AlertId,
+        /// Its dedup key.
+        dedup_key: DedupKey,
+        /// What changed.
+        change: AlertChange,
+    },
+    /// `io.klaxon.change.recorded`: a change (a deploy, a configuration push) was reported by
+    /// an integration with alerts in this open incident (PagerDuty Change Events); it pages
+    /// nobody.
+    #[serde(rename = "io.klaxon.change.recorded")]
+    ChangeRecorded {
+        /// The change's id.
+        change: String,
+        /// The integration that reported it.
+        integration: IntegrationName,
+        /// What changed.
+        summary: String,
+        /// Where, if the sender said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        /// When it happened.
+        happened_at: Instant,
     },
     /// `io.klaxon.escalation.tier_paged`: a tier's targets are being paged.
     #[serde(rename = "io.klaxon.escalation.tier_paged")]
@@ -206,6 +234,8 @@ impl TimelineEntry {
             TimelineEntry::IncidentAssigned { .. } => "io.klaxon.incident.assigned",
             TimelineEntry::AlertLinked { .. } => "io.klaxon.alert.linked",
             TimelineEntry::AlertResolved { .. } => "io.klaxon.alert.resolved",
+            TimelineEntry::AlertUpdated { .. } => "io.klaxon.alert.updated",
+            TimelineEntry::ChangeRecorded { .. } => "io.klaxon.change.recorded",
             TimelineEntry::TierPaged { .. } => "io.klaxon.escalation.tier_paged",
             TimelineEntry::TierSkipped { .. } => "io.klaxon.escalation.tier_skipped",
             TimelineEntry::EscalationExhausted { .. } => "io.klaxon.escalation.exhausted",

@@ -79,8 +79,24 @@ fn incident_and_alert_entries() -> Vec<TimelineEntry> {
             severity: Severity::Error,
         },
         TimelineEntry::AlertResolved {
-            alert,
+            alert: alert.clone(),
             open_alerts: 2,
+        },
+        TimelineEntry::ChangeRecorded {
+            change: "c1".into(),
+            integration: IntegrationName::new("pd").unwrap(),
+            summary: "deploy api v1.2".into(),
+            source: Some("ci".into()),
+            happened_at: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 1, 0, 0, 0)
+                .unwrap(),
+        },
+        TimelineEntry::AlertUpdated {
+            alert,
+            dedup_key: DedupKey::new("disk:/var").unwrap(),
+            change: crate::alert::AlertChange::Priority {
+                priority: "P1".into(),
+                severity: Severity::Critical,
+            },
         },
     ]
 }

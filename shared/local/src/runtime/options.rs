@@ -108,6 +108,8 @@ pub struct RuntimeOptions {
     pub console: Console,
     /// Timing knobs.
     pub tuning: Tuning,
+    /// Serve HTTPS with this certificate (`None`: plain HTTP).
+    pub tls: Option<super::tls::TlsSource>,
 }
 
 impl std::fmt::Debug for RuntimeOptions {
@@ -123,6 +125,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("heartbeat", &self.heartbeat)
             .field("console", &self.console)
             .field("tuning", &self.tuning)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -144,18 +147,20 @@ impl RuntimeOptions {
             heartbeat: None,
             console: Console::Stdout,
             tuning: Tuning::default(),
+            tls: None,
         }
     }
 }
 
 /// `http://<address>`, with a loopback address in place of an unspecified one.
-pub(super) fn default_public_url(address: SocketAddr) -> String {
+pub(super) fn default_public_url(address: SocketAddr, https: bool) -> String {
     let ip = match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, address.port()))
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, address.port()))
 }
 
 /// Checks a `--public-url` (an http or https URL with a host, no query or fragment) and returns

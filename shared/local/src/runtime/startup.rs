@@ -107,6 +107,7 @@ pub(super) fn open_data_dir(options: &RuntimeOptions) -> Result<OpenedDir, Runti
 pub(super) async fn listen(
     listen: SocketAddr,
     public_url: Option<String>,
+    https: bool,
 ) -> Result<(TcpListener, SocketAddr, String), RuntimeError> {
     let bind_error = |source| RuntimeError::Bind {
         address: listen,
@@ -114,7 +115,7 @@ pub(super) async fn listen(
     };
     let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
     let address = listener.local_addr().map_err(bind_error)?;
-    let public_url = public_url.unwrap_or_else(|| default_public_url(address));
+    let public_url = public_url.unwrap_or_else(|| default_public_url(address, https));
     Ok((listener, address, public_url))
 }
 
@@ -389,6 +390,7 @@ pub(super) async fn start_report(
 pub(super) fn serve(
     listener: TcpListener,
     services: &Services,
+    tls: Option<&super::tls::Tls>,
     stop: &CancellationToken,
 ) -> JoinHandle<io::Result<()>> {
     let router = klaxon_app::http::compose([
@@ -397,6 +399,10 @@ pub(super) fn serve(
         klaxon_app::http::api::routes(Arc::clone(&services.api)),
         klaxon_app::console::routes(Arc::clone(&services.console)),
     ]);
+    if let Some(tls) = tls {
+        let serving = super::tls::serve(listener, router, tls.acceptor.clone(), stop.clone());
+        return tokio::spawn(serving);
+    }
     tokio::spawn(
         axum::serve(listener, router)
             .with_graceful_shutdown(stop.clone().cancelled_owned())

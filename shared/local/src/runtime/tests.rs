@@ -429,7 +429,7 @@ async fn the_router_serves_ingest_ack_and_api_routes_with_json_errors() {
 
 #[test]
 fn the_public_url_defaults_to_the_bound_address_with_loopback_for_any() {
-    let url = |text: &str| default_public_url(text.parse().unwrap());
+    let url = |text: &str| default_public_url(text.parse().unwrap(), false);
     assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080");
     assert_eq!(url("0.0.0.0:9000"), "http://127.0.0.1:9000");
     assert_eq!(url("[::]:9000"), "http://[::1]:9000");

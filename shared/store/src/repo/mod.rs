@@ -23,6 +23,7 @@
 //!   produced them, so a redelivered message cannot record an occurrence twice.
 
 mod alerts;
+mod changes;
 mod codec;
 mod config;
 mod console;
@@ -33,12 +34,14 @@ mod keys;
 pub mod lock;
 mod overrides;
 pub mod schema;
+mod senders;
 mod timeline;
 
 pub use alerts::{
     ALERT_RETENTION, AlertRecord, AlertState, CHUNK_BYTES, Firing, INLINE_BODY_BYTES,
     MAX_BODY_CHUNKS, Resolved, UngroupedAlert,
 };
+pub use changes::{CHANGE_RETENTION, ChangeRecord, change_details};
 pub use config::{CONFIG_PART_BYTES, MAX_CONFIG_PARTS, SavedConfig, StoredConfig};
 pub use console::{ConsoleSession, SigninToken};
 pub use deliveries::{
@@ -48,6 +51,7 @@ pub use idempotency::Begin;
 pub use incidents::{AlertLinkState, AlertResolvedOutcome, IncidentAlert, Linked, StoredIncident};
 pub use keys::{KeyKind, KeyRecord, StoredKey};
 pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
+pub use senders::{AlertChangeWrite, AlertEdits, REQUEST_RETENTION, SenderRequest};
 
 use crate::{Clock, Cursor, Key, Store, StoreError};
 use klaxon_domain::Instant;

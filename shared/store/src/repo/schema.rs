@@ -83,8 +83,20 @@ pub const SIGNIN_RATE: &str = "SIGNIN_RATE#";
 /// Sort key of a console item (session, sign-in token, counter).
 pub const CONSOLE: &str = "CONSOLE";
 
+/// Partition of what one sender request did (Opsgenie's request status):
+/// `SENDER_REQUEST#<request id>`.
+pub const SENDER_REQUEST: &str = "SENDER_REQUEST#";
+/// Sort key of a request status.
+pub const STATUS: &str = "STATUS";
+/// Sort key prefix of a sender's edits of one occurrence, in the alert record's partition:
+/// `EDITS#<alert id>`.
+pub const EDITS: &str = "EDITS#";
+/// Partition of an integration's change events: `CHANGE#<integration>` (sort:
+/// `<happened>#<change id>`).
+pub const CHANGE: &str = "CHANGE#";
+
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 34] = [
+pub const ALL: [&str; 38] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -119,6 +131,10 @@ pub const ALL: [&str; 34] = [
     SIGNIN,
     SIGNIN_RATE,
     CONSOLE,
+    SENDER_REQUEST,
+    STATUS,
+    EDITS,
+    CHANGE,
 ];
 
 /// An instant as sortable text: RFC 3339 in UTC with nine fraction digits, fixed width for
@@ -291,6 +307,30 @@ pub fn signin_rate_key(address: &str) -> Key {
     Key::new(
         format!("{SIGNIN_RATE}{}", super::codec::sha256_hex(address)),
         CONSOLE,
+    )
+}
+
+/// The key of a request status: `SENDER_REQUEST#<request id>`, `STATUS`.
+pub fn sender_request_key(request_id: &str) -> Key {
+    Key::new(format!("{SENDER_REQUEST}{request_id}"), STATUS)
+}
+
+/// The key of a sender's edits of occurrence `alert_id`, in the alert record's partition
+/// `partition`: `EDITS#<alert id>`.
+pub fn alert_edits_key(partition: &str, alert_id: &str) -> Key {
+    Key::new(partition, format!("{EDITS}{alert_id}"))
+}
+
+/// The partition of an integration's change events: `CHANGE#<integration>`.
+pub fn change_partition(integration: &str) -> String {
+    format!("{CHANGE}{integration}")
+}
+
+/// The key of a change event: `CHANGE#<integration>`, `<happened>#<change id>`.
+pub fn change_key(integration: &str, happened: Instant, id: &str) -> Key {
+    Key::new(
+        change_partition(integration),
+        format!("{}#{id}", sort_time(happened)),
     )
 }
 

@@ -122,6 +122,18 @@ async fn config_upload_lists_every_error_then_applies_a_new_version_once() {
     .await
     .json();
     assert_eq!(as_json["unchanged"], true, "{as_json}");
+    // With a UTF-8 byte-order mark in front, as some editors save files: the same.
+    let with_bom = call(
+        &router,
+        put_config(
+            key,
+            "application/json",
+            format!("\u{feff}{}", snapshot["config"]),
+        ),
+    )
+    .await;
+    assert_eq!(with_bom.status, StatusCode::OK, "{}", with_bom.body);
+    assert_eq!(with_bom.json()["unchanged"], true);
 
     let empty = call(&router, put_config(key, "application/yaml", "\n".into())).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);

@@ -79,6 +79,8 @@ pub struct OverrideRequest {
 impl OverrideRequest {
     /// Parses `{"user": "ben", "start": "…Z", "end": "…Z"}`; every error names its field.
     pub fn from_json(body: &[u8]) -> Result<Self, UseCaseError> {
+        // A leading UTF-8 byte-order mark is accepted, as on every JSON route.
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| UseCaseError::invalid("body", format!("is not valid JSON: {e}")))?;
         let Value::Object(object) = value else {
@@ -283,6 +285,14 @@ mod tests {
         .unwrap();
         assert_eq!(ok.user, "ben");
         assert_eq!(ok.start.to_rfc3339(), "2026-03-01T08:00:00+00:00");
+        let with_bom = OverrideRequest::from_json(
+            b"\xEF\xBB\xBF{\"user\": \"ben\", \"start\": \"2026-03-01T09:00:00Z\", \"end\": \"2026-03-01T18:00:00Z\"}",
+        )
+        .unwrap();
+        assert_eq!(
+            with_bom.user, "ben",
+            "a byte-order mark in front is accepted"
+        );
         for (body, field) in [
             (&br#"{"start": "2026-03-01T09:00:00Z", "end": "2026-03-01T18:00:00Z"}"#[..], "user"),
             (br#"{"user": "ben", "start": "9am", "end": "2026-03-01T18:00:00Z"}"#, "start"),

@@ -145,7 +145,7 @@ struct GroupPointer {
 }
 
 #[derive(Serialize, Deserialize)]
-struct LinkItem {
+pub(crate) struct LinkItem {
     pk: String,
     sk: String,
     gsi2pk: String,
