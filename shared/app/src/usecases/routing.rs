@@ -355,6 +355,7 @@ fn policy_for(
         name: "no policy applies".into(),
         tiers: Vec::new(),
         repeat: 0,
+        ack_timeout: None,
     })
 }
 

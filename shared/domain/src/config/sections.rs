@@ -167,6 +167,10 @@ pub struct Settings {
     /// How long the signed acknowledge/resolve links in a page stay valid (1m to 30d).
     #[serde(default = "default_ack_link_lifetime")]
     pub ack_link_lifetime: HumanDuration,
+    /// The acknowledgement timeout of every policy that sets none: an acknowledged incident
+    /// still unresolved after it re-triggers once (1m to 7d; unset: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout: Option<HumanDuration>,
 }
 
 fn yes() -> bool {
@@ -182,6 +186,7 @@ impl Default for Settings {
         Self {
             auto_resolve: true,
             ack_link_lifetime: DEFAULT_ACK_LINK_LIFETIME,
+            ack_timeout: None,
         }
     }
 }
