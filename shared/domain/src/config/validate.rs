@@ -22,8 +22,8 @@ pub(crate) use warnings::warnings;
 pub const MAX_POLICY_REPEAT: u32 = 10;
 /// The shortest tier delay accepted (short delays make local tests fast).
 pub const MIN_TIER_DELAY: HumanDuration = HumanDuration::from_secs(1);
-/// The shortest acknowledgement timeout.
-pub const MIN_ACK_TIMEOUT: HumanDuration = HumanDuration::from_mins(1);
+/// The shortest acknowledgement timeout (seconds are for local tests, like tier delays).
+pub const MIN_ACK_TIMEOUT: HumanDuration = HumanDuration::from_secs(1);
 /// The longest acknowledgement timeout.
 pub const MAX_ACK_TIMEOUT: HumanDuration = HumanDuration::from_mins(7 * 24 * 60);
 /// The shortest tier delay that means what it says in the cloud: EventBridge Scheduler fires

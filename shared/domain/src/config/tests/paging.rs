@@ -43,14 +43,14 @@ fn unknown_targets() {
 #[test]
 fn ack_timeout_limits_and_the_reserved_direct_policy() {
     let errors = errors_after(|v| {
-        set(v, "/escalation_policies/0/ack_timeout", json!("30s"));
+        set(v, "/escalation_policies/0/ack_timeout", json!("0s"));
         set(v, "/settings", json!({"ack_timeout": "8d"}));
     });
     assert_eq!(
         errors,
         vec![
-            "escalation_policies[0].ack_timeout: must be between 1m and 7d (got 30s)",
-            "settings.ack_timeout: must be between 1m and 7d (got 8d)",
+            "escalation_policies[0].ack_timeout: must be between 1s and 7d (got 0s)",
+            "settings.ack_timeout: must be between 1s and 7d (got 8d)",
         ]
     );
     let errors = errors_after(|v| set(v, "/escalation_policies/0/id", json!("direct")));
