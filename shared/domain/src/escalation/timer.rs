@@ -110,7 +110,7 @@ fn is_zero(value: &u32) -> bool {
 /// What a fired timer delivers (the scheduler target's JSON `Input`, e.g.
 /// `{"incident":"0192abcd","round":0,"tier":1,"version":3}`): enough to recognise a stale or
 /// duplicate delivery without trusting the timer's time. A snooze or acknowledgement-timeout
-/// timer adds `"kind"`, and a timer armed after the incident re-triggered adds `"cycle"`.
+/// timer adds `"timer_kind"`, and a timer armed after the incident re-triggered adds `"cycle"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimerPayload {
     /// The incident whose escalation armed the timer.
@@ -121,8 +121,13 @@ pub struct TimerPayload {
     pub tier: u32,
     /// The escalation state's version right after it armed this timer.
     pub version: u64,
-    /// What the timer is for (tier deadline when absent).
-    #[serde(default, skip_serializing_if = "TimerKind::is_tier")]
+    /// What the timer is for (tier deadline when absent). Serialised as `timer_kind`: the
+    /// queue message that carries a payload is tagged `kind` itself.
+    #[serde(
+        rename = "timer_kind",
+        default,
+        skip_serializing_if = "TimerKind::is_tier"
+    )]
     pub kind: TimerKind,
     /// How many times the incident re-triggered before this timer was armed (0 when absent).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -228,15 +233,15 @@ mod tests {
     #[test]
     fn new_kinds_round_trip_and_old_payloads_still_read() {
         let payload: TimerPayload = serde_json::from_str(
-            r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"kind":"snooze","cycle":2}"#,
+            r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"timer_kind":"snooze","cycle":2}"#,
         )
         .unwrap();
         assert_eq!((payload.kind, payload.cycle), (TimerKind::Snooze, 2));
         let back = serde_json::to_value(&payload).unwrap();
-        assert_eq!(back["kind"], "snooze");
+        assert_eq!(back["timer_kind"], "snooze");
         assert!(
             serde_json::from_str::<TimerPayload>(
-                r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"kind":"sleep"}"#
+                r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"timer_kind":"sleep"}"#
             )
             .is_err()
         );
