@@ -201,3 +201,5 @@ fn kill_9_between_tiers_loses_no_accepted_alert_and_fires_tier_1_exactly_once() 
 mod commands;
 #[path = "serve/errors_and_signals.rs"]
 mod errors_and_signals;
+#[path = "serve/responders.rs"]
+mod responders;

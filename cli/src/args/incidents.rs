@@ -46,6 +46,120 @@ pub enum IncidentsCommand {
             klaxon incidents resolve 42 --user anna"
     )]
     Resolve(IncidentActionArgs),
+    /// Snooze an acknowledged incident: it pages again when the snooze ends.
+    #[command(
+        long_about = "Snooze an acknowledged incident (POST /v1/incidents/{id}/snooze) for a \
+            duration: when it ends the incident re-triggers and pages the tier it was on. \
+            Resolving it, or acknowledging it again, cancels the snooze. A resolved or \
+            unacknowledged incident is refused (409 incident_resolved / not_acknowledged).\n\n\
+            Examples:\n  \
+            klaxon incidents snooze 42 --for 30m\n  \
+            klaxon incidents snooze 42 --for 2h --user anna"
+    )]
+    Snooze(SnoozeArgs),
+    /// Reassign an incident to a user, a schedule or another escalation policy.
+    #[command(
+        long_about = "Reassign an incident (POST /v1/incidents/{id}/reassign): escalation \
+            restarts at tier 0 of the new policy, or pages the user or whoever is on call on \
+            the schedule (and stops after 30 minutes without an acknowledgement). An \
+            acknowledged incident re-triggers. Give exactly one of --to-user, --to-schedule, \
+            --to-policy.\n\n\
+            Examples:\n  \
+            klaxon incidents reassign 42 --to-user bob\n  \
+            klaxon incidents reassign 42 --to-policy database"
+    )]
+    Reassign(ReassignArgs),
+    /// Page more people now, without changing the escalation policy.
+    #[command(
+        name = "add-responder",
+        long_about = "Add responders (POST /v1/incidents/{id}/responders): page users or \
+            whoever is on call on schedules now, also while the incident is acknowledged. The \
+            escalation policy is unchanged.\n\n\
+            Examples:\n  \
+            klaxon incidents add-responder 42 --responder-user carol\n  \
+            klaxon incidents add-responder 42 --responder-schedule dba --responder-user dave"
+    )]
+    AddResponder(AddResponderArgs),
+    /// Page the next tier of the escalation policy now.
+    #[command(
+        long_about = "Escalate now (POST /v1/incidents/{id}/escalate): page the next tier at \
+            once instead of waiting for its delay. An acknowledged incident re-triggers at the \
+            next tier. Past the last tier the escalation is exhausted; a resolved incident is \
+            refused.\n\n\
+            Examples:\n  \
+            klaxon incidents escalate 42"
+    )]
+    Escalate(IncidentActionArgs),
+    /// Add a note to an incident's timeline.
+    #[command(
+        long_about = "Add a note (POST /v1/incidents/{id}/notes): plain text, 1 to 4000 \
+            characters, recorded on the timeline with its author (--user, or the API key).\n\n\
+            Examples:\n  \
+            klaxon incidents note 42 \"rolled back 1.4.2\" --user anna"
+    )]
+    Note(NoteArgs),
+}
+
+/// Arguments of `klaxon incidents snooze`.
+#[derive(Debug, Args)]
+pub struct SnoozeArgs {
+    /// The incident, its user and the server.
+    #[command(flatten)]
+    pub action: IncidentActionArgs,
+
+    /// How long (`30m`, `2h`, `1d`; 1s to 7d).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: String,
+}
+
+/// Arguments of `klaxon incidents reassign`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_user", "to_schedule", "to_policy"])))]
+pub struct ReassignArgs {
+    /// The incident, its user and the server.
+    #[command(flatten)]
+    pub action: IncidentActionArgs,
+
+    /// Reassign to this user.
+    #[arg(long, value_name = "USER")]
+    pub to_user: Option<String>,
+
+    /// Reassign to whoever is on call on this schedule.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub to_schedule: Option<String>,
+
+    /// Restart the escalation on this policy.
+    #[arg(long, value_name = "POLICY")]
+    pub to_policy: Option<String>,
+}
+
+/// Arguments of `klaxon incidents add-responder`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).multiple(true).args(["responder_user", "responder_schedule"])))]
+pub struct AddResponderArgs {
+    /// The incident, its user and the server.
+    #[command(flatten)]
+    pub action: IncidentActionArgs,
+
+    /// Page this user (repeatable).
+    #[arg(long, value_name = "USER")]
+    pub responder_user: Vec<String>,
+
+    /// Page whoever is on call on this schedule (repeatable).
+    #[arg(long, value_name = "SCHEDULE")]
+    pub responder_schedule: Vec<String>,
+}
+
+/// Arguments of `klaxon incidents note`.
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The incident, its user and the server.
+    #[command(flatten)]
+    pub action: IncidentActionArgs,
+
+    /// The note.
+    #[arg(value_name = "TEXT")]
+    pub text: String,
 }
 
 /// Arguments of `klaxon incidents list`.

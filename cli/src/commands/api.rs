@@ -23,14 +23,14 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An API client for one server and key.
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Client {
-    fn new(args: &ApiArgs) -> anyhow::Result<Self> {
+    pub(super) fn new(args: &ApiArgs) -> anyhow::Result<Self> {
         let base = args.url.trim().trim_end_matches('/').to_owned();
         let parsed = url::Url::parse(&base)
             .map_err(|e| UsageError(format!("--url {base:?} is not a URL ({e})")))?;
@@ -63,12 +63,27 @@ impl Client {
         query: &[(&str, String)],
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        self.send(method, path, query, body, None).await
+    }
+
+    /// [`Client::call`] with an `Idempotency-Key` header when `idempotency` is given.
+    pub(super) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+        idempotency: Option<&str>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut request = self
             .http
             .request(method.clone(), &url)
             .bearer_auth(&self.key)
             .query(query);
+        if let Some(key) = idempotency {
+            request = request.header("Idempotency-Key", key);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -139,13 +154,13 @@ fn http_error(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
 }
 
 /// A path segment, percent-encoded (ids typed by people may hold anything).
-fn segment(text: &str) -> String {
+pub(super) fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.trim().as_bytes())
         .collect::<String>()
         .replace('+', "%20")
 }
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
+pub(super) fn text<'a>(value: &'a Value, field: &str) -> &'a str {
     value.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -191,7 +206,7 @@ fn data_summary(data: &Value) -> String {
     parts.join(" ")
 }
 
-fn print(
+pub(super) fn print(
     output: Output,
     value: &Value,
     render: impl FnOnce(&Value) -> String,
@@ -206,7 +221,7 @@ fn print(
 }
 
 /// Actors are strings on the wire (`apikey:local`, `user:anna`, `system:routing`).
-fn actor(value: &Value) -> String {
+pub(super) fn actor(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),

@@ -9,6 +9,7 @@ pub(crate) mod import;
 mod keys;
 mod link_secret;
 mod oncall;
+mod responder;
 mod route;
 mod schedule;
 mod serve;
@@ -48,6 +49,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incidents(IncidentsCommand::Show(args)) => api::show(&args, output),
         Command::Incidents(IncidentsCommand::Ack(args)) => api::acknowledge(&args, output),
         Command::Incidents(IncidentsCommand::Resolve(args)) => api::resolve(&args, output),
+        Command::Incidents(IncidentsCommand::Snooze(args)) => responder::snooze(&args, output),
+        Command::Incidents(IncidentsCommand::Reassign(args)) => responder::reassign(&args, output),
+        Command::Incidents(IncidentsCommand::AddResponder(args)) => {
+            responder::add_responder(&args, output)
+        }
+        Command::Incidents(IncidentsCommand::Escalate(args)) => responder::escalate(&args, output),
+        Command::Incidents(IncidentsCommand::Note(args)) => responder::note(&args, output),
         Command::Overrides(OverridesCommand::Add(args)) => api::add_override(&args, output),
         Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
         Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),

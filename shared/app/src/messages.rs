@@ -181,3 +181,24 @@ impl QueueMessage {
         serde_json::from_str(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klaxon_domain::escalation::TimerKind;
+    use klaxon_domain::ids::IncidentId;
+
+    #[test]
+    fn every_timer_kind_round_trips_through_the_timers_queue_message() {
+        for kind in [TimerKind::Tier, TimerKind::Snooze, TimerKind::AckTimeout] {
+            let payload = TimerPayload {
+                kind,
+                cycle: 2,
+                ..TimerPayload::tier(IncidentId::new("0192abcd").unwrap(), 0, 1, 9)
+            };
+            let message = QueueMessage::Timer(payload);
+            let text = message.to_json();
+            assert_eq!(QueueMessage::from_json(&text).unwrap(), message, "{text}");
+        }
+    }
+}

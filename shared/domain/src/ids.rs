@@ -110,6 +110,14 @@ slug_id!(
     /// An escalation policy's identifier in the configuration (`infra`).
     PolicyId
 );
+impl PolicyId {
+    /// The id a direct reassignment's escalation records (`direct`, see
+    /// `escalation::DIRECT_POLICY`); configuration validation reserves it.
+    pub fn direct() -> Self {
+        Self("direct".to_owned())
+    }
+}
+
 slug_id!(
     /// A grouping or routing rule's, or maintenance window's, identifier.
     RuleId

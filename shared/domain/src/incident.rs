@@ -21,9 +21,12 @@ use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
 pub use crate::vocabulary::{ResolveReason, SuppressionReason, Urgency};
 use serde::{Deserialize, Serialize};
 
+mod actions;
 mod alerts;
 mod escalate;
 mod lifecycle;
+
+pub use actions::{MAX_NOTE_LEN, MAX_REQUESTS_KEPT, RequestToken};
 
 /// Where an incident is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -127,6 +130,16 @@ pub enum IncidentError {
         /// The incident.
         incident: IncidentId,
     },
+    /// A responder action that needs an escalation on an incident without one (suppressed,
+    /// or not routed yet).
+    #[error("incident {incident} has no escalation (it was suppressed or is not routed yet)")]
+    NoEscalation {
+        /// The incident.
+        incident: IncidentId,
+    },
+    /// A note that is empty or longer than [`MAX_NOTE_LEN`].
+    #[error("text: a note must be 1 to {MAX_NOTE_LEN} characters")]
+    BadNote,
     /// Escalation asked for on a suppressed incident.
     #[error("incident {incident} is suppressed: it does not page")]
     Suppressed {
@@ -170,6 +183,10 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suppressed: Option<Suppression>,
     context: RoutingContext,
+    /// The tokens of the last responder actions applied (snooze, reassign, ...): a retried
+    /// request finds its token here and changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    requests: Vec<String>,
 }
 
 fn key(text: String) -> EntryKey {
@@ -216,6 +233,7 @@ impl Incident {
             escalation: None,
             suppressed: None,
             context: RoutingContext::from_alert(first_alert),
+            requests: Vec::new(),
         };
         let triggered = TimelineDraft::new(
             incident.id.clone(),
@@ -305,5 +323,7 @@ impl Incident {
     }
 }
 
+#[cfg(test)]
+mod action_tests;
 #[cfg(test)]
 mod tests;

@@ -89,6 +89,20 @@ pub enum StopReason {
     Resolved,
 }
 
+/// Why an acknowledged incident started paging again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetriggerReason {
+    /// Its snooze ended.
+    SnoozeEnded,
+    /// Its acknowledgement timeout passed.
+    AckTimeout,
+    /// Someone asked for the next tier at once.
+    EscalatedByHand,
+    /// It was reassigned.
+    Reassigned,
+}
+
 /// Someone (or some schedule) a tier pages.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]

@@ -214,6 +214,8 @@ mod tests {
             round: 0,
             tier,
             version: u64::from(tier) + 1,
+            kind: Default::default(),
+            cycle: 0,
         }
     }
 

@@ -128,6 +128,8 @@ async fn fired_timers_and_sweeps_reach_the_handler_with_their_receive_count() {
             round: 0,
             tier: 1,
             version: 4,
+            kind: Default::default(),
+            cycle: 0,
         })
     );
     assert_eq!(seen[0].1.receive_count, 3);

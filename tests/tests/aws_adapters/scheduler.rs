@@ -51,6 +51,8 @@ fn payload(incident: &str, tier: u32) -> TimerPayload {
         round: 0,
         tier,
         version: 7,
+        kind: Default::default(),
+        cycle: 0,
     }
 }
 

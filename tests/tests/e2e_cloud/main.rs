@@ -196,4 +196,5 @@ fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
 mod console;
 mod recovery;
 mod refusals;
+mod responder;
 mod scenarios;

@@ -33,6 +33,8 @@ fn page_to(world: &World, incident: &Incident, tier: u32, targets: Vec<Target>) 
         targets,
         urgency: Urgency::High,
         resolve_at: world.now(),
+        cycle: 0,
+        responders: None,
     })
 }
 

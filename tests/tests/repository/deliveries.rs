@@ -19,6 +19,8 @@ async fn deliveries_are_claimed_once_and_finished_by_their_claimer<S: Store>(f: 
         targets: vec![Target::User(alice())],
         urgency: Urgency::High,
         resolve_at: f.now(),
+        cycle: 0,
+        responders: None,
     };
     let email = Delivery::page(&request, &alice(), Channel::Email);
     assert_eq!(email.key, format!("{id}/r0/t1/alice/email"));

@@ -223,6 +223,7 @@ fn policy() -> EscalationPolicy {
             },
         ],
         repeat: 0,
+        ack_timeout: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! | `POST /v1/links` (form body, or the query) | anyone with a signed link | performs the action; HTML result page |
 //! | `POST /v1/incidents/{id}/acknowledge`, `/resolve` | API key; optional `{"user": "alice"}` | JSON `{incident, changed, action, actor}` |
 //! | `POST /v1/slack/actions` | Slack, signed with the app's signing secret | JSON `{text}` |
+//! | `POST /v1/incidents/{id}/snooze`, `/escalate`, `/reassign`, `/responders`, `/notes` | API key | see [`super::actions`] |
 //!
 //! Link pages: 403 altered link, 410 expired, 400 malformed, 404 unknown incident, 409
 //! acknowledging a resolved incident. JSON routes answer errors in the `ApiError` envelope.
@@ -39,13 +40,15 @@ const BEARER: &[&str] = &["bearer"];
 
 type Svc<S, Q, T> = Arc<AckService<S, Q, T>>;
 
-/// The acknowledge/resolve routes over `service`.
+/// The acknowledge/resolve routes over `service`, with the responder actions
+/// ([`super::actions::routes`]).
 pub fn routes<S, Q, T>(service: Svc<S, Q, T>) -> Router
 where
     S: Store + 'static,
     Q: Queue + 'static,
     T: Timers + 'static,
 {
+    let actions = super::actions::routes(Arc::clone(&service));
     Router::new()
         .route(
             LINKS_PATH,
@@ -58,6 +61,7 @@ where
         .route("/v1/incidents/{id}/resolve", post(api_resolve::<S, Q, T>))
         .route("/v1/slack/actions", post(slack_action::<S, Q, T>))
         .with_state(service)
+        .merge(actions)
 }
 
 fn malformed_link(reason: &str) -> Response {

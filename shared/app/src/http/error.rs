@@ -144,6 +144,9 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::Forbidden(m) => ApiError::forbidden(m.clone()),
             UseCaseError::NotFound { .. } => ApiError::not_found(error.to_string()),
             UseCaseError::Conflict(m) => ApiError::conflict(m.clone()),
+            UseCaseError::StateConflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message.clone())
+            }
             UseCaseError::NoConfig => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_config",

@@ -12,6 +12,7 @@
 //!   `axum::serve`, with graceful shutdown.
 
 pub mod ack;
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod error;

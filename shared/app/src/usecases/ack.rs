@@ -138,6 +138,16 @@ impl<S: Store, Q: Queue, T: Timers> AckService<S, Q, T> {
         &self.core
     }
 
+    /// The queue port (pages, notices).
+    pub fn queue(&self) -> &Q {
+        &self.queue
+    }
+
+    /// The timers port.
+    pub fn timers(&self) -> &T {
+        &self.timers
+    }
+
     /// Checks a link and shows what it would do. Changes nothing (mail scanners fetch links).
     pub async fn preview_link(&self, link: &SignedLink) -> Result<LinkPreview, LinkFailure> {
         let verified = self.links.verify(link, self.core.now())?;

@@ -44,6 +44,15 @@ pub enum UseCaseError {
     /// The request conflicts with the current state (acknowledging a resolved incident).
     #[error("{0}")]
     Conflict(String),
+    /// The incident's state refuses the action, with a machine-readable code
+    /// (`incident_resolved`, `not_acknowledged`, `not_escalating`, `no_escalation`).
+    #[error("{message}")]
+    StateConflict {
+        /// The code.
+        code: &'static str,
+        /// For humans.
+        message: String,
+    },
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),

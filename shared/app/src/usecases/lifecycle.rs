@@ -44,7 +44,8 @@ impl StopOutcome {
 
 /// Acknowledges or resolves `id` as `actor`: commits the change (with its timeline entries)
 /// under the incident's optimistic lock, then cancels the pending escalation timer and tells
-/// everyone already paged. Acknowledging a resolved incident is a [`UseCaseError::Conflict`];
+/// everyone already paged. An acknowledgement arms the acknowledgement timeout (the policy's
+/// or `settings.ack_timeout`) after the commit, and ends a running snooze. Acknowledging a resolved incident is a [`UseCaseError::Conflict`];
 /// repeating an acknowledge or resolve is [`StopOutcome::Unchanged`].
 pub async fn stop_incident<S: Store, Q: Queue, T: Timers>(
     core: &Core<S>,
@@ -66,8 +67,16 @@ pub async fn stop_incident<S: Store, Q: Queue, T: Timers>(
             })?;
         let mut incident = stored.incident.clone();
         let now = core.now();
+        let timeout = match (action, incident.escalation()) {
+            (StopAction::Acknowledge, Some(state)) => {
+                core.config().await?.ack_timeout(state.policy())
+            }
+            _ => None,
+        };
         let result = match action {
-            StopAction::Acknowledge => incident.acknowledge(actor.clone(), now),
+            StopAction::Acknowledge => {
+                incident.acknowledge_with_timeout(actor.clone(), timeout, now)
+            }
             StopAction::Resolve => incident.resolve(actor.clone(), now),
         };
         let effects = match result {

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod ack;
+pub mod actions;
 pub mod changes;
 pub mod config;
 pub mod effects;

@@ -16,7 +16,7 @@ use crate::messages::{AlertAction, AlertMessage, IncidentEvent, IncidentMessage,
 use crate::oncall::{Roster, schedules_of};
 use crate::ports::{Queue, Timers};
 use chrono::TimeDelta;
-use klaxon_domain::escalation::{EscalationPolicy, Outcome, TimerPayload};
+use klaxon_domain::escalation::{EscalationPolicy, EscalationState, Outcome, TimerPayload};
 use klaxon_domain::ids::{IncidentId, PolicyId, ScheduleId};
 use klaxon_domain::incident::{IncidentStatus, SuppressionReason};
 use klaxon_domain::routing::SuppressedBy;
@@ -226,7 +226,7 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                     return Ok(Attempt::Done(RoutingOutcome::Unchanged));
                 };
                 let config = self.core.config().await?;
-                let Some(policy) = config.policy(escalation.policy()).cloned() else {
+                let Some(policy) = running_policy(&config, escalation) else {
                     // The policy was removed from the configuration while this escalation ran.
                     tracing::error!(
                         incident = %payload.incident,
@@ -355,7 +355,17 @@ fn policy_for(
         name: "no policy applies".into(),
         tiers: Vec::new(),
         repeat: 0,
+        ack_timeout: None,
     })
+}
+
+/// The policy an escalation runs: the configured one, or for an incident reassigned straight to
+/// a user or schedule, [`EscalationPolicy::direct`] for it.
+pub fn running_policy(config: &LoadedConfig, state: &EscalationState) -> Option<EscalationPolicy> {
+    match state.assigned() {
+        Some(target) => Some(EscalationPolicy::direct(target.clone())),
+        None => config.policy(state.policy()).cloned(),
+    }
 }
 
 fn conflict(error: klaxon_domain::incident::IncidentError) -> UseCaseError {

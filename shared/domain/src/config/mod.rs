@@ -165,6 +165,14 @@ impl Config {
             .find(|policy| &policy.id == id)
     }
 
+    /// The acknowledgement timeout for an escalation of `policy`: the policy's own, else
+    /// `settings.ack_timeout` (a direct reassignment uses the setting).
+    pub fn ack_timeout(&self, policy: &PolicyId) -> Option<crate::duration::HumanDuration> {
+        self.policy(policy)
+            .and_then(|p| p.ack_timeout)
+            .or(self.settings.ack_timeout)
+    }
+
     /// The integration named `name`.
     pub fn integration(&self, name: &IntegrationName) -> Option<&Integration> {
         self.integrations

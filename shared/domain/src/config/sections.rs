@@ -167,6 +167,10 @@ pub struct Settings {
     /// How long the signed acknowledge/resolve links in a page stay valid (1m to 30d).
     #[serde(default = "default_ack_link_lifetime")]
     pub ack_link_lifetime: HumanDuration,
+    /// The acknowledgement timeout of every policy that sets none: an acknowledged incident
+    /// still unresolved after it re-triggers once (1m to 7d; unset: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout: Option<HumanDuration>,
     /// Single sign-on to the web console with an OpenID Connect provider, beside the email
     /// sign-in link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,6 +245,7 @@ impl Default for Settings {
             auto_resolve: true,
             ack_link_lifetime: DEFAULT_ACK_LINK_LIFETIME,
             sso: None,
+            ack_timeout: None,
         }
     }
 }

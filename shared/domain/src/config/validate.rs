@@ -22,6 +22,10 @@ pub(crate) use warnings::warnings;
 pub const MAX_POLICY_REPEAT: u32 = 10;
 /// The shortest tier delay accepted (short delays make local tests fast).
 pub const MIN_TIER_DELAY: HumanDuration = HumanDuration::from_secs(1);
+/// The shortest acknowledgement timeout (seconds are for local tests, like tier delays).
+pub const MIN_ACK_TIMEOUT: HumanDuration = HumanDuration::from_secs(1);
+/// The longest acknowledgement timeout.
+pub const MAX_ACK_TIMEOUT: HumanDuration = HumanDuration::from_mins(7 * 24 * 60);
 /// The shortest tier delay that means what it says in the cloud: EventBridge Scheduler fires
 /// with one-minute precision, so shorter delays are a warning.
 pub const CLOUD_TIER_DELAY_PRECISION: HumanDuration = HumanDuration::from_secs(60);
@@ -206,6 +210,9 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
     check_integrations(config, origins, issues);
     check_notifications(config, origins, issues);
 
+    if let Some(timeout) = config.settings.ack_timeout {
+        check_ack_timeout(timeout, root.key("settings").key("ack_timeout"), issues);
+    }
     let lifetime = config.settings.ack_link_lifetime;
     if lifetime < MIN_ACK_LINK_LIFETIME || lifetime > MAX_ACK_LINK_LIFETIME {
         issues.push(
@@ -223,5 +230,15 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
         if sso.client_id.trim().is_empty() {
             issues.push(path.key("client_id"), "must not be empty");
         }
+    }
+}
+
+/// An acknowledgement timeout must lie within [`MIN_ACK_TIMEOUT`] and [`MAX_ACK_TIMEOUT`].
+pub(super) fn check_ack_timeout(timeout: HumanDuration, path: ConfigPath, issues: &mut Issues) {
+    if timeout < MIN_ACK_TIMEOUT || timeout > MAX_ACK_TIMEOUT {
+        issues.push(
+            path,
+            format!("must be between {MIN_ACK_TIMEOUT} and {MAX_ACK_TIMEOUT} (got {timeout})"),
+        );
     }
 }

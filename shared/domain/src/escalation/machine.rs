@@ -1,6 +1,6 @@
 //! The escalation state machine: `(state, event, policy, resolver, now) -> (state, effects)`.
 
-use super::{EscalationPolicy, TimerName, TimerPayload};
+use super::{EscalationPolicy, TimerKind, TimerName, TimerPayload};
 use crate::Instant;
 use crate::duration::HumanDuration;
 use crate::ids::{IncidentId, PolicyId, UserId};
@@ -9,8 +9,11 @@ use crate::user::Channel;
 use crate::vocabulary::{EscalationStatus, StopReason, Target, Urgency};
 use serde::{Deserialize, Serialize};
 
+mod actions;
 mod transitions;
 
+pub(crate) use actions::{acknowledge_with_timeout, end_snooze, snooze};
+use actions::{escalate_now, reassign};
 pub(crate) use transitions::stop;
 use transitions::{start, timer_fired};
 
@@ -35,6 +38,21 @@ pub struct EscalationState {
     next_due: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timer: Option<TimerName>,
+    /// What the armed timer is for.
+    #[serde(default, skip_serializing_if = "TimerKind::is_tier")]
+    timer_kind: TimerKind,
+    /// How many times the incident re-triggered (snooze end, acknowledgement timeout,
+    /// reassignment, escalate-now after an ack): part of page keys and timer names after the
+    /// first, so a re-triggered tier pages again exactly once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    cycle: u32,
+    /// The user or schedule the incident was reassigned to directly (instead of a policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assigned: Option<Target>,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 impl EscalationState {
@@ -49,6 +67,9 @@ impl EscalationState {
             version: 0,
             next_due: None,
             timer: None,
+            timer_kind: TimerKind::Tier,
+            cycle: 0,
+            assigned: None,
         }
     }
     /// The policy being run.
@@ -83,15 +104,42 @@ impl EscalationState {
     pub fn timer(&self) -> Option<&TimerName> {
         self.timer.as_ref()
     }
+    /// What the armed timer is for (meaningful while [`EscalationState::timer`] is set).
+    pub fn timer_kind(&self) -> TimerKind {
+        self.timer_kind
+    }
+    /// How many times the incident re-triggered.
+    pub fn cycle(&self) -> u32 {
+        self.cycle
+    }
+    /// The user or schedule the incident was reassigned to, when it was reassigned to one
+    /// directly: the escalation then runs [`EscalationPolicy::direct`] for it.
+    pub fn assigned(&self) -> Option<&Target> {
+        self.assigned.as_ref()
+    }
+    /// Whether a snooze is running (acknowledged, with a snooze timer armed).
+    pub fn is_snoozed(&self) -> bool {
+        self.timer.is_some()
+            && self.timer_kind == TimerKind::Snooze
+            && self.status == EscalationStatus::Acknowledged
+    }
 
-    /// The payload of the armed timer, exactly as [`step`] put it in its `ArmTimer` effect.
+    /// The payload of the armed timer, exactly as [`step`] put it in its `ArmTimer` effect. A
+    /// tier timer belongs to an active escalation; a snooze or acknowledgement-timeout timer to
+    /// an acknowledged one.
     pub fn armed_timer(&self, incident: &IncidentId) -> Option<TimerPayload> {
         self.timer.as_ref()?;
-        (self.status == EscalationStatus::Active).then(|| TimerPayload {
+        let live = match self.timer_kind {
+            TimerKind::Tier => EscalationStatus::Active,
+            TimerKind::Snooze | TimerKind::AckTimeout => EscalationStatus::Acknowledged,
+        };
+        (self.status == live).then(|| TimerPayload {
             incident: incident.clone(),
             round: self.round,
             tier: self.tier,
             version: self.version,
+            kind: self.timer_kind,
+            cycle: self.cycle,
         })
     }
 
@@ -124,6 +172,19 @@ pub enum EscalationEvent {
         /// Who (or which integration).
         actor: Actor,
     },
+    /// Someone asked for the next tier at once (an acknowledged incident re-triggers there).
+    EscalateNow {
+        /// Who.
+        actor: Actor,
+    },
+    /// The incident was reassigned: the escalation restarts at tier 0 of the policy passed to
+    /// [`step`] (for a user or schedule, [`EscalationPolicy::direct`] with `assigned` set).
+    Reassign {
+        /// Who.
+        actor: Actor,
+        /// The user or schedule reassigned to directly; `None` for another policy.
+        assigned: Option<Target>,
+    },
 }
 
 /// Page one tier.
@@ -144,15 +205,34 @@ pub struct PageRequest {
     /// The instant the machine saw someone on call: resolve the targets at this instant, so a
     /// redelivered page reaches the same people even across a hand-off.
     pub resolve_at: Instant,
+    /// The escalation's re-trigger cycle (0 when absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cycle: u32,
+    /// For responders added by hand: the request's token. Such a page goes out while the
+    /// incident is acknowledged too (only resolved stops it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responders: Option<String>,
 }
 
 impl PageRequest {
-    /// The key that makes one (incident, round, tier, user, channel) page exactly once.
+    /// The key that makes one (incident, round, tier, user, channel) page exactly once:
+    /// `{incident}/r{round}/t{tier}/{user}/{channel}` in the first cycle,
+    /// `{incident}/c{cycle}/r{round}/t{tier}/...` after a re-trigger, and
+    /// `{incident}/add.{token}/...` for added responders.
     pub fn dedup_key(&self, user: &UserId, channel: Channel) -> String {
-        format!(
-            "{}/r{}/t{}/{}/{}",
-            self.incident, self.round, self.tier, user, channel
-        )
+        if let Some(token) = &self.responders {
+            return format!("{}/add.{token}/{user}/{channel}", self.incident);
+        }
+        match self.cycle {
+            0 => format!(
+                "{}/r{}/t{}/{}/{}",
+                self.incident, self.round, self.tier, user, channel
+            ),
+            cycle => format!(
+                "{}/c{cycle}/r{}/t{}/{}/{}",
+                self.incident, self.round, self.tier, user, channel
+            ),
+        }
     }
 }
 
@@ -264,6 +344,18 @@ pub enum EscalationError {
     /// The version counter cannot be incremented any more.
     #[error("version: the escalation state's version cannot be incremented")]
     VersionOverflow,
+    /// Snooze asked for on an escalation that is not acknowledged.
+    #[error("only an acknowledged incident can be snoozed (the escalation is {0:?})")]
+    NotAcknowledged(EscalationStatus),
+    /// Escalate-now asked for when there is no running or acknowledged escalation.
+    #[error("there is no escalation to advance (the escalation is {0:?})")]
+    NotEscalating(EscalationStatus),
+    /// A snooze or acknowledgement timeout that ends before now or out of range.
+    #[error("{field}: must end after now")]
+    BadDeadline {
+        /// The field (`until`, `ack_timeout`).
+        field: &'static str,
+    },
 }
 
 /// Computes the next state and effects. Pure and deterministic: the same inputs always give the
@@ -276,7 +368,8 @@ pub fn step(
     resolver: &dyn OnCallResolver,
     now: Instant,
 ) -> Result<Transition, EscalationError> {
-    if policy.id != state.policy {
+    let reassigning = matches!(event, EscalationEvent::Reassign { .. });
+    if policy.id != state.policy && !reassigning {
         return Err(EscalationError::PolicyMismatch {
             running: state.policy.clone(),
             given: policy.id.clone(),
@@ -292,6 +385,12 @@ pub fn step(
         }
         EscalationEvent::Resolve { actor } => {
             stop(incident, state, StopReason::Resolved, actor, now)
+        }
+        EscalationEvent::EscalateNow { actor } => {
+            escalate_now(incident, state, policy, resolver, actor, now)
+        }
+        EscalationEvent::Reassign { actor, assigned } => {
+            reassign(incident, state, policy, assigned, resolver, actor, now)
         }
     }
 }

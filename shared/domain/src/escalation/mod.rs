@@ -34,12 +34,12 @@ mod proptests;
 mod timer;
 
 pub use crate::vocabulary::{EscalationStatus, ExhaustedReason, StopReason, Target};
-pub(crate) use machine::stop;
 pub use machine::{
     Effect, EscalationError, EscalationEvent, EscalationState, Ignored, OnCallResolver, Outcome,
     PageRequest, Transition, step,
 };
-pub use timer::{MAX_TIMER_NAME_LEN, TimerName, TimerNameError, TimerPayload};
+pub(crate) use machine::{acknowledge_with_timeout, end_snooze, snooze, stop};
+pub use timer::{MAX_TIMER_NAME_LEN, TimerKind, TimerName, TimerNameError, TimerPayload};
 
 use crate::duration::HumanDuration;
 use crate::ids::PolicyId;
@@ -58,6 +58,42 @@ pub struct EscalationPolicy {
     /// How many more times to run all tiers after the first round (0 = once).
     #[serde(default)]
     pub repeat: u32,
+    /// PagerDuty's acknowledgement timeout: an incident acknowledged and not resolved within
+    /// this time re-triggers once (pages the tier it was on again). Overrides
+    /// `settings.ack_timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout: Option<HumanDuration>,
+}
+
+/// The policy id an escalation records when it was reassigned straight to a user or schedule.
+pub const DIRECT_POLICY: &str = "direct";
+
+/// How long a direct reassignment waits for an acknowledgement before it is exhausted.
+pub const DIRECT_DELAY: HumanDuration = HumanDuration::from_mins(30);
+
+impl EscalationPolicy {
+    /// The one-tier policy a direct reassignment runs: page `target`, wait [`DIRECT_DELAY`],
+    /// and stop (exhausted) if nobody acknowledged.
+    pub fn direct(target: Target) -> Self {
+        Self {
+            // Valid by construction: a lowercase slug.
+            id: PolicyId::direct(),
+            name: format!("reassigned to {}", target_label(&target)),
+            tiers: vec![Tier {
+                delay: DIRECT_DELAY,
+                targets: vec![target],
+            }],
+            repeat: 0,
+            ack_timeout: None,
+        }
+    }
+}
+
+fn target_label(target: &Target) -> String {
+    match target {
+        Target::User(user) => format!("user {user}"),
+        Target::Schedule(schedule) => format!("schedule {schedule}"),
+    }
 }
 
 /// One tier of a policy.

@@ -112,6 +112,7 @@ fn policy() -> impl Strategy<Value = EscalationPolicy> {
         name: "P".into(),
         tiers,
         repeat,
+        ack_timeout: None,
     })
 }
 
@@ -159,6 +160,8 @@ proptest! {
                 }
                 Op::Forged(round, tier, version) => EscalationEvent::TimerFired(TimerPayload {
                     incident: incident.clone(), round, tier, version,
+                    kind: Default::default(),
+                    cycle: 0,
                 }),
                 Op::Sweep => {
                     let Some(payload) = state.overdue_timer(&incident, now) else { continue };

@@ -73,9 +73,44 @@ impl fmt::Display for TimerName {
     }
 }
 
+/// What an incident timer is for. Every kind is one-shot, carries the escalation's version and
+/// is a no-op when that version is no longer current (a duplicate or late delivery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// A tier's deadline: escalate to the next tier (the only kind before snooze existed).
+    #[default]
+    Tier,
+    /// A snooze ended: re-trigger the acknowledged incident and page the tier it was on.
+    Snooze,
+    /// The acknowledgement timeout passed: re-trigger the acknowledged incident once.
+    AckTimeout,
+}
+
+impl TimerKind {
+    /// The name in payloads and timeline entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Tier => "tier",
+            TimerKind::Snooze => "snooze",
+            TimerKind::AckTimeout => "ack_timeout",
+        }
+    }
+
+    /// Whether this is a tier deadline (serialised payloads omit the kind then).
+    pub fn is_tier(&self) -> bool {
+        *self == TimerKind::Tier
+    }
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
 /// What a fired timer delivers (the scheduler target's JSON `Input`, e.g.
 /// `{"incident":"0192abcd","round":0,"tier":1,"version":3}`): enough to recognise a stale or
-/// duplicate delivery without trusting the timer's time.
+/// duplicate delivery without trusting the timer's time. A snooze or acknowledgement-timeout
+/// timer adds `"timer_kind"`, and a timer armed after the incident re-triggered adds `"cycle"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimerPayload {
     /// The incident whose escalation armed the timer.
@@ -86,12 +121,47 @@ pub struct TimerPayload {
     pub tier: u32,
     /// The escalation state's version right after it armed this timer.
     pub version: u64,
+    /// What the timer is for (tier deadline when absent). Serialised as `timer_kind`: the
+    /// queue message that carries a payload is tagged `kind` itself.
+    #[serde(
+        rename = "timer_kind",
+        default,
+        skip_serializing_if = "TimerKind::is_tier"
+    )]
+    pub kind: TimerKind,
+    /// How many times the incident re-triggered before this timer was armed (0 when absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cycle: u32,
 }
 
 impl TimerPayload {
-    /// The name of the timer that carries this payload.
+    /// A tier deadline of the first cycle (the escalation as routing started it).
+    pub fn tier(incident: IncidentId, round: u32, tier: u32, version: u64) -> Self {
+        Self {
+            incident,
+            round,
+            tier,
+            version,
+            kind: TimerKind::Tier,
+            cycle: 0,
+        }
+    }
+
+    /// The name of the timer that carries this payload: `{incident}-r{round}-t{tier}` for a
+    /// tier deadline of the first cycle (as before re-triggering existed); after a re-trigger
+    /// `{incident}-e{version}`, and `{incident}-s{version}` (snooze end) or `{incident}-a{version}`
+    /// (acknowledgement timeout): at most 40 + 2 + 20 = 62 characters. The version is unique
+    /// per armed timer, so a timer armed after a re-trigger never meets an older one's name.
     pub fn timer_name(&self) -> TimerName {
-        TimerName::for_tier(&self.incident, self.round, self.tier)
+        let letter = match (self.kind, self.cycle) {
+            (TimerKind::Tier, 0) => {
+                return TimerName::for_tier(&self.incident, self.round, self.tier);
+            }
+            (TimerKind::Tier, _) => 'e',
+            (TimerKind::Snooze, _) => 's',
+            (TimerKind::AckTimeout, _) => 'a',
+        };
+        TimerName(format!("{}-{letter}{}", self.incident, self.version))
     }
 }
 
@@ -119,13 +189,62 @@ mod tests {
             TimerName::for_tier(&incident, 1, 2),
             TimerName::for_tier(&incident, 2, 1)
         );
-        let payload = TimerPayload {
-            incident,
-            round: 1,
-            tier: 2,
-            version: 9,
-        };
+        let payload = TimerPayload::tier(incident, 1, 2, 9);
         assert_eq!(payload.timer_name().as_str(), "0192abcd-r1-t2");
+    }
+
+    #[test]
+    fn every_kind_has_a_deterministic_name_within_the_limit() {
+        let incident = IncidentId::new("Z".repeat(40)).unwrap();
+        let mut names = std::collections::BTreeSet::new();
+        for (kind, cycle) in [
+            (TimerKind::Tier, 1),
+            (TimerKind::Snooze, 0),
+            (TimerKind::AckTimeout, 0),
+            (TimerKind::Snooze, 3),
+        ] {
+            let payload = TimerPayload {
+                kind,
+                cycle,
+                ..TimerPayload::tier(incident.clone(), u32::MAX, u32::MAX, u64::MAX)
+            };
+            let name = payload.timer_name();
+            assert!(name.as_str().len() <= MAX_TIMER_NAME_LEN, "{name}");
+            assert!(TimerName::is_valid(name.as_str()), "{name}");
+            assert_eq!(payload.timer_name(), name, "deterministic");
+            names.insert(name);
+        }
+        // Snooze timers of cycles 0 and 3 at the same version are the same timer; the others
+        // differ by kind.
+        assert_eq!(names.len(), 3);
+        let short = IncidentId::new("0192abcd").unwrap();
+        let snooze = TimerPayload {
+            kind: TimerKind::Snooze,
+            ..TimerPayload::tier(short.clone(), 0, 1, 7)
+        };
+        assert_eq!(snooze.timer_name().as_str(), "0192abcd-s7");
+        let ack = TimerPayload {
+            kind: TimerKind::AckTimeout,
+            ..TimerPayload::tier(short, 0, 1, 8)
+        };
+        assert_eq!(ack.timer_name().as_str(), "0192abcd-a8");
+    }
+
+    #[test]
+    fn new_kinds_round_trip_and_old_payloads_still_read() {
+        let payload: TimerPayload = serde_json::from_str(
+            r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"timer_kind":"snooze","cycle":2}"#,
+        )
+        .unwrap();
+        assert_eq!((payload.kind, payload.cycle), (TimerKind::Snooze, 2));
+        let back = serde_json::to_value(&payload).unwrap();
+        assert_eq!(back["timer_kind"], "snooze");
+        assert!(
+            serde_json::from_str::<TimerPayload>(
+                r#"{"incident":"0192abcd","round":0,"tier":1,"version":3,"timer_kind":"sleep"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -89,6 +89,14 @@ impl Incident {
             resolver,
             now,
         )?;
+        // A snooze or acknowledgement timeout that fired re-triggers the incident.
+        if transition.is_applied()
+            && transition.state.status() == EscalationStatus::Active
+            && self.status == IncidentStatus::Acknowledged
+        {
+            self.status = IncidentStatus::Triggered;
+            self.acknowledged = None;
+        }
         self.escalation = Some(transition.state);
         Ok(EscalationUpdate {
             outcome: transition.outcome,

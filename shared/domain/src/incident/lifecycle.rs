@@ -4,6 +4,7 @@
 use super::{ActorStamp, Incident, IncidentError, IncidentStatus, Resolution, Suppression, key};
 use crate::Instant;
 use crate::alert::Severity;
+use crate::duration::HumanDuration;
 use crate::escalation::{
     self, Effect, EscalationError, EscalationState, EscalationStatus, StopReason,
 };
@@ -19,28 +20,69 @@ impl Incident {
         actor: Actor,
         now: Instant,
     ) -> Result<Vec<Effect>, IncidentError> {
-        match self.status {
-            IncidentStatus::Triggered => {}
-            IncidentStatus::Acknowledged => {
+        self.acknowledge_with_timeout(actor, None, now)
+    }
+
+    /// Acknowledges, and with `timeout` (the policy's or the setting's `ack_timeout`) arms the
+    /// acknowledgement timeout: unresolved at `now + timeout`, the incident re-triggers once.
+    /// A snoozed incident acknowledged again has its snooze cancelled (and the timeout armed
+    /// afresh); otherwise acknowledging an acknowledged incident is refused.
+    pub fn acknowledge_with_timeout(
+        &mut self,
+        actor: Actor,
+        timeout: Option<HumanDuration>,
+        now: Instant,
+    ) -> Result<Vec<Effect>, IncidentError> {
+        let snoozed = self.escalation.as_ref().filter(|state| state.is_snoozed());
+        match (self.status, snoozed) {
+            (IncidentStatus::Triggered, _) => {}
+            (IncidentStatus::Acknowledged, Some(state)) => {
+                let transition = escalation::end_snooze(&self.id, state, &actor, timeout, now)?;
+                let mut effects = vec![Effect::Timeline(TimelineDraft::new(
+                    self.id.clone(),
+                    key(format!("acknowledged.v{}", transition.state.version())),
+                    now,
+                    actor.clone(),
+                    TimelineEntry::IncidentAcknowledged {},
+                ))];
+                effects.extend(transition.effects);
+                self.escalation = Some(transition.state);
+                self.acknowledged = Some(ActorStamp { at: now, by: actor });
+                return Ok(effects);
+            }
+            (IncidentStatus::Acknowledged, None) => {
                 return Err(IncidentError::AlreadyAcknowledged {
                     incident: self.id.clone(),
                 });
             }
-            IncidentStatus::Resolved => {
+            (IncidentStatus::Resolved, _) => {
                 return Err(IncidentError::AlreadyResolved {
                     incident: self.id.clone(),
                 });
             }
         }
+        // A re-triggered incident is acknowledged again under a new key (one entry per cycle).
+        let cycle = self.escalation.as_ref().map_or(0, EscalationState::cycle);
+        let entry_key = match cycle {
+            0 => "acknowledged".to_owned(),
+            n => format!("acknowledged.c{n}"),
+        };
         let mut effects = vec![Effect::Timeline(TimelineDraft::new(
             self.id.clone(),
-            key("acknowledged".into()),
+            key(entry_key),
             now,
             actor.clone(),
             TimelineEntry::IncidentAcknowledged {},
         ))];
-        let escalation =
-            self.stopped_escalation(StopReason::Acknowledged, &actor, now, &mut effects)?;
+        let escalation = match &self.escalation {
+            None => None,
+            Some(state) => {
+                let transition =
+                    escalation::acknowledge_with_timeout(&self.id, state, &actor, timeout, now)?;
+                effects.extend(transition.effects);
+                Some(transition.state)
+            }
+        };
         self.escalation = escalation;
         self.status = IncidentStatus::Acknowledged;
         self.acknowledged = Some(ActorStamp { at: now, by: actor });

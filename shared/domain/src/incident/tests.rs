@@ -79,6 +79,7 @@ fn policy() -> EscalationPolicy {
             },
         ],
         repeat: 0,
+        ack_timeout: None,
     }
 }
 

@@ -5,8 +5,8 @@ use crate::alert::{AlertChange, Severity};
 use crate::ids::{AlertId, DedupKey, GroupKey, IntegrationName, PolicyId, UserId};
 use crate::user::Channel;
 use crate::vocabulary::{
-    EscalationStatus, ExhaustedReason, ResolveReason, StopReason, SuppressionReason, Target,
-    Urgency,
+    EscalationStatus, ExhaustedReason, ResolveReason, RetriggerReason, StopReason,
+    SuppressionReason, Target, Urgency,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,61 @@ pub enum TimelineEntry {
     IncidentAssigned {
         /// The new assignee.
         user: UserId,
+    },
+    /// `io.klaxon.incident.snoozed`: an acknowledged incident re-triggers at `until` unless it
+    /// is resolved or acknowledged again first.
+    #[serde(rename = "io.klaxon.incident.snoozed")]
+    IncidentSnoozed {
+        /// When the snooze ends.
+        until: Instant,
+    },
+    /// `io.klaxon.incident.snooze_cancelled`: a new acknowledgement ended a snooze early.
+    #[serde(rename = "io.klaxon.incident.snooze_cancelled")]
+    SnoozeCancelled {},
+    /// `io.klaxon.incident.ack_timeout_armed`: the incident re-triggers at `at` unless resolved.
+    #[serde(rename = "io.klaxon.incident.ack_timeout_armed")]
+    AckTimeoutArmed {
+        /// When it re-triggers.
+        at: Instant,
+    },
+    /// `io.klaxon.incident.retriggered`: an acknowledged incident pages again.
+    #[serde(rename = "io.klaxon.incident.retriggered")]
+    IncidentRetriggered {
+        /// Why.
+        reason: RetriggerReason,
+        /// The round it pages from.
+        round: u32,
+        /// The tier it pages from.
+        tier: u32,
+    },
+    /// `io.klaxon.incident.reassigned`: escalation restarts on a new policy or target.
+    #[serde(rename = "io.klaxon.incident.reassigned")]
+    IncidentReassigned {
+        /// The policy it runs now (`direct` for a user or schedule).
+        policy: PolicyId,
+        /// The user or schedule, for a direct reassignment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Target>,
+    },
+    /// `io.klaxon.escalation.escalated`: someone asked for the next tier at once.
+    #[serde(rename = "io.klaxon.escalation.escalated")]
+    EscalatedByHand {
+        /// The round it was at.
+        round: u32,
+        /// The tier it was at.
+        tier: u32,
+    },
+    /// `io.klaxon.incident.responders_added`: targets paged by hand, the policy unchanged.
+    #[serde(rename = "io.klaxon.incident.responders_added")]
+    RespondersAdded {
+        /// Who was asked to help.
+        targets: Vec<Target>,
+    },
+    /// `io.klaxon.incident.note`: a responder's note.
+    #[serde(rename = "io.klaxon.incident.note")]
+    NoteAdded {
+        /// The note (plain text).
+        text: String,
     },
     /// `io.klaxon.alert.linked`: an alert joined the incident.
     #[serde(rename = "io.klaxon.alert.linked")]
@@ -232,6 +287,14 @@ impl TimelineEntry {
             TimelineEntry::IncidentSuppressed { .. } => "io.klaxon.incident.suppressed",
             TimelineEntry::IncidentSeverityChanged { .. } => "io.klaxon.incident.severity_changed",
             TimelineEntry::IncidentAssigned { .. } => "io.klaxon.incident.assigned",
+            TimelineEntry::IncidentSnoozed { .. } => "io.klaxon.incident.snoozed",
+            TimelineEntry::SnoozeCancelled {} => "io.klaxon.incident.snooze_cancelled",
+            TimelineEntry::AckTimeoutArmed { .. } => "io.klaxon.incident.ack_timeout_armed",
+            TimelineEntry::IncidentRetriggered { .. } => "io.klaxon.incident.retriggered",
+            TimelineEntry::IncidentReassigned { .. } => "io.klaxon.incident.reassigned",
+            TimelineEntry::EscalatedByHand { .. } => "io.klaxon.escalation.escalated",
+            TimelineEntry::RespondersAdded { .. } => "io.klaxon.incident.responders_added",
+            TimelineEntry::NoteAdded { .. } => "io.klaxon.incident.note",
             TimelineEntry::AlertLinked { .. } => "io.klaxon.alert.linked",
             TimelineEntry::AlertResolved { .. } => "io.klaxon.alert.resolved",
             TimelineEntry::AlertUpdated { .. } => "io.klaxon.alert.updated",

@@ -40,7 +40,33 @@ fn tier_paged_record() -> TimelineRecord {
 fn one_of_each() -> Vec<TimelineEntry> {
     let mut entries = incident_and_alert_entries();
     entries.extend(escalation_and_notification_entries());
+    entries.extend(responder_entries());
     entries
+}
+
+/// The responder action entry kinds.
+fn responder_entries() -> Vec<TimelineEntry> {
+    use crate::vocabulary::{RetriggerReason, Target};
+    let bob = Target::User(UserId::new("bob").unwrap());
+    vec![
+        TimelineEntry::IncidentSnoozed { until: at(11, 0) },
+        TimelineEntry::SnoozeCancelled {},
+        TimelineEntry::AckTimeoutArmed { at: at(11, 30) },
+        TimelineEntry::IncidentRetriggered {
+            reason: RetriggerReason::SnoozeEnded,
+            round: 0,
+            tier: 1,
+        },
+        TimelineEntry::IncidentReassigned {
+            policy: PolicyId::new("direct").unwrap(),
+            target: Some(bob.clone()),
+        },
+        TimelineEntry::EscalatedByHand { round: 0, tier: 0 },
+        TimelineEntry::RespondersAdded { targets: vec![bob] },
+        TimelineEntry::NoteAdded {
+            text: "rolled back".into(),
+        },
+    ]
 }
 
 /// The incident and alert entry kinds.

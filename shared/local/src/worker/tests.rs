@@ -433,6 +433,8 @@ fn timer(incident: &str) -> TimerPayload {
         round: 0,
         tier: 1,
         version: 4,
+        kind: Default::default(),
+        cycle: 0,
     }
 }
 

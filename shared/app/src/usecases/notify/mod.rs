@@ -187,7 +187,12 @@ where
             tracing::warn!(incident = %page.incident, "page for an unknown incident");
             return Ok(NotifyOutcome::Skipped(SkipReason::UnknownIncident));
         };
-        if !is_paging(stored.incident.status()) {
+        // Responders added by hand are paged while the incident is acknowledged too.
+        let wanted = |status| {
+            is_paging(status)
+                || (page.responders.is_some() && status == IncidentStatus::Acknowledged)
+        };
+        if !wanted(stored.incident.status()) {
             return Ok(NotifyOutcome::Skipped(SkipReason::NoLongerPaging(
                 stored.incident.status(),
             )));
@@ -212,7 +217,7 @@ where
                 // An acknowledgement may have committed while earlier users were paged: read
                 // the incident again so nobody else is paged after it.
                 match self.core.repo.incident(&page.incident).await? {
-                    Some(fresh) if is_paging(fresh.incident.status()) => incident = fresh.incident,
+                    Some(fresh) if wanted(fresh.incident.status()) => incident = fresh.incident,
                     _ => break,
                 }
             }

@@ -52,8 +52,23 @@ where
             .as_deref()
             .map(|t| format!(".{t}"))
             .unwrap_or_default();
-        let key = EntryKey::new(format!("{prefix}.{user}.{channel}{tag}.a{attempt}"))
-            .or_else(|_| {
+        // A page of a re-triggered cycle or of added responders has a delivery key of its own
+        // (`{incident}/c1/...`, `{incident}/add.{token}/...`): its entry is keyed by that key's
+        // digest, so it never meets the first cycle's entry for the same round and tier.
+        let first_cycle = match kind {
+            Kind::Page { .. } => delivery
+                .key
+                .starts_with(&format!("{}/r", delivery.incident)),
+            Kind::Notice(_) => true,
+        };
+        let readable = if first_cycle {
+            EntryKey::new(format!("{prefix}.{user}.{channel}{tag}.a{attempt}")).ok()
+        } else {
+            None
+        };
+        let key = readable
+            .ok_or(())
+            .or_else(|()| {
                 // Unusually long ids: a digest of the delivery key keeps the key short.
                 let digest: String = hex::encode(Sha256::digest(delivery.key.as_bytes()))
                     .chars()

@@ -41,6 +41,41 @@ fn unknown_targets() {
 }
 
 #[test]
+fn ack_timeout_limits_and_the_reserved_direct_policy() {
+    let errors = errors_after(|v| {
+        set(v, "/escalation_policies/0/ack_timeout", json!("0s"));
+        set(v, "/settings", json!({"ack_timeout": "8d"}));
+    });
+    assert_eq!(
+        errors,
+        vec![
+            "escalation_policies[0].ack_timeout: must be between 1s and 7d (got 0s)",
+            "settings.ack_timeout: must be between 1s and 7d (got 8d)",
+        ]
+    );
+    let errors = errors_after(|v| set(v, "/escalation_policies/0/id", json!("direct")));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("escalation_policies[0].id: \"direct\" is reserved")),
+        "{errors:?}"
+    );
+    // The policy's own timeout wins over the setting.
+    let mut config = base();
+    set(
+        &mut config,
+        "/escalation_policies/0/ack_timeout",
+        json!("30m"),
+    );
+    set(&mut config, "/settings", json!({"ack_timeout": "2h"}));
+    let config = Config::from_json(&config.to_string()).expect("valid");
+    let id = config.escalation_policies[0].id.clone();
+    assert_eq!(config.ack_timeout(&id).map(|d| d.as_secs()), Some(1800));
+    let direct = crate::ids::PolicyId::direct();
+    assert_eq!(config.ack_timeout(&direct).map(|d| d.as_secs()), Some(7200));
+}
+
+#[test]
 fn tier_delay_and_repeat_limits() {
     let errors = errors_after(|v| {
         set(v, "/escalation_policies/0/tiers/0/delay", json!("0s"));

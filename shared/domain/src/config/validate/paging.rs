@@ -1,7 +1,10 @@
 //! Escalation policies, grouping and routing rules, maintenance windows: the rules that decide
 //! who is paged, and the references between them.
 
-use super::{Known, Origins, check_alert_matcher, check_matcher_integrations, require_unique};
+use super::{
+    Known, Origins, check_ack_timeout, check_alert_matcher, check_matcher_integrations,
+    require_unique,
+};
 use super::{MAX_POLICY_REPEAT, MIN_TIER_DELAY};
 use crate::alert::Severity;
 use crate::config::Config;
@@ -29,6 +32,15 @@ pub(super) fn check_policies(
         let path = origins.policies.path(&base, i);
         if policy.tiers.is_empty() {
             issues.push(path.key("tiers"), "a policy needs at least one tier");
+        }
+        if policy.id.as_str() == crate::escalation::DIRECT_POLICY {
+            issues.push(
+                path.key("id"),
+                "\"direct\" is reserved (it names an incident reassigned to a user or schedule)",
+            );
+        }
+        if let Some(timeout) = policy.ack_timeout {
+            check_ack_timeout(timeout, path.key("ack_timeout"), issues);
         }
         if policy.repeat > MAX_POLICY_REPEAT {
             issues.push(

@@ -86,6 +86,7 @@ fn policy(tiers: &[(&[Target], i64)], repeat: u32) -> EscalationPolicy {
             })
             .collect(),
         repeat,
+        ack_timeout: None,
     }
 }
 

@@ -6,12 +6,13 @@ use super::{
     Transition,
 };
 use crate::Instant;
+use crate::escalation::TimerKind;
 use crate::escalation::{EscalationPolicy, Tier, TimerPayload};
 use crate::ids::IncidentId;
 use crate::timeline::{Actor, EntryKey, TimelineDraft, TimelineEntry};
-use crate::vocabulary::{EscalationStatus, ExhaustedReason, StopReason, Urgency};
+use crate::vocabulary::{EscalationStatus, ExhaustedReason, RetriggerReason, StopReason, Urgency};
 
-fn ignored(state: &EscalationState, why: Ignored) -> Transition {
+pub(super) fn ignored(state: &EscalationState, why: Ignored) -> Transition {
     Transition {
         state: state.clone(),
         outcome: Outcome::Ignored(why),
@@ -20,16 +21,16 @@ fn ignored(state: &EscalationState, why: Ignored) -> Transition {
 }
 
 /// Collects effects of one applied step and numbers its timeline entries.
-struct Effects<'a> {
-    incident: &'a IncidentId,
+pub(super) struct Effects<'a> {
+    pub(super) incident: &'a IncidentId,
     version: u64,
     now: Instant,
-    list: Vec<Effect>,
+    pub(super) list: Vec<Effect>,
     timeline_entries: u32,
 }
 
 impl<'a> Effects<'a> {
-    fn new(incident: &'a IncidentId, version: u64, now: Instant) -> Self {
+    pub(super) fn new(incident: &'a IncidentId, version: u64, now: Instant) -> Self {
         Self {
             incident,
             version,
@@ -39,7 +40,27 @@ impl<'a> Effects<'a> {
         }
     }
 
-    fn timeline(&mut self, actor: Actor, entry: TimelineEntry) {
+    /// Goes on collecting after `transition` (same version, entries numbered after its own).
+    pub(super) fn continuing(
+        incident: &'a IncidentId,
+        transition: &Transition,
+        now: Instant,
+    ) -> Self {
+        let entries = transition
+            .effects
+            .iter()
+            .filter(|effect| matches!(effect, Effect::Timeline(_)))
+            .count();
+        Self {
+            incident,
+            version: transition.state.version,
+            now,
+            list: transition.effects.clone(),
+            timeline_entries: u32::try_from(entries).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub(super) fn timeline(&mut self, actor: Actor, entry: TimelineEntry) {
         // Deterministic per (version, position in the step): a re-run writes the same keys.
         let key = EntryKey::internal(format!(
             "escalation.v{}.{}",
@@ -55,7 +76,7 @@ impl<'a> Effects<'a> {
         )));
     }
 
-    fn into_transition(self, state: EscalationState) -> Transition {
+    pub(super) fn into_transition(self, state: EscalationState) -> Transition {
         Transition {
             state,
             outcome: Outcome::Applied,
@@ -64,7 +85,7 @@ impl<'a> Effects<'a> {
     }
 }
 
-fn bumped(state: &EscalationState) -> Result<EscalationState, EscalationError> {
+pub(super) fn bumped(state: &EscalationState) -> Result<EscalationState, EscalationError> {
     let mut next = state.clone();
     next.version = state
         .version
@@ -120,6 +141,18 @@ pub(super) fn timer_fired(
     }
     let mut next = bumped(state)?;
     let mut effects = Effects::new(incident, next.version, now);
+    let reason = match payload.kind {
+        TimerKind::Tier => None,
+        TimerKind::Snooze => Some(RetriggerReason::SnoozeEnded),
+        TimerKind::AckTimeout => Some(RetriggerReason::AckTimeout),
+    };
+    if let Some(reason) = reason {
+        // Re-trigger: page the tier it was on again, in a new cycle (new page keys).
+        retrigger(&mut next, &mut effects, reason, Actor::system("timer"))?;
+        let (round, tier) = (u64::from(state.round), u64::from(state.tier));
+        page_first_available(&mut next, &mut effects, policy, resolver, now, round, tier)?;
+        return Ok(effects.into_transition(next));
+    }
     let after = u64::from(state.tier) + 1;
     page_first_available(
         &mut next,
@@ -155,6 +188,7 @@ pub(crate) fn stop(
         StopReason::Resolved => EscalationStatus::Resolved,
     };
     next.timer = None;
+    next.timer_kind = TimerKind::Tier;
     next.next_due = None;
     let mut effects = Effects::new(incident, next.version, now);
     if let Some(name) = &state.timer {
@@ -191,7 +225,7 @@ fn nobody_on_call(tier: &Tier, resolver: &dyn OnCallResolver, now: Instant) -> b
 /// Pages the first tier at or after (`round`, `tier`) that has someone on call, skipping empty
 /// tiers with a timeline entry each, or marks the escalation exhausted. Positions are `u64` so
 /// that "one past the last" never overflows.
-fn page_first_available(
+pub(super) fn page_first_available(
     next: &mut EscalationState,
     effects: &mut Effects<'_>,
     policy: &EscalationPolicy,
@@ -201,6 +235,7 @@ fn page_first_available(
     mut tier: u64,
 ) -> Result<(), EscalationError> {
     next.timer = None;
+    next.timer_kind = TimerKind::Tier;
     next.next_due = None;
     if policy.tiers.is_empty() {
         exhaust(next, effects, ExhaustedReason::NoTiers);
@@ -252,6 +287,8 @@ fn page_first_available(
             targets: spec.targets.clone(),
             urgency: next.urgency,
             resolve_at: now,
+            cycle: next.cycle,
+            responders: None,
         }));
         let escalates_at = arm_escalation_timer(next, effects, spec, round32, tier32, now)?;
         effects.timeline(
@@ -289,10 +326,8 @@ fn arm_escalation_timer(
                     delay: spec.delay,
                 })?;
             let payload = TimerPayload {
-                incident: effects.incident.clone(),
-                round,
-                tier,
-                version: next.version,
+                cycle: next.cycle,
+                ..TimerPayload::tier(effects.incident.clone(), round, tier, next.version)
             };
             let name = payload.timer_name();
             next.timer = Some(name.clone());
@@ -320,6 +355,7 @@ fn tier_at(
 fn exhaust(next: &mut EscalationState, effects: &mut Effects<'_>, reason: ExhaustedReason) {
     next.status = EscalationStatus::Exhausted;
     next.timer = None;
+    next.timer_kind = TimerKind::Tier;
     next.next_due = None;
     effects.timeline(
         escalation_actor(),
@@ -328,4 +364,27 @@ fn exhaust(next: &mut EscalationState, effects: &mut Effects<'_>, reason: Exhaus
             reason,
         },
     );
+}
+
+/// Starts a new cycle (page keys and timer names change) with its timeline entry; the caller
+/// pages next (and cancels an armed timer first where one may be armed).
+pub(super) fn retrigger(
+    next: &mut EscalationState,
+    effects: &mut Effects<'_>,
+    reason: RetriggerReason,
+    actor: Actor,
+) -> Result<(), EscalationError> {
+    next.cycle = next
+        .cycle
+        .checked_add(1)
+        .ok_or(EscalationError::VersionOverflow)?;
+    effects.timeline(
+        actor,
+        TimelineEntry::IncidentRetriggered {
+            reason,
+            round: next.round,
+            tier: next.tier,
+        },
+    );
+    Ok(())
 }

@@ -25,7 +25,7 @@ use crate::{
 };
 use klaxon_domain::Instant;
 use klaxon_domain::alert::Severity;
-use klaxon_domain::escalation::{Effect, EscalationStatus};
+use klaxon_domain::escalation::Effect;
 use klaxon_domain::ids::{AlertId, DedupKey, GroupKey, IncidentId, IntegrationName};
 use klaxon_domain::incident::{AlertCounts, Incident, IncidentStatus};
 use klaxon_domain::timeline::TimelineDraft;
@@ -212,11 +212,12 @@ fn open_index(incident: &Incident) -> Option<(String, String)> {
     })
 }
 
-/// The `gsi3` key while the escalation waits for a timer.
+/// The `gsi3` key while the escalation waits for a timer: a tier deadline, a snooze's end or
+/// an acknowledgement timeout (the sweep fires whichever is overdue).
 fn due_index(incident: &Incident) -> Option<(String, String)> {
     let state = incident.escalation()?;
     let due = state.next_due()?;
-    (state.status() == EscalationStatus::Active).then(|| {
+    state.armed_timer(incident.id()).map(|_| {
         (
             ESCALATION_DUE.to_owned(),
             schema::escalation_due_sort(due, incident.id().as_str()),

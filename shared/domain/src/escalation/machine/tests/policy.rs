@@ -37,6 +37,8 @@ fn low_urgency_pages_tier_zero_only_and_never_escalates() {
         round: 0,
         tier: 0,
         version: t.state.version(),
+        kind: Default::default(),
+        cycle: 0,
     };
     let fired = run(
         &t.state,
@@ -247,6 +249,8 @@ fn page_dedup_key_names_incident_round_tier_user_and_channel() {
         targets: vec![],
         urgency: Urgency::High,
         resolve_at: at(9, 0),
+        cycle: 0,
+        responders: None,
     };
     assert_eq!(
         page.dedup_key(&user("alice"), Channel::Sms),

@@ -113,6 +113,8 @@ fn events_on_a_not_started_escalation() {
         round: 0,
         tier: 0,
         version: 0,
+        kind: Default::default(),
+        cycle: 0,
     };
     let t = run(
         &fresh,

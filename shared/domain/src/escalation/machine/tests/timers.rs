@@ -32,7 +32,9 @@ fn start_pages_tier_zero_and_arms_its_timer() {
             incident: incident(),
             round: 0,
             tier: 0,
-            version: 1
+            version: 1,
+            kind: Default::default(),
+            cycle: 0,
         }
     );
     assert_eq!(t.state.status(), EscalationStatus::Active);
@@ -105,6 +107,8 @@ fn rounds_repeat_from_tier_zero_then_exhaust_after_the_last_delay() {
         round: 1,
         tier: 1,
         version: t.state.version(),
+        kind: Default::default(),
+        cycle: 0,
     };
     let again = run(
         &t.state,
@@ -170,6 +174,8 @@ fn a_timer_from_an_older_version_is_stale() {
             round,
             tier,
             version,
+            kind: Default::default(),
+            cycle: 0,
         };
         let t = run(
             &t1.state,
