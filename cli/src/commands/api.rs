@@ -23,14 +23,14 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An API client for one server and key.
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Client {
-    fn new(args: &ApiArgs) -> anyhow::Result<Self> {
+    pub(super) fn new(args: &ApiArgs) -> anyhow::Result<Self> {
         let base = args.url.trim().trim_end_matches('/').to_owned();
         let parsed = url::Url::parse(&base)
             .map_err(|e| UsageError(format!("--url {base:?} is not a URL ({e})")))?;
@@ -55,8 +55,52 @@ impl Client {
         Ok(Self { http, base, key })
     }
 
+    /// Sends a GET asking for `accept`; returns the body of a 2xx answer as text.
+    pub(super) async fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        accept: &str,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.key)
+            .header(reqwest::header::ACCEPT, accept)
+            .query(query)
+            .send()
+            .await
+            .map_err(|error| self.send_error(&reqwest::Method::GET, &url, &error))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(text);
+        }
+        Err(http_error(status, &text))
+    }
+
+    fn send_error(
+        &self,
+        method: &reqwest::Method,
+        url: &str,
+        error: &reqwest::Error,
+    ) -> anyhow::Error {
+        if error.is_connect() {
+            anyhow!(
+                "cannot reach Klaxon at {}: {} (is `klaxon serve` running? point elsewhere with --url or KLAXON_URL)",
+                self.base,
+                root_cause(error)
+            )
+        } else if error.is_timeout() {
+            anyhow!("{method} {url}: no answer within {}s", TIMEOUT.as_secs())
+        } else {
+            anyhow!("{method} {url}: {}", root_cause(error))
+        }
+    }
+
     /// Sends a request; returns the JSON body of a 2xx answer (null for an empty one).
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -72,19 +116,10 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|error| {
-            if error.is_connect() {
-                anyhow!(
-                    "cannot reach Klaxon at {}: {} (is `klaxon serve` running? point elsewhere with --url or KLAXON_URL)",
-                    self.base,
-                    root_cause(&error)
-                )
-            } else if error.is_timeout() {
-                anyhow!("{method} {url}: no answer within {}s", TIMEOUT.as_secs())
-            } else {
-                anyhow!("{method} {url}: {}", root_cause(&error))
-            }
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.send_error(&method, &url, &error))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
@@ -191,7 +226,7 @@ fn data_summary(data: &Value) -> String {
     parts.join(" ")
 }
 
-fn print(
+pub(super) fn print(
     output: Output,
     value: &Value,
     render: impl FnOnce(&Value) -> String,
@@ -222,6 +257,9 @@ pub fn list(args: &IncidentsListArgs, output: Output) -> anyhow::Result<ExitCode
     let mut query = vec![("status", if args.all { "all" } else { "open" }.to_owned())];
     if let Some(limit) = args.limit {
         query.push(("limit", limit.to_string()));
+    }
+    if let Some(team) = &args.team {
+        query.push(("team", team.clone()));
     }
     let page = block_on(client.call(reqwest::Method::GET, "/v1/incidents", &query, None))??;
     print(output, &page, |page| {
