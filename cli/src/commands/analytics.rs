@@ -1,7 +1,7 @@
 //! `klaxon analytics`: the response metrics of a period, from a running Klaxon's API.
 
 use super::Output;
-use super::api::{Client, print};
+use super::api::{Client, http_error, print};
 use super::store::block_on;
 use crate::args::{AnalyticsArgs, AnalyticsBy, AnalyticsTable};
 use crate::output;
@@ -133,6 +133,33 @@ fn render(report: &Value) -> String {
         &load,
     ));
     out
+}
+
+impl Client {
+    /// Sends a GET asking for `accept`; returns the body of a 2xx answer as text.
+    async fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        accept: &str,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.key)
+            .header(reqwest::header::ACCEPT, accept)
+            .query(query)
+            .send()
+            .await
+            .map_err(|error| self.send_error(&reqwest::Method::GET, &url, &error))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(text);
+        }
+        Err(http_error(status, &text))
+    }
 }
 
 /// Runs `analytics`.

@@ -24,9 +24,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An API client for one server and key.
 pub(super) struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) key: String,
 }
 
 impl Client {
@@ -55,32 +55,7 @@ impl Client {
         Ok(Self { http, base, key })
     }
 
-    /// Sends a GET asking for `accept`; returns the body of a 2xx answer as text.
-    pub(super) async fn get_text(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-        accept: &str,
-    ) -> anyhow::Result<String> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.key)
-            .header(reqwest::header::ACCEPT, accept)
-            .query(query)
-            .send()
-            .await
-            .map_err(|error| self.send_error(&reqwest::Method::GET, &url, &error))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            return Ok(text);
-        }
-        Err(http_error(status, &text))
-    }
-
-    fn send_error(
+    pub(super) fn send_error(
         &self,
         method: &reqwest::Method,
         url: &str,
@@ -144,7 +119,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// `404 not_found: incident 7 not found (field: x)` from the Klaxon error envelope, or the
 /// status and the start of the body for anything else.
-fn http_error(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
+pub(super) fn http_error(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
     let envelope: Option<Value> = serde_json::from_str(body).ok();
     let error = envelope.as_ref().and_then(|v| v.get("error"));
     match error {

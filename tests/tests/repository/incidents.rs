@@ -446,7 +446,7 @@ async fn indexes_follow_the_incident_state<S: Store>(f: Fixture<S>) {
     let second = Duration::seconds(1);
     assert_eq!(
         resolved(resolved_at, resolved_at + second).await,
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     assert!(resolved(resolved_at - second, resolved_at).await.is_empty());
     assert!(

@@ -251,7 +251,7 @@ fn noisiest(facts: &[IncidentFacts]) -> Vec<SourceRow> {
     }
     let mut rows: Vec<_> = sources.into_values().collect();
     // Stable sort: ties keep the (integration, source) order.
-    rows.sort_by(|a, b| (b.alerts, b.incidents).cmp(&(a.alerts, a.incidents)));
+    rows.sort_by_key(|row| std::cmp::Reverse((row.alerts, row.incidents)));
     rows.truncate(NOISIEST_SOURCES);
     rows
 }

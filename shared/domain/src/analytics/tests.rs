@@ -42,7 +42,7 @@ fn facts(case: Case) -> IncidentFacts {
         team: None,
         integration: IntegrationName::new("prometheus").unwrap(),
         source: Some(
-            if case.number % 2 == 0 {
+            if case.number.is_multiple_of(2) {
                 "db-1"
             } else {
                 "web-1"
