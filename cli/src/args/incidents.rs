@@ -14,6 +14,7 @@ pub enum IncidentsCommand {
             Examples:\n  \
             klaxon incidents list\n  \
             klaxon incidents list --all --limit 20\n  \
+            klaxon incidents list --team payments\n  \
             klaxon incidents list --url https://abc123.execute-api.eu-west-1.amazonaws.com --json"
     )]
     List(IncidentsListArgs),
@@ -172,6 +173,10 @@ pub struct IncidentsListArgs {
     /// At most this many (1 to 200) [default: 50].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200))]
     pub limit: Option<u32>,
+
+    /// Only the incidents this team owns (a team id of the configuration's `teams`).
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
 
     /// The server.
     #[command(flatten)]

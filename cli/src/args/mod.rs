@@ -4,6 +4,7 @@
 //! `commands/<group>.rs`, and its arguments in `args/<group>.rs`. The arguments several groups
 //! share ([`StoreArgs`], [`ApiArgs`]) are here.
 
+mod analytics;
 mod config;
 mod dead_letters;
 mod incidents;
@@ -13,6 +14,7 @@ mod route;
 mod schedule;
 mod serve;
 
+pub use analytics::*;
 pub use config::*;
 pub use dead_letters::*;
 pub use incidents::*;
@@ -131,6 +133,21 @@ pub enum Command {
             klaxon oncall --config examples/klaxon.yaml --db klaxon-data"
     )]
     Oncall(OncallArgs),
+    /// Response metrics of a period: MTTA, MTTR, pages, off-hours pages, on-call load.
+    #[command(
+        long_about = "Response metrics of a period through the API (GET /v1/analytics): \
+            incidents, acknowledgements and resolves, time to acknowledge and to resolve \
+            (median and p90, nearest rank), pages and off-hours pages per group; the noisiest \
+            alert sources; and each person's on-call load (pages, off-hours pages, \
+            acknowledgements, hours on call in the final schedules). The period holds the \
+            incidents resolved in it and the open ones opened in it.\n\n\
+            Examples:\n  \
+            klaxon analytics\n  \
+            klaxon analytics --from 2026-03-01T00:00:00Z --to 2026-04-01T00:00:00Z --by severity\n  \
+            klaxon analytics --by responder --csv > mtta.csv\n  \
+            klaxon analytics --csv --table load > load.csv"
+    )]
+    Analytics(AnalyticsArgs),
     /// Show or export a schedule's final schedule (who is on call when).
     #[command(subcommand)]
     Schedule(ScheduleCommand),

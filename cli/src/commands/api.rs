@@ -24,9 +24,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An API client for one server and key.
 pub(super) struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) key: String,
 }
 
 impl Client {
@@ -55,8 +55,27 @@ impl Client {
         Ok(Self { http, base, key })
     }
 
+    pub(super) fn send_error(
+        &self,
+        method: &reqwest::Method,
+        url: &str,
+        error: &reqwest::Error,
+    ) -> anyhow::Error {
+        if error.is_connect() {
+            anyhow!(
+                "cannot reach Klaxon at {}: {} (is `klaxon serve` running? point elsewhere with --url or KLAXON_URL)",
+                self.base,
+                root_cause(error)
+            )
+        } else if error.is_timeout() {
+            anyhow!("{method} {url}: no answer within {}s", TIMEOUT.as_secs())
+        } else {
+            anyhow!("{method} {url}: {}", root_cause(error))
+        }
+    }
+
     /// Sends a request; returns the JSON body of a 2xx answer (null for an empty one).
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -87,19 +106,10 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|error| {
-            if error.is_connect() {
-                anyhow!(
-                    "cannot reach Klaxon at {}: {} (is `klaxon serve` running? point elsewhere with --url or KLAXON_URL)",
-                    self.base,
-                    root_cause(&error)
-                )
-            } else if error.is_timeout() {
-                anyhow!("{method} {url}: no answer within {}s", TIMEOUT.as_secs())
-            } else {
-                anyhow!("{method} {url}: {}", root_cause(&error))
-            }
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.send_error(&method, &url, &error))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
@@ -124,7 +134,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// `404 not_found: incident 7 not found (field: x)` from the Klaxon error envelope, or the
 /// status and the start of the body for anything else.
-fn http_error(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
+pub(super) fn http_error(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
     let envelope: Option<Value> = serde_json::from_str(body).ok();
     let error = envelope.as_ref().and_then(|v| v.get("error"));
     match error {
@@ -237,6 +247,9 @@ pub fn list(args: &IncidentsListArgs, output: Output) -> anyhow::Result<ExitCode
     let mut query = vec![("status", if args.all { "all" } else { "open" }.to_owned())];
     if let Some(limit) = args.limit {
         query.push(("limit", limit.to_string()));
+    }
+    if let Some(team) = &args.team {
+        query.push(("team", team.clone()));
     }
     let page = block_on(client.call(reqwest::Method::GET, "/v1/incidents", &query, None))??;
     print(output, &page, |page| {

@@ -1,6 +1,7 @@
 //! One module per command group. Each command builds a report (serialisable for `--json`),
 //! renders it as text or JSON, and returns its exit status.
 
+mod analytics;
 mod api;
 mod apply;
 mod config;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Route(RouteCommand::Test(args)) => route::test(&args, config_path, output),
         Command::Oncall(args) => oncall::run(&args, config_path, output),
+        Command::Analytics(args) => analytics::run(&args, output),
         Command::Schedule(ScheduleCommand::Show(args)) => {
             schedule::show(&args, config_path, output)
         }

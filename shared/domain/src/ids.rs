@@ -119,6 +119,10 @@ impl PolicyId {
 }
 
 slug_id!(
+    /// A team's identifier in the configuration (`payments`).
+    TeamId
+);
+slug_id!(
     /// A grouping or routing rule's, or maintenance window's, identifier.
     RuleId
 );

@@ -16,6 +16,8 @@
 //! - [`incident`], [`timeline`]: incident lifecycle and CloudEvents timeline entries.
 //! - [`user`]: responders and their contact methods.
 //! - [`config`]: configuration as code, validated with exact error paths.
+//! - [`analytics`]: response metrics (time to acknowledge and resolve, pages, off-hours
+//!   pages) per incident and aggregated over a period.
 //! - [`vocabulary`]: the small enums (urgency, resolve and stop reasons, targets) the modules
 //!   above share; a leaf, so the module graph has no cycles.
 
@@ -23,6 +25,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod alert;
+pub mod analytics;
 pub mod config;
 pub mod duration;
 pub mod escalation;

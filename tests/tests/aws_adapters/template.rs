@@ -356,6 +356,7 @@ fn http_routes_are_served_by_the_right_functions() {
             "/v1/schedules/{id}/overrides/{override_id}",
             "api",
         ),
+        ("GET", "/v1/analytics", "api"),
         ("GET", "/v1/config", "api"),
         ("PUT", "/v1/config", "api"),
         ("GET", "/", "api"),

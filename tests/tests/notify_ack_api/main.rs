@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod ack;
+mod analytics;
 mod api;
 mod harness;
 mod notify;

@@ -297,6 +297,7 @@ fn data_model_doc_key_templates_are_what_the_key_builders_build() {
         ("sha256(id)", sha256_hex("token-1")),
         ("schedule id", "primary".to_owned()),
         ("end", time.clone()),
+        ("resolved", time.clone()),
     ]
     .into_iter()
     .collect();
@@ -412,7 +413,22 @@ fn data_model_doc_key_templates_are_what_the_key_builders_build() {
                     schema::ESCALATION_DUE.to_owned(),
                     Some(schema::escalation_due_sort(at, "inc1")),
                 ),
+                (
+                    "gsi1",
+                    schema::RESOLVED_INCIDENTS.to_owned(),
+                    Some(schema::resolved_incidents_sort(at, "inc1")),
+                ),
             ],
+        },
+        Built {
+            row: 54,
+            entity: "incident",
+            key: None,
+            index: vec![(
+                "gsi1",
+                schema::RESOLVED_INCIDENTS.to_owned(),
+                Some(schema::resolved_incidents_sort(at, "inc1")),
+            )],
         },
         Built {
             row: 33,

@@ -431,6 +431,30 @@ async fn indexes_follow_the_incident_state<S: Store>(f: Fixture<S>) {
     let recent = f.repo.recent_incidents(None, 10).await.unwrap();
     assert_eq!(recent.items.len(), 1);
     assert_eq!(recent.items[0].incident.status(), IncidentStatus::Resolved);
+    // ... and on the resolved list, by resolve time: `from` inclusive, `to` exclusive.
+    let resolved_at = f.now();
+    let resolved = |from: Instant, to: Instant| {
+        let repo = &f.repo;
+        async move {
+            let page = repo.resolved_incidents(from, to, None, 10).await.unwrap();
+            page.items
+                .into_iter()
+                .map(|stored| stored.incident.id().clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let second = Duration::seconds(1);
+    assert_eq!(
+        resolved(resolved_at, resolved_at + second).await,
+        std::slice::from_ref(&id)
+    );
+    assert!(resolved(resolved_at - second, resolved_at).await.is_empty());
+    assert!(
+        resolved(resolved_at + second, resolved_at + Duration::days(1))
+            .await
+            .is_empty()
+    );
+    assert_eq!(resolved(t0(), resolved_at + Duration::days(1)).await, [id]);
 }
 
 async fn incident_listings_paginate<S: Store>(f: Fixture<S>) {

@@ -5,13 +5,14 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /v1/incidents?status=open\|all&cursor=&limit=` | a page of incidents |
+//! | `GET /v1/incidents?status=open\|all&team=&cursor=&limit=` | a page of incidents (of one team) |
 //! | `GET /v1/incidents/{id}?timeline_cursor=&timeline_limit=` | one incident (id or number), its alerts and timeline |
 //! | `GET /v1/oncall?schedule=&at=` | who is on call (every schedule, or one) |
 //! | `GET /v1/schedules/{id}/ics?key=&from=&to=` | iCalendar feed (`text/calendar`) |
 //! | `GET /v1/schedules/{id}/overrides?from=&to=` | overrides in a range |
 //! | `POST /v1/schedules/{id}/overrides` | create one: `{"user", "start", "end"}` → 201 |
 //! | `DELETE /v1/schedules/{id}/overrides/{override_id}` | 204 |
+//! | `GET /v1/analytics?from=&to=&by=&table=` | response metrics of a period (JSON, or CSV with `Accept: text/csv`) |
 //! | `GET /v1/config` | the current configuration snapshot |
 //! | `PUT /v1/config` | upload YAML or JSON; 400 `invalid_config` lists every error |
 
@@ -19,6 +20,7 @@ use super::ApiError;
 use super::auth::key_from_headers;
 use crate::usecases::access::ApiPrincipal;
 use crate::usecases::config::{ConfigUploadError, MAX_CONFIG_BYTES};
+use crate::usecases::queries::analytics::{CsvTable, report_csv};
 use crate::usecases::queries::{IncidentFilter, OverrideRequest, QueryService, parse_instant};
 use axum::Json;
 use axum::Router;
@@ -28,6 +30,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use klaxon_domain::Instant;
+use klaxon_domain::analytics::GroupBy;
 use klaxon_store::Store;
 use serde_json::json;
 use std::sync::Arc;
@@ -105,6 +108,7 @@ pub fn routes<S: Store + 'static>(service: Svc<S>) -> Router {
             "/v1/schedules/{id}/overrides/{override_id}",
             delete(delete_override::<S>),
         )
+        .route("/v1/analytics", get(analytics::<S>))
         .route("/v1/config", get(get_config::<S>).put(put_config::<S>))
         .with_state(service)
 }
@@ -135,7 +139,9 @@ async fn list_incidents<S: Store>(
         .transpose()?
         .unwrap_or(IncidentFilter::Open);
     let limit = params.number("limit")?;
-    let page = svc.incidents(filter, params.text("cursor"), limit).await?;
+    let page = svc
+        .incidents(filter, params.text("team"), params.text("cursor"), limit)
+        .await?;
     Ok(json_ok(&page))
 }
 
@@ -239,6 +245,51 @@ async fn delete_override<S: Store>(
     authenticate(&svc, &headers).await?;
     svc.delete_override(&id, &override_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Whether the `Accept` header asks for CSV rather than JSON.
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| {
+            kind.split(';')
+                .next()
+                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("text/csv"))
+        })
+}
+
+async fn analytics<S: Store>(
+    State(svc): State<Svc<S>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    authenticate(&svc, &headers).await?;
+    let params = Params::parse(query.as_deref())?;
+    let by = params
+        .text("by")
+        .map(GroupBy::parse)
+        .transpose()
+        .map_err(|message| ApiError::invalid("by", message))?
+        .unwrap_or(GroupBy::Week);
+    let table = params
+        .text("table")
+        .map(CsvTable::parse)
+        .transpose()?
+        .unwrap_or(CsvTable::Groups);
+    let (from, to) = (params.instant("from")?, params.instant("to")?);
+    let report = svc.analytics(from, to, by).await?;
+    if !wants_csv(&headers) {
+        return Ok(json_ok(&report));
+    }
+    let mut response = (StatusCode::OK, report_csv(&report, table)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+    );
+    Ok(response)
 }
 
 async fn get_config<S: Store>(

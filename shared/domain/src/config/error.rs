@@ -74,7 +74,7 @@ impl fmt::Display for ConfigPath {
 
 /// The top-level sections in the order the documentation lists them; errors are reported in
 /// this order.
-pub(crate) const SECTIONS: [&str; 10] = [
+pub(crate) const SECTIONS: [&str; 11] = [
     "version",
     "users",
     "schedules",
@@ -83,6 +83,7 @@ pub(crate) const SECTIONS: [&str; 10] = [
     "routing",
     "maintenance_windows",
     "integrations",
+    "teams",
     "notifications",
     "settings",
 ];

@@ -11,6 +11,7 @@
 mod error;
 mod parse;
 mod sections;
+mod teams;
 mod validate;
 
 #[cfg(test)]
@@ -21,6 +22,7 @@ pub use sections::{
     DEFAULT_ACK_LINK_LIFETIME, EnvRef, GenericWebhook, IncomingWebhook, Integration, Notifications,
     Settings, Sso, UnsetVariable,
 };
+pub use teams::Team;
 pub use validate::{
     MAX_ACK_LINK_LIFETIME, MAX_POLICY_REPEAT, MIN_ACK_LINK_LIFETIME, MIN_CUSTOM_SHIFT,
     MIN_TIER_DELAY,
@@ -60,6 +62,8 @@ pub struct Config {
     pub maintenance_windows: Vec<MaintenanceWindow>,
     /// Alert sources (without their keys).
     pub integrations: Vec<Integration>,
+    /// Teams: their members and what they own.
+    pub teams: Vec<Team>,
     /// Shared Slack, Teams and webhook endpoints.
     pub notifications: Notifications,
     /// Global settings.
@@ -77,6 +81,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             maintenance_windows: Vec::new(),
             integrations: Vec::new(),
+            teams: Vec::new(),
             notifications: Notifications::default(),
             settings: Settings::default(),
         }

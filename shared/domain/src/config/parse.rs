@@ -67,6 +67,8 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
     origins.windows = origin;
     let (integrations, origin) = sections.list("integrations", "name", reject_integration_secrets);
     origins.integrations = origin;
+    let (teams, origin) = sections.list("teams", "id", no_hook);
+    origins.teams = origin;
 
     let notifications = parse_notifications(
         sections.take("notifications"),
@@ -85,6 +87,7 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
         routing,
         maintenance_windows,
         integrations,
+        teams,
         notifications,
         settings,
     };

@@ -1,6 +1,7 @@
 //! The configuration sections that have no home module of their own: integrations, shared
 //! notification endpoints (with secrets kept out of the file) and global settings.
 
+use crate::analytics::WakingHours;
 use crate::duration::HumanDuration;
 use crate::ids::IntegrationName;
 use crate::ingest::{Format, IntegrationDefaults};
@@ -167,6 +168,10 @@ pub struct Settings {
     /// How long the signed acknowledge/resolve links in a page stay valid (1m to 30d).
     #[serde(default = "default_ack_link_lifetime")]
     pub ack_link_lifetime: HumanDuration,
+    /// The hours of the day a person is awake, in their own time zone: pages outside them
+    /// count as off-hours pages in the analytics (default 08:00–22:00).
+    #[serde(default)]
+    pub waking_hours: WakingHours,
     /// The acknowledgement timeout of every policy that sets none: an acknowledged incident
     /// still unresolved after it re-triggers once (1m to 7d; unset: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +249,7 @@ impl Default for Settings {
         Self {
             auto_resolve: true,
             ack_link_lifetime: DEFAULT_ACK_LINK_LIFETIME,
+            waking_hours: WakingHours::default(),
             sso: None,
             ack_timeout: None,
         }

@@ -18,6 +18,7 @@ mod integrations;
 mod many_errors;
 mod paging;
 mod schedules;
+mod teams;
 mod users;
 
 const EXAMPLE: &str = include_str!("../../../../examples/klaxon.yaml");

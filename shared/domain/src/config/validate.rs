@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 mod integrations;
 mod paging;
 mod people;
+mod teams;
 mod warnings;
 
 use integrations::{check_integrations, check_notifications};
 use paging::{check_grouping, check_policies, check_routing, check_windows};
 use people::{check_schedules, check_users};
+use teams::check_teams;
 pub(crate) use warnings::warnings;
 
 /// The most extra rounds a policy may repeat: enough to wake someone, bounded so a forgotten
@@ -67,6 +69,7 @@ pub(crate) struct Origins {
     pub(crate) routing_rules: ListOrigin,
     pub(crate) windows: ListOrigin,
     pub(crate) integrations: ListOrigin,
+    pub(crate) teams: ListOrigin,
     pub(crate) webhooks: ListOrigin,
 }
 
@@ -80,6 +83,7 @@ impl Origins {
             routing_rules: ListOrigin::identity(config.routing.rules.len()),
             windows: ListOrigin::identity(config.maintenance_windows.len()),
             integrations: ListOrigin::identity(config.integrations.len()),
+            teams: ListOrigin::identity(config.teams.len()),
             webhooks: ListOrigin::identity(config.notifications.webhooks.len()),
         }
     }
@@ -208,6 +212,13 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
     check_routing(config, origins, &policies, &integrations, issues);
     check_windows(config, origins, &integrations, issues);
     check_integrations(config, origins, issues);
+    let known = teams::References {
+        users: &users,
+        schedules: &schedules,
+        policies: &policies,
+        integrations: &integrations,
+    };
+    check_teams(config, origins, &known, issues);
     check_notifications(config, origins, issues);
 
     if let Some(timeout) = config.settings.ack_timeout {

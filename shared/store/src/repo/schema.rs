@@ -26,6 +26,9 @@ pub const INCIDENT: &str = "INCIDENT#";
 pub const META: &str = "META";
 /// `gsi1` partition of incidents not resolved (sort: `<created>#<id>`).
 pub const OPEN_INCIDENTS: &str = "OPEN_INCIDENTS";
+/// `gsi1` partition of resolved incidents (sort: `<resolved>#<id>`): the analytics read
+/// the incidents of a period from it.
+pub const RESOLVED_INCIDENTS: &str = "RESOLVED_INCIDENTS";
 /// `gsi2` partition of every incident (sort: `<number:020>`).
 pub const INCIDENTS: &str = "INCIDENTS";
 /// `gsi3` partition of incidents whose escalation waits for a timer (sort: `<due>#<id>`).
@@ -96,7 +99,7 @@ pub const EDITS: &str = "EDITS#";
 pub const CHANGE: &str = "CHANGE#";
 
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 38] = [
+pub const ALL: [&str; 39] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -104,6 +107,7 @@ pub const ALL: [&str; 38] = [
     INCIDENT,
     META,
     OPEN_INCIDENTS,
+    RESOLVED_INCIDENTS,
     INCIDENTS,
     ESCALATION_DUE,
     TIMELINE,
@@ -186,6 +190,11 @@ pub fn incident_partition(incident: &str) -> String {
 /// The `gsi1` sort key of an open incident: `<created>#<id>`.
 pub fn open_incidents_sort(created: Instant, incident: &str) -> String {
     format!("{}#{incident}", sort_time(created))
+}
+
+/// The `gsi1` sort key of a resolved incident: `<resolved>#<id>`.
+pub fn resolved_incidents_sort(resolved: Instant, incident: &str) -> String {
+    format!("{}#{incident}", sort_time(resolved))
 }
 
 /// The `gsi2` sort key of an incident in the list of all incidents: `<number:020>`.

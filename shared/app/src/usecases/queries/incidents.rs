@@ -5,6 +5,8 @@ use super::{
     find_incident, page_size,
 };
 use crate::usecases::UseCaseError;
+use klaxon_domain::config::Config;
+use klaxon_domain::ids::TeamId;
 use klaxon_domain::incident::Incident;
 use klaxon_domain::timeline::TimelineRecord;
 use klaxon_store::Store;
@@ -34,11 +36,34 @@ impl IncidentFilter {
     }
 }
 
+/// An incident with its owning team (from the current configuration's `teams`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamIncident {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: Incident,
+    /// The team owning its escalation policy, else its integration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamId>,
+}
+
+/// The owning team of `incident` under `config` ([`Config::team_of`]); none before any
+/// configuration was applied.
+pub fn team_of(config: Option<&Config>, incident: &Incident) -> Option<TeamId> {
+    config?
+        .team_of(
+            incident.escalation().map(|state| state.policy()),
+            &incident.context().integration,
+        )
+        .cloned()
+}
+
 /// One page of incidents.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentPage {
-    /// The incidents.
-    pub incidents: Vec<Incident>,
+    /// The incidents (with `?team=`, only that team's: a page may then hold fewer than
+    /// `limit`, even none, and still have a next cursor).
+    pub incidents: Vec<TeamIncident>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -49,6 +74,9 @@ pub struct IncidentPage {
 pub struct IncidentDetail {
     /// The incident.
     pub incident: Incident,
+    /// Its owning team, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamId>,
     /// Its alert occurrences, in the order they joined.
     pub alerts: Vec<IncidentAlert>,
     /// Its timeline, oldest first, as CloudEvents 1.0 JSON events.
@@ -59,14 +87,29 @@ pub struct IncidentDetail {
 }
 
 impl<S: Store> QueryService<S> {
-    /// Lists incidents: open ones oldest first, or all newest first, a page at a time.
+    /// Lists incidents: open ones oldest first, or all newest first, a page at a time; with
+    /// `team`, only the incidents that team owns (an unknown team is a 404).
     pub async fn incidents(
         &self,
         filter: IncidentFilter,
+        team: Option<&str>,
         cursor_token: Option<&str>,
         limit: Option<u32>,
     ) -> Result<IncidentPage, UseCaseError> {
         let limit = page_size("limit", limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let config = self.optional_config().await?;
+        let config = config.as_ref().map(|loaded| &loaded.config);
+        let team = team
+            .map(|id| {
+                TeamId::new(id)
+                    .ok()
+                    .filter(|id| config.and_then(|c| c.team(id)).is_some())
+                    .ok_or_else(|| UseCaseError::NotFound {
+                        what: "team",
+                        id: id.to_owned(),
+                    })
+            })
+            .transpose()?;
         let after = cursor(cursor_token);
         let listing = match filter {
             IncidentFilter::Open => self.core().repo.open_incidents(after, limit).await,
@@ -74,9 +117,28 @@ impl<S: Store> QueryService<S> {
         }
         .map_err(cursor_error("cursor"))?;
         Ok(IncidentPage {
-            incidents: listing.items.into_iter().map(|s| s.incident).collect(),
+            incidents: listing
+                .items
+                .into_iter()
+                .map(|stored| TeamIncident {
+                    team: team_of(config, &stored.incident),
+                    incident: stored.incident,
+                })
+                .filter(|listed| team.is_none() || listed.team == team)
+                .collect(),
             next_cursor: listing.next.map(|c| c.as_str().to_owned()),
         })
+    }
+
+    /// The current configuration, or none when none was applied yet.
+    async fn optional_config(
+        &self,
+    ) -> Result<Option<std::sync::Arc<crate::usecases::config::LoadedConfig>>, UseCaseError> {
+        match self.core().config().await {
+            Ok(config) => Ok(Some(config)),
+            Err(UseCaseError::NoConfig) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// One incident (by id or number) with its alerts and a page of its timeline.
@@ -93,6 +155,7 @@ impl<S: Store> QueryService<S> {
             MAX_PAGE_SIZE,
         )?;
         let stored = find_incident(self.core(), reference).await?;
+        let config = self.optional_config().await?;
         let id = stored.incident.id().clone();
         let alerts = self.core().repo.incident_alerts(&id).await?;
         let timeline = self
@@ -102,6 +165,10 @@ impl<S: Store> QueryService<S> {
             .await
             .map_err(cursor_error("timeline_cursor"))?;
         Ok(IncidentDetail {
+            team: team_of(
+                config.as_ref().map(|loaded| &loaded.config),
+                &stored.incident,
+            ),
             incident: stored.incident,
             alerts,
             timeline: timeline.items,

@@ -5,6 +5,7 @@
 //! Every method answers with plain serialisable structs; the HTTP layer (`http::api`) only
 //! extracts parameters, authenticates, and turns these into JSON.
 
+pub mod analytics;
 pub mod incidents;
 pub mod schedules;
 

@@ -2,7 +2,9 @@
 
 use super::{IncidentAlert, LinkItem, StoredIncident, decode_incident};
 use crate::repo::codec::from_item;
-use crate::repo::schema::{self, ESCALATION_DUE, INCIDENTS, OPEN_INCIDENTS, sort_time};
+use crate::repo::schema::{
+    self, ESCALATION_DUE, INCIDENTS, OPEN_INCIDENTS, RESOLVED_INCIDENTS, sort_time,
+};
 use crate::repo::{Listing, RepoError, Repository, check_limit};
 use crate::{Cursor, Index, Key, Query, SortCondition, Store};
 use klaxon_domain::Instant;
@@ -16,6 +18,26 @@ impl<S: Store> Repository<S> {
         limit: u32,
     ) -> Result<Listing<StoredIncident>, RepoError> {
         let query = Query::index(Index::Gsi1, OPEN_INCIDENTS)
+            .limit(check_limit(limit)?)
+            .after(cursor);
+        self.incident_listing(query).await
+    }
+
+    /// Incidents resolved in `[from, to)`, in resolve order (`gsi1` partition
+    /// `RESOLVED_INCIDENTS`, sort `<resolved>#<id>`): one query reads only the period.
+    pub async fn resolved_incidents(
+        &self,
+        from: Instant,
+        to: Instant,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Listing<StoredIncident>, RepoError> {
+        // '#' follows every time; '"' sorts before '#', so `<to>"` excludes `to` itself.
+        let query = Query::index(Index::Gsi1, RESOLVED_INCIDENTS)
+            .sort(SortCondition::Between {
+                low: sort_time(from),
+                high: format!("{}\"", sort_time(to)),
+            })
             .limit(check_limit(limit)?)
             .after(cursor);
         self.incident_listing(query).await

@@ -13,10 +13,13 @@
 //! - The link item (`ALERT_LINK#<alert id>`) exists once per alert occurrence, so an
 //!   occurrence is linked at most once, whichever incident a redelivered message would pick.
 //! - Sparse indexes follow the incident's state on every write: open incidents on `gsi1`,
-//!   every incident by number on `gsi2`, escalations waiting for a timer on `gsi3`.
+//!   resolved ones by resolve time on `gsi1` too (another partition), every incident by
+//!   number on `gsi2`, escalations waiting for a timer on `gsi3`.
 
 use super::codec::{from_item, from_json, to_json};
-use super::schema::{self, ESCALATION_DUE, INCIDENTS, OPEN_INCIDENTS, incident_key};
+use super::schema::{
+    self, ESCALATION_DUE, INCIDENTS, OPEN_INCIDENTS, RESOLVED_INCIDENTS, incident_key,
+};
 use super::{MAX_TRANSACTION_ITEMS, RepoError, Repository};
 use crate::key::s;
 use crate::{
@@ -202,12 +205,19 @@ fn big(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The `gsi1` key while the incident is open.
+/// The `gsi1` key: the open list while the incident is open, the time-ordered list of
+/// resolved incidents once it is resolved (the analytics read a period from it).
 fn open_index(incident: &Incident) -> Option<(String, String)> {
-    incident.is_open().then(|| {
-        (
+    if incident.is_open() {
+        return Some((
             OPEN_INCIDENTS.to_owned(),
             schema::open_incidents_sort(incident.created_at(), incident.id().as_str()),
+        ));
+    }
+    incident.resolved().map(|resolution| {
+        (
+            RESOLVED_INCIDENTS.to_owned(),
+            schema::resolved_incidents_sort(resolution.at, incident.id().as_str()),
         )
     })
 }
