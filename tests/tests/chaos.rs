@@ -17,6 +17,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "chaos/check.rs"]
+mod check;
 #[path = "chaos/deploy.rs"]
 mod deploy;
 #[path = "chaos/lambda.rs"]
