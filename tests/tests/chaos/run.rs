@@ -114,7 +114,7 @@ async fn send_alert(d: &Deployment, body: &Value, tries: usize) -> (bool, u64) {
     request["body"] = json!(body.to_string());
     request["isBase64Encoded"] = json!(false);
     let mut refused = 0;
-    for _ in 0..tries {
+    for attempt in 0..tries {
         match d.ingest.handle(request.clone()).await {
             Ok(answer) if (200..300).contains(&status_of(&answer)) => return (true, refused),
             Ok(answer) => assert!(
@@ -124,6 +124,9 @@ async fn send_alert(d: &Deployment, body: &Value, tries: usize) -> (bool, u64) {
             Err(_) => {}
         }
         refused += 1;
+        // As monitoring tools do: back off before sending again (0.25 s doubling to 4 s).
+        let wait = std::time::Duration::from_millis(250) * 2u32.pow(attempt.min(4) as u32);
+        tokio::time::sleep(wait).await;
     }
     (false, refused)
 }
@@ -156,19 +159,26 @@ fn alert_body(group: usize, cycle: usize, alert: usize, status: &str) -> Value {
     })
 }
 
-/// Sends the alerts of every group of one cycle, concurrently.
+/// How many alerts are sent at once.
+const SENDERS: usize = 10;
+
+/// Sends the alerts of every group of one cycle, `SENDERS` at a time.
 async fn send_all(
     d: &Arc<Deployment>,
     groups: usize,
     cycle: usize,
     status: &str,
 ) -> Vec<(usize, String, bool, u64)> {
+    // At most this many requests at once, as a few monitoring tools sending in parallel.
+    let senders = Arc::new(tokio::sync::Semaphore::new(SENDERS));
     let mut tasks = tokio::task::JoinSet::new();
     for group in 0..groups {
         for alert in 0..2 {
             let d = Arc::clone(d);
             let body = alert_body(group, cycle, alert, status);
+            let senders = Arc::clone(&senders);
             tasks.spawn(async move {
+                let _turn = senders.acquire_owned().await.unwrap();
                 let (ok, refused) = send_alert(&d, &body, 12).await;
                 (group, dedup(group, cycle, alert), ok, refused)
             });
@@ -332,11 +342,12 @@ pub async fn run(size: Size) -> Report {
         cycle(&d, &plumbing, &mut ledger, &size, c).await;
         let stats = proxy.stats().await;
         println!(
-            "  cycle {}/{cycles} done after {:.0} s: {} alerts accepted, {} AWS calls, {} faults, \
-             plumbing {:?}",
+            "  cycle {}/{cycles} done after {:.0} s: {} alerts accepted ({} requests retried), \
+             {} AWS calls, {} faults, plumbing {:?}",
             c + 1,
             started.elapsed().as_secs_f64(),
             ledger.accepted.values().map(Vec::len).sum::<usize>() + ledger.resolved.len(),
+            ledger.refused,
             stats.calls(),
             stats.faults(),
             plumbing.stats()
