@@ -336,7 +336,7 @@ impl Report {
             self.dead_letters.len(),
             self.dead_letters
                 .iter()
-                .map(|(q, _)| q.as_str())
+                .map(|(q, body)| format!("{q}: {}", dead_letter(body)))
                 .collect::<Vec<_>>(),
             self.lost.len(),
             self.unanswered.len(),
@@ -345,5 +345,22 @@ impl Report {
             self.duplicated.len(),
             self.duplicated
         );
+    }
+}
+
+/// What a dead letter was: its kind and incident (the body itself when it does not parse).
+fn dead_letter(body: &str) -> String {
+    use klaxon_app::messages::QueueMessage;
+    match QueueMessage::from_json(body) {
+        Ok(QueueMessage::Page(page)) => {
+            format!("page {} r{} t{}", page.incident, page.round, page.tier)
+        }
+        Ok(QueueMessage::Notice(notice)) => {
+            format!("{:?} notice {}", notice.notice, notice.incident)
+        }
+        Ok(QueueMessage::Timer(timer)) => format!("timer {} t{}", timer.incident, timer.tier),
+        Ok(QueueMessage::Incident(message)) => format!("incident {}", message.incident),
+        Ok(other) => format!("{other:?}"),
+        Err(_) => body.to_owned(),
     }
 }
