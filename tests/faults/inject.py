@@ -11,7 +11,9 @@ per test through a control endpoint the addon answers itself (never forwarded):
                                       "rate": 0.2, "kinds": {"conflict": 2, "reset_after": 1}},
                                      {"service": "*", "operation": "*", "rate": 0.1}]}
     GET  /__faults/stats  -> {"requests": {"dynamodb:PutItem": 12, ...},
-                              "injected": {"dynamodb:PutItem": {"throttle": 2, ...}, ...}}
+                              "injected": {"dynamodb:PutItem": {"throttle": 2, ...}, ...},
+                              "unanswered": [{"call": "ses:SendEmail", "kind": "delay",
+                                              "to": "alice@example.com", "text": "..."}]}
 
 Setting a plan resets the counters and reseeds the generator. The first rule whose service and
 operation match (either may be "*") decides: with probability `rate` the call fails, with a kind
@@ -34,6 +36,13 @@ optional `limit` of faults is spent (then its calls are forwarded). Kinds:
 The service is the signing name in the request's SigV4 credential scope; the operation is the
 X-Amz-Target suffix (DynamoDB, SQS), the form's Action (SNS), or method and path (Scheduler and
 SES v2 REST APIs).
+
+`unanswered` lists the email and SMS sends (SES SendEmail, SNS Publish) that moto applied but
+whose caller cannot have seen the answer: a `reset_after` or `delay` fault, or (kind `slow`) an
+unfaulted answer that took at least the plan's optional `slow_seconds` from the request's
+arrival (the client's attempt timeout: the client gave up and its SDK sent it again). Each
+names the recipient (`to`: the email address or phone number) and `text` (the email's subject,
+the SMS's text), so a test can tell a page resent after such a send from any other duplicate.
 """
 
 import asyncio
@@ -80,6 +89,26 @@ def operation_of(service: str, request: http.Request) -> str:
         if path.startswith("/v2/email/identities"):
             return method + "EmailIdentity"
     return method + " " + path
+
+
+def sent_message(service: str, operation: str, request: http.Request):
+    """(recipient, text) of an SES v2 SendEmail (address, subject) or an SNS Publish to a phone
+    number (number, message); None for any other call."""
+    text = request.get_text(strict=False) or ""
+    if service == "ses" and operation == "SendEmail":
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return None
+        to = (body.get("Destination", {}).get("ToAddresses") or [""])[0]
+        subject = body.get("Content", {}).get("Simple", {}).get("Subject", {}).get("Data", "")
+        return to, subject
+    if service == "sns" and operation == "Publish":
+        form = urllib.parse.parse_qs(text)
+        phone = form.get("PhoneNumber", [""])[0]
+        if phone:
+            return phone, form.get("Message", [""])[0]
+    return None
 
 
 def applies(kind: str, service: str, operation: str) -> bool:
@@ -169,6 +198,7 @@ class Injector:
         self.rng = random.Random(0)
         self.requests = {}
         self.injected = {}
+        self.unanswered = []
 
     def set_plan(self, plan):
         with self.lock:
@@ -176,11 +206,25 @@ class Injector:
             self.rng = random.Random(plan.get("seed", 0))
             self.requests = {}
             self.injected = {}
+            self.unanswered = []
 
     def stats(self):
         with self.lock:
             return {"requests": dict(self.requests),
-                    "injected": {call: dict(kinds) for call, kinds in self.injected.items()}}
+                    "injected": {call: dict(kinds) for call, kinds in self.injected.items()},
+                    "unanswered": list(self.unanswered)}
+
+    def record_unanswered(self, flow: http.HTTPFlow, kind: str):
+        """Notes an email or SMS send that moto applied but whose answer the caller missed."""
+        service = service_of(flow.request)
+        operation = operation_of(service, flow.request)
+        message = sent_message(service, operation, flow.request)
+        if message is None:
+            return
+        to, text = message
+        with self.lock:
+            self.unanswered.append({"call": f"{service}:{operation}", "kind": kind,
+                                    "to": to, "text": text})
 
     def choose(self, service, operation, request):
         """The fault for this call (None to forward it), counted."""
@@ -243,6 +287,13 @@ class Injector:
 
     async def response(self, flow: http.HTTPFlow):
         kind = flow.metadata.get("klaxon_fault")
+        if kind in ("reset_after", "delay"):
+            self.record_unanswered(flow, kind)
+        else:
+            slow = self.plan.get("slow_seconds")
+            took = (flow.response.timestamp_end or 0) - (flow.request.timestamp_start or 0)
+            if slow is not None and flow.response.status_code < 300 and took >= float(slow):
+                self.record_unanswered(flow, "slow")
         if kind == "reset_after":
             flow.kill()
         elif kind == "delay":

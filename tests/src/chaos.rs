@@ -11,6 +11,7 @@ use klaxon_domain::ids::IncidentId;
 use klaxon_domain::timeline::TimelineEntry;
 use klaxon_store::Store;
 use klaxon_store::repo::Repository;
+use std::collections::BTreeMap;
 
 /// The first round's tiers 0 and 1 of one incident, as its timeline tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl FirstRound {
     /// queued before they acknowledge or resolve anything, so only a dead letter, redriven at
     /// the end, can come too late). A tier never reached owes none, and must have had a
     /// reason: tier 0, an acknowledgement before the escalation started; tier 1, an
-    /// acknowledgement or resolution before it was due.
+    /// acknowledgement or resolution before its timer fired (within a minute of its due time).
     pub fn expected_pages(&self) -> Result<(usize, usize), String> {
         if !self.tier0 && self.acknowledged.is_none() {
             return Err("tier 0 never paged, and never acknowledged".to_owned());
@@ -43,8 +44,10 @@ impl FirstRound {
             (Some(a), Some(r)) => Some(a.min(r)),
             (a, r) => a.or(r),
         };
+        // The timer fires at the due time rounded up to the minute (Scheduler's precision): an
+        // acknowledgement in that minute may rightly come first.
         if let (false, Some(due)) = (self.tier1, self.due)
-            && stopped.is_none_or(|stopped| stopped >= due)
+            && stopped.is_none_or(|stopped| stopped >= due + chrono::TimeDelta::minutes(1))
         {
             return Err(format!("tier 1 due at {due} never reached"));
         }
@@ -118,4 +121,72 @@ pub fn dead_lettered_incidents<'a>(
             _ => None,
         })
         .collect()
+}
+
+/// Messages sent more than once, told apart by cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// Extra copies explained by a send that was applied but unanswered (the client could not
+    /// know it had gone out, and sent it again): message and extra copies.
+    pub resent: BTreeMap<String, usize>,
+    /// Extra copies nothing explains: message and extra copies. Must be empty.
+    pub unexplained: BTreeMap<String, usize>,
+}
+
+impl Duplicates {
+    /// Every extra copy explained by an unanswered send.
+    pub fn resent_copies(&self) -> usize {
+        self.resent.values().sum()
+    }
+}
+
+/// Splits the extra copies among `sent` (how many times each message went out, by a key naming
+/// recipient and message) into those explained by `unanswered` (the keys of sends the provider
+/// applied but whose answer the sender missed: each explains one extra copy of its message) and
+/// the rest.
+pub fn duplicates<'a>(
+    sent: &BTreeMap<String, usize>,
+    unanswered: impl IntoIterator<Item = &'a str>,
+) -> Duplicates {
+    let mut explaining: BTreeMap<&str, usize> = BTreeMap::new();
+    for key in unanswered {
+        *explaining.entry(key).or_default() += 1;
+    }
+    let mut found = Duplicates::default();
+    for (key, copies) in sent {
+        let extra = copies.saturating_sub(1);
+        if extra == 0 {
+            continue;
+        }
+        let explained = extra.min(explaining.get(key.as_str()).copied().unwrap_or(0));
+        if explained > 0 {
+            found.resent.insert(key.clone(), explained);
+        }
+        if extra > explained {
+            found.unexplained.insert(key.clone(), extra - explained);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_unanswered_send_explains_one_extra_copy_of_its_message_only() {
+        let sent: BTreeMap<String, usize> = [("a", 2), ("b", 3), ("c", 1), ("d", 2)]
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect();
+        let found = duplicates(&sent, ["a", "b", "c", "c"]);
+        assert_eq!(found.resent_copies(), 2, "{found:?}");
+        assert_eq!(found.resent.get("a"), Some(&1));
+        assert_eq!(found.resent.get("b"), Some(&1));
+        // b's second extra copy and d's are not explained; c's unanswered send was not resent.
+        assert_eq!(
+            found.unexplained.into_iter().collect::<Vec<_>>(),
+            [("b".to_owned(), 1), ("d".to_owned(), 1)]
+        );
+    }
 }

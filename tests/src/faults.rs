@@ -110,8 +110,26 @@ pub struct FaultPlan {
     pub seed: u64,
     /// How long a [`FaultKind::Delay`] answer is held back, in seconds.
     pub delay_seconds: f64,
+    /// An unfaulted email or SMS send answered this many seconds or more after it arrived is
+    /// listed in [`FaultStats::unanswered`] (kind `slow`): set it to the clients' attempt
+    /// timeout, past which they gave up on a send moto applied (and their SDK sent it again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_seconds: Option<f64>,
     /// The rules, first match wins.
     pub rules: Vec<FaultRule>,
+}
+
+/// An email or SMS send that moto applied but whose answer its caller cannot have seen.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UnansweredSend {
+    /// `ses:SendEmail` or `sns:Publish`.
+    pub call: String,
+    /// `reset_after`, `delay` (injected) or `slow` (moto answered after `slow_seconds`).
+    pub kind: String,
+    /// The email address or phone number.
+    pub to: String,
+    /// The email's subject or the SMS's text.
+    pub text: String,
 }
 
 /// What the proxy saw since its plan was set.
@@ -121,6 +139,9 @@ pub struct FaultStats {
     pub requests: BTreeMap<String, u64>,
     /// Injected faults by `service:Operation` and kind.
     pub injected: BTreeMap<String, BTreeMap<FaultKind, u64>>,
+    /// Email and SMS sends applied but unanswered, in the order the proxy saw them.
+    #[serde(default)]
+    pub unanswered: Vec<UnansweredSend>,
 }
 
 impl FaultStats {
@@ -267,9 +288,14 @@ impl FaultProxy {
             .expect("the fault proxy takes the plan");
     }
 
-    /// Forwards every call from now on (and resets the counters).
-    pub async fn heal(&self) {
-        self.set_plan(&FaultPlan::default()).await;
+    /// Forwards every call from now on (and resets the counters), still listing sends
+    /// answered after `slow_seconds` when that is set.
+    pub async fn heal(&self, slow_seconds: Option<f64>) {
+        self.set_plan(&FaultPlan {
+            slow_seconds,
+            ..FaultPlan::default()
+        })
+        .await;
     }
 
     /// What the proxy saw and injected since the plan was set.

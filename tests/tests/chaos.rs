@@ -3,8 +3,9 @@
 //! function, make every AWS call through mitmproxy, which fails a share of them (throttling,
 //! 5xx, transaction conflicts, resets before and after the request was applied, answers held
 //! past the SDK's timeout); Lambda's event source mapping and EventBridge Scheduler are played
-//! as they misbehave (duplicates, reordering, undeleted messages, failed batch items,
-//! dead-letter queues after the template's `maxReceiveCount`, timers fired twice or late).
+//! as they misbehave (duplicates, reordering, undeleted messages, failed batch items shown
+//! again after the functions' retry backoff on the injected clock, dead-letter queues after
+//! the template's `maxReceiveCount`, timers fired twice or late).
 //!
 //! The default run is small. The full-size run (docs/design.md, "Failure model"):
 //!
@@ -17,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "chaos/check.rs"]
+mod check;
 #[path = "chaos/deploy.rs"]
 mod deploy;
 #[path = "chaos/lambda.rs"]
@@ -31,8 +34,9 @@ mod run;
 use run::{Size, run};
 
 /// N incidents across G groups with P% of the handlers' AWS calls failing: nothing accepted is
-/// lost, nothing is paged twice, nothing acknowledged is paged again, every dead letter is
-/// redriven and finishes.
+/// lost, nothing is paged twice but for the extra copy of a send applied but unanswered (each
+/// matched to such a send), nothing acknowledged is paged again, every dead letter is redriven
+/// and finishes.
 #[tokio::test]
 async fn chaos_run() {
     let report = run(Size::from_env()).await;

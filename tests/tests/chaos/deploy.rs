@@ -59,6 +59,9 @@ pub struct QueueRef {
     /// Its dead-letter queue's URL (the template's redrive policy moves a message there after
     /// its `maxReceiveCount`).
     pub dlq_url: String,
+    /// Its `VisibilityTimeout` in template.yaml, in seconds: when a message received but not
+    /// deleted shows again.
+    pub visibility_timeout: u64,
 }
 
 /// The deployment.
@@ -108,6 +111,15 @@ fn resource_name(queue: QueueName) -> &'static str {
         QueueName::Timers => "TimersQueue",
         QueueName::Notifications => "NotificationsQueue",
     }
+}
+
+/// `VisibilityTimeout` of `queue` in template.yaml.
+fn visibility_timeout(template: &Value, queue: QueueName) -> u64 {
+    let value = &template["Resources"][resource_name(queue)]["Properties"]["VisibilityTimeout"];
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{}: no VisibilityTimeout", resource_name(queue)))
 }
 
 /// `maxReceiveCount` of `queue`'s redrive policy in template.yaml.
@@ -163,6 +175,7 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, template: &Value, name: QueueNa
         arn: queue_arn(sqs, &url).await,
         url,
         dlq_url,
+        visibility_timeout: visibility_timeout(template, name),
     }
 }
 

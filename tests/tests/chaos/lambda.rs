@@ -4,12 +4,20 @@
 //! out, or the mapping's delete failed) and so redelivered after their visibility timeout;
 //! failed batch items redelivered until the queue's redrive policy moves them to the
 //! dead-letter queue; every timer fired once, twice or late.
+//!
+//! Time is the handlers' injected clock, not moto's: a message is received with a 12-hour
+//! visibility timeout (so moto never shows it again by itself) and made visible again when the
+//! injected clock reaches the time SQS would show it: a failed record after the functions'
+//! retry backoff (`klaxon_aws::lambda::RetryBackoff`, which the functions' `main`s wire: 30 s
+//! doubling), an undeleted one after its queue's `VisibilityTimeout` from template.yaml. When
+//! nothing is visible but something is waiting, the clock moves to the earliest such time, and
+//! every timer due by then fires first, as EventBridge Scheduler would have fired it meanwhile.
 
 use super::deploy::{Deployment, QueueRef};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use klaxon_app::messages::{QueueMessage, QueueName};
-use klaxon_aws::lambda::{SqsBatchResponse, SqsEvent};
+use klaxon_aws::lambda::{RetryBackoff, SqsBatchResponse, SqsEvent};
 use klaxon_domain::escalation::TimerPayload;
 use klaxon_store::Clock;
 use rand::Rng;
@@ -51,6 +59,17 @@ pub struct PlumbingStats {
     pub timers_twice: u64,
     /// Timers fired late.
     pub timers_late: u64,
+    /// Times the clock was moved on to the next redelivery (nothing else was visible).
+    pub waits: u64,
+    /// Injected time those waits added up to, in seconds.
+    pub waited_seconds: i64,
+}
+
+/// A received message that SQS will show again at `visible_at` (injected clock).
+struct Hidden {
+    url: String,
+    handle: String,
+    visible_at: DateTime<Utc>,
 }
 
 /// The mapping, the scheduler and their randomness.
@@ -59,14 +78,18 @@ pub struct Plumbing {
     rng: Mutex<StdRng>,
     delivery: Delivery,
     stats: Mutex<PlumbingStats>,
-    /// Receipt handles of messages to make visible at the next round.
-    pending: Mutex<Vec<(String, String)>>,
+    /// Messages received and neither deleted nor yet visible again.
+    pending: Mutex<Vec<Hidden>>,
     /// Timers already fired once, for late copies.
     fired: Mutex<Vec<TimerPayload>>,
 }
 
 /// Rounds of delivery before a queue that never drains fails the test.
-const MAX_ROUNDS: usize = 200;
+const MAX_ROUNDS: usize = 400;
+
+/// The visibility timeout of every receive (SQS's maximum, 12 hours): moto shows a message
+/// again only when the plumbing says so.
+const HIDDEN_SECONDS: i32 = 43_200;
 
 impl Plumbing {
     /// Plumbing for `deployment`.
@@ -100,7 +123,7 @@ impl Plumbing {
                 .queue_url(url)
                 .max_number_of_messages(10)
                 .wait_time_seconds(0)
-                .visibility_timeout(600)
+                .visibility_timeout(HIDDEN_SECONDS)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
@@ -114,20 +137,53 @@ impl Plumbing {
         }
     }
 
-    /// Ends the visibility timeout of every message left in flight by the last round.
-    async fn expire_visibility(&self) {
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap());
-        for (url, handle) in pending {
+    /// Makes visible again every message whose time has come on the injected clock.
+    async fn release_due(&self) {
+        let now = self.deployment.clock.now();
+        let due: Vec<Hidden> = {
+            let mut pending = self.pending.lock().unwrap();
+            let (due, waiting) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition(|hidden| hidden.visible_at <= now);
+            *pending = waiting;
+            due
+        };
+        for hidden in due {
             let _ = self
                 .deployment
                 .sqs
                 .change_message_visibility()
-                .queue_url(url)
-                .receipt_handle(handle)
+                .queue_url(hidden.url)
+                .receipt_handle(hidden.handle)
                 .visibility_timeout(0)
                 .send()
                 .await;
         }
+    }
+
+    /// Nothing is visible: moves the clock to the earliest time a message of one of `urls`
+    /// shows again, firing on the way every timer due by then. False when none is waiting.
+    async fn wait_for_next(&self, urls: &[&str]) -> bool {
+        let next = self
+            .pending
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|hidden| urls.contains(&hidden.url.as_str()))
+            .map(|hidden| hidden.visible_at)
+            .min();
+        let Some(next) = next else { return false };
+        let clock = &self.deployment.clock;
+        let before = clock.now();
+        let fired = self.fire_schedules(next).await;
+        self.fired.lock().unwrap().extend(fired);
+        if next > clock.now() {
+            clock.set(next);
+        }
+        let mut stats = self.stats.lock().unwrap();
+        stats.waits += 1;
+        stats.waited_seconds += (clock.now() - before).num_seconds();
+        true
     }
 
     /// The batches of one round for `queue`: FIFO batches in receive order (a duplicate batch
@@ -170,8 +226,16 @@ impl Plumbing {
 
     async fn drain_queues(&self, names: &[QueueName]) -> u64 {
         let before = self.stats().records;
+        let urls: Vec<String> = self
+            .deployment
+            .queues
+            .iter()
+            .filter(|q| names.contains(&q.name))
+            .map(|q| q.url.clone())
+            .collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         for _ in 0..MAX_ROUNDS {
-            self.expire_visibility().await;
+            self.release_due().await;
             let mut round = Vec::new();
             for queue in self
                 .deployment
@@ -185,7 +249,10 @@ impl Plumbing {
                 round.push((queue.clone(), messages));
             }
             if round.iter().all(|(_, messages)| messages.is_empty()) {
-                return self.stats().records - before;
+                if !self.wait_for_next(&urls).await {
+                    return self.stats().records - before;
+                }
+                continue;
             }
             let mut tasks = tokio::task::JoinSet::new();
             let mut received = Vec::new();
@@ -227,16 +294,27 @@ impl Plumbing {
         panic!("the queues did not drain in {MAX_ROUNDS} rounds");
     }
 
-    /// Deletes what was handled (but leaves a share undeleted) and keeps what failed for the
-    /// next round.
+    /// Deletes what was handled, but leaves a share undeleted (shown again after its queue's
+    /// visibility timeout); what failed is shown again after the functions' retry backoff for
+    /// its receive count.
     async fn settle(&self, received: Vec<(QueueRef, Message)>, failed: &BTreeSet<String>) {
+        let now = self.deployment.clock.now();
+        let backoff = RetryBackoff::new(self.deployment.sqs.clone());
         for (queue, message) in received {
             let handle = message.receipt_handle.clone().unwrap();
-            if failed.contains(&handle) || self.chance(self.delivery.undeleted) {
-                self.pending
-                    .lock()
-                    .unwrap()
-                    .push((queue.url.clone(), handle));
+            let wait = if failed.contains(&handle) {
+                Some(backoff.delay(receive_count(&message)))
+            } else if self.chance(self.delivery.undeleted) {
+                Some(std::time::Duration::from_secs(queue.visibility_timeout))
+            } else {
+                None
+            };
+            if let Some(wait) = wait {
+                self.pending.lock().unwrap().push(Hidden {
+                    url: queue.url.clone(),
+                    handle,
+                    visible_at: now + TimeDelta::from_std(wait).unwrap(),
+                });
                 continue;
             }
             self.deployment
@@ -304,6 +382,35 @@ impl Plumbing {
     /// later for a late one), once or twice, deleting it afterwards (ActionAfterCompletion
     /// DELETE); also fires again a few timers fired before (late copies). Returns how many.
     pub async fn fire_due(&self, until: DateTime<Utc>) -> usize {
+        let due = self.fire_schedules(until).await;
+        // Late copies of timers fired in an earlier phase.
+        let old: Vec<TimerPayload> = {
+            let fired = self.fired.lock().unwrap();
+            fired
+                .iter()
+                .filter(|_| self.chance(self.delivery.timer_late))
+                .cloned()
+                .collect()
+        };
+        for payload in &old {
+            self.send(&QueueMessage::Timer(payload.clone()).to_json())
+                .await;
+        }
+        {
+            let mut stats = self.stats.lock().unwrap();
+            stats.timers_fired += old.len() as u64;
+            stats.timers_late += old.len() as u64;
+        }
+        let count = due.len();
+        let mut fired = self.fired.lock().unwrap();
+        fired.clear();
+        fired.extend(due);
+        count
+    }
+
+    /// Fires the schedules due by `until` (see [`Plumbing::fire_due`]), without late copies of
+    /// earlier ones; the timers fired.
+    async fn fire_schedules(&self, until: DateTime<Utc>) -> Vec<TimerPayload> {
         let d = &self.deployment;
         let mut due: Vec<_> = self
             .schedules()
@@ -341,28 +448,7 @@ impl Plumbing {
             stats.timers_twice += u64::from(twice);
             stats.timers_late += u64::from(late);
         }
-        // Late copies of timers fired in an earlier phase.
-        let old: Vec<TimerPayload> = {
-            let fired = self.fired.lock().unwrap();
-            fired
-                .iter()
-                .filter(|_| self.chance(self.delivery.timer_late))
-                .cloned()
-                .collect()
-        };
-        for payload in &old {
-            self.send(&QueueMessage::Timer(payload.clone()).to_json())
-                .await;
-        }
-        {
-            let mut stats = self.stats.lock().unwrap();
-            stats.timers_fired += old.len() as u64;
-            stats.timers_late += old.len() as u64;
-        }
-        let mut fired = self.fired.lock().unwrap();
-        fired.clear();
-        fired.extend(due.iter().map(|(_, _, payload)| payload.clone()));
-        due.len()
+        due.into_iter().map(|(_, _, payload)| payload).collect()
     }
 
     /// Sends a message to the timers queue, as the scheduler's SQS target does.

@@ -30,6 +30,7 @@ fn only(service: &str, operation: &str, kind: FaultKind) -> FaultPlan {
     FaultPlan {
         seed: 1,
         delay_seconds: 2.0,
+        slow_seconds: None,
         rules: vec![FaultRule::new(service, operation, 1.0, &[kind])],
     }
 }
@@ -221,7 +222,7 @@ async fn each_fault_reaches_the_sdk_in_the_services_own_shape_and_applied_ones_a
     );
 
     // Healed, everything is forwarded again; the plan's limit stops a rule.
-    proxy.heal().await;
+    proxy.heal(None).await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("x")
@@ -232,6 +233,7 @@ async fn each_fault_reaches_the_sdk_in_the_services_own_shape_and_applied_ones_a
         .set_plan(&FaultPlan {
             seed: 2,
             delay_seconds: 1.0,
+            slow_seconds: None,
             rules: vec![FaultRule::new("sqs", "*", 1.0, &[FaultKind::Http500]).limit(1)],
         })
         .await;
@@ -252,4 +254,78 @@ async fn each_fault_reaches_the_sdk_in_the_services_own_shape_and_applied_ones_a
     let stats = proxy.stats().await;
     assert_eq!(stats.faults(), 1);
     assert_eq!(stats.requests["sqs:SendMessage"], 2);
+}
+
+/// The proxy lists every email or SMS send that moto applied but whose caller missed the
+/// answer, with its recipient and text: an answer held back (or cut) by a fault, and an
+/// unfaulted answer slower than the plan's `slow_seconds`. Other calls and answered sends are
+/// not listed.
+#[tokio::test]
+async fn sends_applied_but_unanswered_are_listed_with_their_recipient_and_text() {
+    let proxy = FaultProxy::start().await;
+    let sns = aws_sdk_sns::Client::new(&bare(proxy.endpoint()).await);
+    let publish = |text: &'static str| {
+        sns.publish()
+            .phone_number("+15550002222")
+            .message(text)
+            .send()
+    };
+    proxy
+        .set_plan(&FaultPlan {
+            slow_seconds: Some(30.0),
+            ..only("sns", "Publish", FaultKind::Delay)
+        })
+        .await;
+    assert!(publish("held back").await.is_err(), "the client gave up");
+    // Listed when moto's answer reaches the proxy, which may be after the client gave up.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held = proxy.stats().await.unanswered;
+        if !held.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (
+            held[0].kind.as_str(),
+            held[0].to.as_str(),
+            held[0].text.as_str()
+        ),
+        ("delay", "+15550002222", "held back")
+    );
+    proxy
+        .set_plan(&FaultPlan {
+            slow_seconds: Some(30.0),
+            ..FaultPlan::default()
+        })
+        .await;
+    publish("answered in time").await.unwrap();
+    assert!(proxy.stats().await.unanswered.is_empty());
+    // Every answer counts as slow at 0 seconds: the send is listed, a read is not.
+    proxy
+        .set_plan(&FaultPlan {
+            slow_seconds: Some(0.0),
+            ..FaultPlan::default()
+        })
+        .await;
+    publish("answered late").await.unwrap();
+    sns.list_topics().send().await.unwrap();
+    let listed: Vec<(String, String, String, String)> = proxy
+        .stats()
+        .await
+        .unanswered
+        .into_iter()
+        .map(|send| (send.call, send.kind, send.to, send.text))
+        .collect();
+    assert_eq!(
+        listed,
+        [(
+            "sns:Publish".to_owned(),
+            "slow".to_owned(),
+            "+15550002222".to_owned(),
+            "answered late".to_owned()
+        )]
+    );
 }

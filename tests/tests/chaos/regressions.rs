@@ -19,6 +19,7 @@ fn plan(rules: Vec<FaultRule>, delay_seconds: f64) -> FaultPlan {
     FaultPlan {
         seed: 1,
         delay_seconds,
+        slow_seconds: None,
         rules,
     }
 }
@@ -126,9 +127,10 @@ async fn a_page_whose_claim_was_applied_but_unanswered_is_still_sent_at_once() {
     assert_eq!(emails, 1, "alice is paged once, at once");
 }
 
-/// Known and accepted: SES and SNS take no idempotency key, so a send that was applied but
-/// whose answer was lost is sent again when retried: one duplicate per such fault, never a
-/// lost page. (The chaos run therefore injects only not-applied faults into sends.)
+/// Decided (docs/design.md, "Failure model"): SES and SNS take no idempotency key, so a send
+/// that was applied but whose answer was lost is sent again when retried: at least once, one
+/// extra copy per such fault, never a lost page. The proxy lists the send (recipient and
+/// subject), which is how the chaos run tells these copies from any other duplicate.
 #[tokio::test]
 async fn a_send_applied_but_unanswered_is_sent_again() {
     let proxy = FaultProxy::start().await;
@@ -152,10 +154,25 @@ async fn a_send_applied_but_unanswered_is_sent_again() {
         .flatten()
         .filter(|m| m["source"] == serde_json::json!(deployment.sender))
         .count();
-    assert_eq!(proxy.stats().await.faults(), 1);
+    let stats = proxy.stats().await;
+    assert_eq!(stats.faults(), 1);
     assert_eq!(
         emails, 2,
         "the page went out twice: at least once, never lost"
+    );
+    let listed: Vec<_> = stats
+        .unanswered
+        .iter()
+        .map(|send| (send.call.as_str(), send.kind.as_str(), send.to.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("ses:SendEmail", "reset_after", "alice@example.com")]
+    );
+    assert!(
+        stats.unanswered[0].text.contains("regression send-reset"),
+        "the subject names the alert: {:?}",
+        stats.unanswered[0]
     );
 }
 
@@ -198,4 +215,82 @@ async fn a_new_alert_whose_write_was_applied_but_unanswered_is_queued_at_once() 
         record.incident.is_some(),
         "grouped without waiting for the sweep"
     );
+}
+
+/// Found by the medium chaos run (30 incidents / 10 groups): the harness redelivered a failed
+/// record at once, without moving the injected clock, so a page held by a claim nobody
+/// finished (its sender presumed dead) used up its queue's five receives within a second and
+/// went to the dead-letter queue, and came back there when redriven. SQS shows a failed record
+/// again after the functions' retry backoff (30 s, 1 min, 2 min, 4 min), so by the fifth
+/// receive the claim is older than notify's `STALE_CLAIM` (5 minutes) and is taken over: the
+/// page goes out once, nothing is dead-lettered.
+#[tokio::test]
+async fn a_page_held_by_an_unfinished_claim_is_sent_by_a_redelivery_once_the_claim_is_stale() {
+    use klaxon_app::messages::QueueMessage;
+    use klaxon_app::usecases::notify::STALE_CLAIM;
+    use klaxon_domain::ids::UserId;
+    use klaxon_domain::user::Channel;
+    use klaxon_store::Clock;
+    use klaxon_store::repo::{Claim, Delivery};
+
+    let proxy = FaultProxy::start().await;
+    let deployment = Arc::new(Deployment::new(proxy.endpoint()).await);
+    let plumbing = calm(&deployment);
+    assert!(send_native_alert(&deployment, "stale-claim", "firing").await);
+    for name in [QueueName::Alerts, QueueName::Incidents] {
+        plumbing.drain_only(name).await;
+    }
+    // A sender claimed alice's page and died before sending it.
+    let notifications = deployment.queue(QueueName::Notifications).clone();
+    let queued = deployment
+        .sqs
+        .receive_message()
+        .queue_url(&notifications.url)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let Some(QueueMessage::Page(page)) = queued
+        .first()
+        .and_then(|m| QueueMessage::from_json(m.body.as_deref().unwrap_or_default()).ok())
+    else {
+        panic!("one page queued: {queued:?}");
+    };
+    let delivery = Delivery::page(&page, &UserId::new("alice").unwrap(), Channel::Email);
+    let claim = deployment
+        .repo
+        .claim_delivery(&delivery, STALE_CLAIM)
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Claimed { .. }), "{claim:?}");
+    let claimed_at = deployment.clock.now();
+
+    plumbing.drain_only(QueueName::Notifications).await;
+    let data = moto_data().await;
+    let emails = data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["source"] == serde_json::json!(deployment.sender))
+        .count();
+    assert_eq!(emails, 1, "alice is paged once the claim is stale");
+    let waited = deployment.clock.now() - claimed_at;
+    assert!(
+        waited >= STALE_CLAIM.to_delta(),
+        "the redeliveries waited for the claim to go stale: {waited}"
+    );
+    let stats = plumbing.stats();
+    assert!(stats.failed_items >= 1 && stats.waits >= 1, "{stats:?}");
+    let dead = deployment
+        .sqs
+        .receive_message()
+        .queue_url(&notifications.dlq_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(dead.is_empty(), "nothing dead-lettered: {dead:?}");
 }
