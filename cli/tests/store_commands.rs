@@ -455,3 +455,97 @@ async fn rotate_link_secret_on_a_deployed_secret_keeps_the_old_key_until_its_end
     )
     .fails(1, "cannot read the link signing keys");
 }
+
+/// `klaxon keys import-link-secret` with moto's variables, feeding `stdin`.
+fn import_link_secret(arn: &str, stdin: &str, extra: &[&str]) -> Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_klaxon"));
+    command
+        .args(["keys", "import-link-secret", "--secret-id", arn])
+        .args(extra)
+        .current_dir(common::repo())
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("KLAXON_LINK_KEYS_SECRET")
+        .envs(moto_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Upgrading a stack deployed with the old `LinkSigningSecret` parameter: the old secret,
+/// imported as a retired key, verifies the links it signed (they carry no key id), while new
+/// links are still signed with the stack's generated key; nothing secret is printed.
+#[tokio::test]
+async fn import_link_secret_keeps_links_of_the_old_parameter_valid() {
+    use klaxon_app::security::links::{LinkAction, LinkKeys, LinkSigner, key_id};
+    use klaxon_domain::ids::{IncidentId, UserId};
+    const CURRENT: &str = "generated-by-the-stack-0123456789abcdef0123";
+    const OLD: &str = "the-old-LinkSigningSecret-parameter-value-0042";
+    let arn = klaxon_tests::create_secret(
+        "cli-import-link-keys",
+        &serde_json::json!({"current": CURRENT, "retired": []}).to_string(),
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let mut sent_before_upgrade = LinkSigner::new(OLD).unwrap().sign(
+        &IncidentId::new("0192abc").unwrap(),
+        &UserId::new("alice").unwrap(),
+        LinkAction::Ack,
+        now + chrono::TimeDelta::hours(12),
+    );
+    sent_before_upgrade.key = None;
+    let stored = || async {
+        let text = klaxon_tests::secretsmanager_client()
+            .await
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap();
+        LinkKeys::from_json(&text).unwrap()
+    };
+    let signer = stored().await.signer().unwrap();
+    assert!(signer.verify(&sent_before_upgrade, now).is_err());
+
+    let run = import_link_secret(&arn, &format!("{OLD}\n"), &["--json"]).ok();
+    assert!(
+        !run.stdout.contains(OLD) && !run.stderr.contains(OLD),
+        "{run:?}"
+    );
+    let report = run.json();
+    assert_eq!(report["imported"], key_id(OLD.as_bytes()));
+    assert_eq!(report["current"], key_id(CURRENT.as_bytes()));
+    assert_eq!(report["added"], true);
+    let keys = stored().await;
+    assert_eq!(keys.current, CURRENT, "new links: still the stack's key");
+    let signer = keys.signer().unwrap();
+    assert!(signer.verify(&sent_before_upgrade, now).is_ok());
+    let until = keys.retired[0].until;
+    assert!(until >= now + chrono::TimeDelta::days(30) - chrono::TimeDelta::minutes(1));
+
+    // Again: extended, still one retired key. Bad input names standard input, changes nothing.
+    let run = import_link_secret(&arn, OLD, &[]).ok();
+    assert!(run.stdout.contains("Already accepted"), "{}", run.stdout);
+    let keys = stored().await;
+    assert_eq!(keys.retired.len(), 1);
+    import_link_secret(&arn, "  \n", &[]).fails(2, "standard input");
+    import_link_secret(&arn, "too-short", &[]).fails(1, "at least 32 bytes");
+    import_link_secret(&arn, CURRENT, &[]).fails(1, "current key");
+    assert_eq!(stored().await, keys);
+}

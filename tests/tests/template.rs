@@ -410,8 +410,14 @@ fn every_alarm_exists_and_notifies_the_alarm_topic() {
     want.insert(w("AWS/SNS", "SMSMonthToDateSpentUSD", ""));
     want.insert(w("AWS/SES", "Reputation.BounceRate", ""));
     want.insert(w("AWS/SES", "Reputation.ComplaintRate", ""));
-    // Klaxon watching itself: the 5-minute sweep stopped invoking routing.
+    // Klaxon watching itself: the 5-minute sweep stopped invoking routing, and the
+    // self-heartbeat's pings fail (the metric routing writes, klaxon_aws::metrics).
     want.insert(w("AWS/Lambda", "Invocations", "RoutingFunction"));
+    want.insert(w(
+        klaxon_aws::metrics::NAMESPACE,
+        klaxon_aws::metrics::SELF_HEARTBEAT_FAILURES,
+        "RoutingFunction",
+    ));
     let missing: Vec<_> = want.difference(&have).collect();
     assert!(missing.is_empty(), "no alarm on {missing:?}");
     assert_eq!(alarms.len(), want.len(), "one alarm each: {have:?}");
@@ -420,6 +426,55 @@ fn every_alarm_exists_and_notifies_the_alarm_topic() {
         .find(|a| watched(a).1 == "Invocations")
         .unwrap();
     assert_eq!(stopped["Properties"]["TreatMissingData"], "breaching");
+    let heartbeat = alarms
+        .values()
+        .find(|a| watched(a).1 == klaxon_aws::metrics::SELF_HEARTBEAT_FAILURES)
+        .unwrap();
+    let properties = &heartbeat["Properties"];
+    assert_eq!(
+        properties["Dimensions"][0]["Name"],
+        klaxon_aws::metrics::FUNCTION_DIMENSION
+    );
+    // No SelfHeartbeatUrl, no data: not an alarm.
+    assert_eq!(properties["TreatMissingData"], "notBreaching");
+}
+
+/// `sam build` hashes and copies nothing but each function's own workspace member: every
+/// `CodeUri` is `functions/<binary>`, a package whose name is the binary (so cargo-lambda,
+/// run there, builds exactly that package with the same dependency features as a by-hand
+/// build of all six), and SAM's own cache, which would judge a build fresh by that directory
+/// alone, is off in infra/samconfig.toml: cargo decides what to rebuild.
+#[test]
+fn each_function_builds_from_its_own_member_directory_and_sams_cache_is_off() {
+    let template = template();
+    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no Binary"));
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{id}"
+        );
+        let code_uri = function["Properties"]["CodeUri"].as_str().unwrap();
+        assert_eq!(code_uri, format!("functions/{binary}"), "{id}");
+        let manifest =
+            std::fs::read_to_string(workspace_root().join(code_uri).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{id}: {code_uri}/Cargo.toml is not package {binary}"
+        );
+    }
+    let samconfig = std::fs::read_to_string(workspace_root().join("infra/samconfig.toml")).unwrap();
+    let mut section = "";
+    let mut cached = None;
+    for line in samconfig.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[default.build.parameters]" && line.starts_with("cached") {
+            cached = line.split('=').nth(1).map(str::trim);
+        }
+    }
+    assert_eq!(cached, Some("false"), "SAM's build cache must stay off");
 }
 
 #[test]

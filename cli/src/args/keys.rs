@@ -58,6 +58,32 @@ pub enum KeysCommand {
     )]
     #[command(group(ArgGroup::new("target").args(["db", "secret_id"]).required(true)))]
     RotateLinkSecret(KeysRotateLinkSecretArgs),
+    /// Accept an old link signing secret (read from standard input) as a retired key.
+    #[command(
+        name = "import-link-secret",
+        long_about = "Accept an old ack/resolve link signing secret, read from standard input, \
+            as a retired key of a deployment's link keys secret (--secret-id, the stack's \
+            LinkSigningKeysSecretArn output) for --retire-for (default 30d, the longest \
+            ack_link_lifetime), so links it signed keep working until they expire. New links \
+            are still signed with the current key. For upgrading a stack deployed with the \
+            LinkSigningSecret parameter (docs/operations.md, Upgrades). Importing the same \
+            secret again extends its end. No secret is printed.\n\n\
+            Example:\n  \
+            printf %s \"$OLD_LINK_SECRET\" | klaxon keys import-link-secret --secret-id \"$LINK_KEYS_ARN\""
+    )]
+    ImportLinkSecret(KeysImportLinkSecretArgs),
+}
+
+/// Arguments of `klaxon keys import-link-secret`.
+#[derive(Debug, Args)]
+pub struct KeysImportLinkSecretArgs {
+    /// The deployment's link keys secret in AWS Secrets Manager (ARN or name).
+    #[arg(long, value_name = "ARN", env = "KLAXON_LINK_KEYS_SECRET")]
+    pub secret_id: String,
+
+    /// How long the old secret stays accepted (at least the links' lifetime, ack_link_lifetime).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_retire_for)]
+    pub retire_for: HumanDuration,
 }
 
 /// Arguments of `klaxon keys rotate-link-secret`.

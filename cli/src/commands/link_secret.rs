@@ -1,16 +1,18 @@
 //! `klaxon keys rotate-link-secret`: a new link signing secret for a local data directory or a
-//! deployment's Secrets Manager secret, the old one retired (still accepted) for a while.
+//! deployment's Secrets Manager secret, the old one retired (still accepted) for a while; and
+//! `klaxon keys import-link-secret`: an old deployment's secret accepted as a retired key.
 
 use super::Output;
 use super::store::{block_on, database_path};
-use crate::args::KeysRotateLinkSecretArgs;
+use crate::args::{KeysImportLinkSecretArgs, KeysRotateLinkSecretArgs};
 use crate::output;
 use anyhow::Context;
 use chrono::{SecondsFormat, SubsecRound, Utc};
-use klaxon_app::security::links::{LinkKeys, Rotation, generate_secret};
+use klaxon_app::security::links::{Import, LinkKeys, Rotation, generate_secret};
 use klaxon_aws::SecretStore;
 use klaxon_local::runtime::data_dir::DataDir;
 use serde::Serialize;
+use std::io::Read;
 use std::process::ExitCode;
 
 /// The report: key ids and times, never a secret.
@@ -108,5 +110,83 @@ async fn rotate_deployed(
     Ok(Report {
         target: format!("secret {id}"),
         rotation,
+    })
+}
+
+/// The import report: key ids and times, never a secret.
+#[derive(Debug, Serialize)]
+struct ImportReport {
+    target: String,
+    #[serde(flatten)]
+    import: Import,
+}
+
+/// Runs `keys import-link-secret`: the old secret from standard input (surrounding whitespace,
+/// such as the newline `echo` adds, is not part of it).
+pub fn import(args: &KeysImportLinkSecretArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the old link secret from standard input")?;
+    let secret = text.trim().to_owned();
+    if secret.is_empty() {
+        anyhow::bail!(crate::failure::UsageError(
+            "standard input: give the old link signing secret there (printf %s \"$OLD\" | klaxon keys import-link-secret ...)".into()
+        ));
+    }
+    let now = Utc::now().trunc_subsecs(0);
+    let report = block_on(import_deployed(
+        &args.secret_id,
+        secret,
+        now,
+        args.retire_for.to_delta(),
+    ))??;
+    let text = if output.json {
+        output::json(&report)?
+    } else {
+        let i = &report.import;
+        format!(
+            "{} key {} in {}: links it signed are accepted until {} (or until they expire).\nNew links are still signed with key {}. The functions read it within 5 minutes.\n",
+            if i.added {
+                "Accepted"
+            } else {
+                "Already accepted; extended"
+            },
+            i.imported,
+            report.target,
+            i.until.to_rfc3339_opts(SecondsFormat::Secs, true),
+            i.current,
+        )
+    };
+    output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the deployed keys, adds `secret` as a retired key and stores the result.
+async fn import_deployed(
+    id: &str,
+    secret: String,
+    now: chrono::DateTime<Utc>,
+    retire_for: chrono::TimeDelta,
+) -> anyhow::Result<ImportReport> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let store = SecretStore::from_config(&config);
+    let text = store
+        .get(id)
+        .await
+        .context("cannot read the link signing keys")?;
+    let keys = LinkKeys::from_json(&text).with_context(|| format!("secret {id}"))?;
+    let (updated, import) = keys
+        .accept_retired(secret, now, retire_for)
+        .context("standard input")?;
+    store
+        .put(id, &updated.to_json())
+        .await
+        .context("cannot store the link signing keys")?;
+    Ok(ImportReport {
+        target: format!("secret {id}"),
+        import,
     })
 }

@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::List(args)) => keys::list(&args, output),
         Command::Keys(KeysCommand::Revoke(args)) => keys::revoke(&args, output),
         Command::Keys(KeysCommand::RotateLinkSecret(args)) => link_secret::run(&args, output),
+        Command::Keys(KeysCommand::ImportLinkSecret(args)) => link_secret::import(&args, output),
         Command::Incidents(IncidentsCommand::List(args)) => api::list(&args, output),
         Command::Incidents(IncidentsCommand::Show(args)) => api::show(&args, output),
         Command::Incidents(IncidentsCommand::Ack(args)) => api::acknowledge(&args, output),

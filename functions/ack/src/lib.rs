@@ -10,11 +10,10 @@
 
 use klaxon_app::http;
 use klaxon_app::ports::{Queue, Timers};
-use klaxon_app::security::slack::SlackVerifier;
 use klaxon_app::usecases::ack::AckService;
 use klaxon_aws::apigw::{self, ApiGatewayV2httpResponse};
 use klaxon_aws::lambda::FunctionError;
-use klaxon_aws::{FunctionContext, LinkKeysSecret};
+use klaxon_aws::{FunctionContext, LinkKeysSecret, SlackSigningSecret};
 use klaxon_store::Store;
 use serde_json::Value;
 use std::sync::Arc;
@@ -28,6 +27,9 @@ pub struct AckHandler {
     router: axum::Router,
     /// The deployed link keys, re-read every few minutes (a rotation reaches warm instances).
     link_keys: Option<Arc<LinkKeysSecret>>,
+    /// The deployed Slack signing secret, re-read the same way (set up or rotated without a
+    /// redeploy).
+    slack: Option<Arc<SlackSigningSecret>>,
 }
 
 impl AckHandler {
@@ -41,35 +43,40 @@ impl AckHandler {
         Self {
             router: http::compose([http::ack::routes(Arc::new(service))]),
             link_keys: None,
+            slack: None,
         }
     }
 
     /// Builds the deployed handler: the table, the notifications queue (notices), the
     /// escalation timers (cancelled), the link keys (secret `LINK_SIGNING_KEYS_SECRET_ARN`)
-    /// and, when secret `SLACK_SIGNING_SECRET_ARN` holds one, the Slack request verifier
-    /// (otherwise Slack actions are refused with 401). Both secrets are read now.
+    /// and the Slack request verifier of secret `SLACK_SIGNING_SECRET_ARN` (Slack actions are
+    /// refused with 401 while it holds no signing secret). Both secrets are read now and again
+    /// every few minutes.
     pub async fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
         let link_keys = Arc::new(context.link_keys().await?);
-        let slack = context
-            .slack_signing_secret()
-            .await?
-            .as_deref()
-            .and_then(SlackVerifier::new);
+        let slack = context.slack_signing().await?.map(Arc::new);
         let mut handler = Self::new(AckService::new(
             context.core(COMPONENT)?,
             context.queue(),
             context.timers()?,
             link_keys.signer(),
-            slack,
+            slack
+                .as_ref()
+                .map(|secret| secret.signing())
+                .unwrap_or_default(),
         ));
         handler.link_keys = Some(link_keys);
+        handler.slack = slack;
         Ok(handler)
     }
 
-    /// Answers one API Gateway HTTP API event (re-reading the link keys first when due).
+    /// Answers one API Gateway HTTP API event (re-reading the secrets first when due).
     pub async fn handle(&self, event: Value) -> Result<ApiGatewayV2httpResponse, FunctionError> {
         if let Some(keys) = &self.link_keys {
             keys.refresh().await;
+        }
+        if let Some(slack) = &self.slack {
+            slack.refresh().await;
         }
         apigw::serve_event(self.router.clone(), &event).await
     }

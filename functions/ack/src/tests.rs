@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::security::links::LinkAction;
 use klaxon_app::security::links::LinkSigner;
+use klaxon_app::security::slack::SlackVerifier;
 use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::Clock;

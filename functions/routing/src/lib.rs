@@ -38,7 +38,8 @@ impl CloudRoutingHandler {
     /// Builds the deployed handler: the table, the notifications queue (pages), the timers
     /// queue (the sweep re-queues alerts and incidents too), the escalation timers and, when
     /// `SELF_HEARTBEAT_URL` is set, the self-heartbeat every sweep pings
-    /// (`SELF_HEARTBEAT_METHOD`, default `GET`).
+    /// (`SELF_HEARTBEAT_METHOD`, default `GET`), each ping's outcome written as the
+    /// `SelfHeartbeatFailures` metric ([`klaxon_aws::metrics`]).
     pub fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
         let service =
             RoutingService::new(context.core(COMPONENT)?, context.queue(), context.timers()?);
@@ -54,7 +55,15 @@ impl CloudRoutingHandler {
                     .transpose()
                     .map_err(failed)?
                     .unwrap_or_default();
-                service.with_heartbeat(Heartbeat::new(url, method).map_err(failed)?)
+                // Every ping's outcome also becomes a metric (SelfHeartbeatFailedAlarm).
+                let metric = klaxon_aws::metrics::self_heartbeat_metric_on_stdout(
+                    std::sync::Arc::clone(&context.clock),
+                );
+                service.with_heartbeat(
+                    Heartbeat::new(url, method)
+                        .map_err(failed)?
+                        .with_observer(metric),
+                )
             }
             None => service,
         };

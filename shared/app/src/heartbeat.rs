@@ -5,7 +5,9 @@
 //! A ping is a `GET`, or a `POST` with the sweep's counts as JSON, with a short timeout
 //! ([`HEARTBEAT_TIMEOUT`]). A failed ping (any non-2xx answer, a timeout, no connection) is
 //! logged and counted ([`Heartbeat::failures`]) and never fails the sweep: the watcher sees
-//! the missing ping, which is the point.
+//! the missing ping, which is the point. An optional [`PingObserver`] hears every outcome: the
+//! deployment turns it into a CloudWatch metric with an alarm, so a ping that keeps failing
+//! (a wrong URL, a watcher that is down) is noticed from inside the account too.
 
 use crate::usecases::routing::SweepReport;
 use std::str::FromStr;
@@ -52,13 +54,17 @@ pub enum HeartbeatError {
     Client(String),
 }
 
-/// Pings one URL. Clones share the failure count.
+/// Told the outcome of every ping: `true` when the URL answered 2xx.
+pub type PingObserver = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// Pings one URL. Clones share the failure count and the observer.
 #[derive(Clone)]
 pub struct Heartbeat {
     client: reqwest::Client,
     url: reqwest::Url,
     method: HeartbeatMethod,
     failures: Arc<AtomicU64>,
+    observer: Option<PingObserver>,
 }
 
 impl std::fmt::Debug for Heartbeat {
@@ -101,7 +107,20 @@ impl Heartbeat {
             url: parsed,
             method,
             failures: Arc::new(AtomicU64::new(0)),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` the outcome of every ping (a metric of failed pings).
+    pub fn with_observer(mut self, observer: PingObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, delivered: bool) {
+        if let Some(observer) = &self.observer {
+            observer(delivered);
+        }
     }
 
     /// How many pings failed since start.
@@ -123,7 +142,10 @@ impl Heartbeat {
             })),
         };
         let failure = match request.send().await {
-            Ok(response) if response.status().is_success() => return true,
+            Ok(response) if response.status().is_success() => {
+                self.observe(true);
+                return true;
+            }
             Ok(response) => format!("answered {}", response.status()),
             Err(error) if error.is_timeout() => "timed out".to_owned(),
             Err(error) => format!("failed: {}", error.without_url()),
@@ -134,6 +156,7 @@ impl Heartbeat {
             failures,
             "self-heartbeat ping {failure}"
         );
+        self.observe(false);
         false
     }
 }
@@ -196,8 +219,13 @@ mod tests {
     #[tokio::test]
     async fn a_get_or_post_ping_reaches_the_receiver() {
         let (url, seen) = receiver(200, Duration::ZERO).await;
-        let get = Heartbeat::new(&url, HeartbeatMethod::Get).unwrap();
+        let outcomes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&outcomes);
+        let get = Heartbeat::new(&url, HeartbeatMethod::Get)
+            .unwrap()
+            .with_observer(Arc::new(move |ok| recorded.lock().unwrap().push(ok)));
         assert!(get.ping(&report()).await);
+        assert_eq!(*outcomes.lock().unwrap(), [true]);
         let post = Heartbeat::new(&url, HeartbeatMethod::Post).unwrap();
         assert!(post.ping(&report()).await);
         let seen = seen.lock().unwrap().clone();
@@ -215,9 +243,18 @@ mod tests {
     #[tokio::test]
     async fn an_error_answer_a_slow_receiver_and_no_receiver_are_counted_failures() {
         let (url, _) = receiver(503, Duration::ZERO).await;
-        let heartbeat = Heartbeat::new(&url, HeartbeatMethod::Get).unwrap();
+        let outcomes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&outcomes);
+        let heartbeat = Heartbeat::new(&url, HeartbeatMethod::Get)
+            .unwrap()
+            .with_observer(Arc::new(move |ok| recorded.lock().unwrap().push(ok)));
         assert!(!heartbeat.ping(&report()).await);
         assert_eq!(heartbeat.failures(), 1);
+        assert_eq!(
+            *outcomes.lock().unwrap(),
+            [false],
+            "the observer hears a failure"
+        );
 
         let (url, _) = receiver(200, Duration::from_secs(30)).await;
         let slow = Heartbeat::with_timeout(&url, HeartbeatMethod::Get, Duration::from_millis(200))

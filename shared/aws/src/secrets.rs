@@ -3,7 +3,8 @@
 //!
 //! Functions get only each secret's ARN in their environment (`*_SECRET_ARN`, `*_SECRETS_ARN`)
 //! and read the value at init. [`RefreshingSecret`] keeps the value and reads it again at most
-//! every [`SECRET_REFRESH`], so a rotation reaches warm instances within minutes; a failed
+//! every [`SECRET_REFRESH`] (all three secrets), so a rotation reaches warm instances within
+//! minutes without a redeploy; a failed
 //! re-read keeps the previous value (logged), never failing the request that triggered it.
 //!
 //! Every secret holds JSON: `{"current": ..., "retired": [...]}` for link keys
@@ -13,6 +14,7 @@
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use klaxon_app::security::links::{LinkKeys, LinkSigner};
+use klaxon_app::security::slack::{SlackSigning, SlackVerifier};
 use klaxon_app::usecases::notify::EnvLookup;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -232,6 +234,54 @@ impl LinkKeysSecret {
                     tracing::info!(key = %signer.key_id(), "link signing keys changed");
                 }
                 Err(error) => tracing::error!(%error, "ignoring the changed link signing keys"),
+            }
+        }
+    }
+}
+
+/// The Slack signing secret (`SLACK_SIGNING_SECRET_ARN`): a [`SlackSigning`] that follows the
+/// secret, so setting up Slack or rotating its signing secret needs no redeploy.
+#[derive(Debug)]
+pub struct SlackSigningSecret {
+    secret: RefreshingSecret,
+    signing: SlackSigning,
+}
+
+fn slack_verifier(id: &str, text: &str) -> Result<Option<SlackVerifier>, SecretError> {
+    Ok(slack_signing_secret(id, text)?
+        .as_deref()
+        .and_then(SlackVerifier::new))
+}
+
+impl SlackSigningSecret {
+    /// Reads and parses the secret now (an empty `signing_secret`: Slack refused until set).
+    pub async fn load(store: SecretStore, id: &str) -> Result<Self, SecretError> {
+        let secret = RefreshingSecret::load(store, id).await?;
+        let signing = SlackSigning::new(slack_verifier(id, &secret.value())?);
+        Ok(Self { secret, signing })
+    }
+
+    /// Replaces the refresh interval (tests use zero).
+    pub fn with_refresh(mut self, refresh: Duration) -> Self {
+        self.secret = self.secret.with_refresh(refresh);
+        self
+    }
+
+    /// The verifier; it and its clones pick up what [`SlackSigningSecret::refresh`] reads.
+    pub fn signing(&self) -> SlackSigning {
+        self.signing.clone()
+    }
+
+    /// Reads the secret again when due; a value that does not parse is logged and ignored
+    /// (the previous signing secret stays in use).
+    pub async fn refresh(&self) {
+        if let Some(text) = self.secret.changed().await {
+            match slack_verifier(self.secret.id(), &text) {
+                Ok(verifier) => {
+                    tracing::info!(set = verifier.is_some(), "Slack signing secret changed");
+                    self.signing.replace(verifier);
+                }
+                Err(error) => tracing::error!(%error, "ignoring the changed Slack signing secret"),
             }
         }
     }

@@ -7,7 +7,9 @@ use crate::dynamo::DynamoStore;
 use crate::env::{CloudSettings, EnvError, Function, load_aws_config};
 use crate::lambda::FunctionError;
 use crate::scheduler::SchedulerTimers;
-use crate::secrets::{LinkKeysSecret, SECRET_REFRESH, SecretError, SecretStore, WebhookSecrets};
+use crate::secrets::{
+    LinkKeysSecret, SECRET_REFRESH, SecretStore, SlackSigningSecret, WebhookSecrets,
+};
 use crate::ses::SesEmail;
 use crate::sns::SnsSms;
 use crate::sqs::SqsQueue;
@@ -169,16 +171,17 @@ impl FunctionContext {
             .map_err(|e| FunctionError::Failed(format!("LINK_SIGNING_KEYS_SECRET_ARN: {e}")))
     }
 
-    /// The Slack signing secret of `SLACK_SIGNING_SECRET_ARN`, read now: `None` when the
-    /// variable is unset or the secret's `signing_secret` is empty (Slack not set up).
-    pub async fn slack_signing_secret(&self) -> Result<Option<String>, FunctionError> {
+    /// The Slack signing secret of `SLACK_SIGNING_SECRET_ARN`, read now and re-read like the
+    /// other secrets: `None` when the variable is unset; a secret whose `signing_secret` is
+    /// empty (Slack not set up) refuses Slack requests until a value is stored.
+    pub async fn slack_signing(&self) -> Result<Option<SlackSigningSecret>, FunctionError> {
         let Some(id) = &self.settings.slack_signing_secret_arn else {
             return Ok(None);
         };
-        let failed =
-            |e: SecretError| FunctionError::Failed(format!("SLACK_SIGNING_SECRET_ARN: {e}"));
-        let text = self.secret_store().get(id).await.map_err(failed)?;
-        crate::secrets::slack_signing_secret(id, &text).map_err(failed)
+        SlackSigningSecret::load(self.secret_store(), id)
+            .await
+            .map(|secret| Some(secret.with_refresh(self.secret_refresh)))
+            .map_err(|e| FunctionError::Failed(format!("SLACK_SIGNING_SECRET_ARN: {e}")))
     }
 
     /// The webhook secrets of `WEBHOOK_SECRETS_ARN`, read now (`None` when unset).

@@ -84,6 +84,8 @@ pub struct Cloud {
     pub api_key: String,
     /// The link signing keys' secret (ARN).
     pub link_keys_secret: String,
+    /// The Slack signing secret's secret (ARN).
+    pub slack_secret: String,
     /// What the SNS verifier fetched.
     pub http: TestHttpGet,
     /// The ingest function.
@@ -365,6 +367,7 @@ impl Cloud {
             keys,
             api_key: api.expose().to_string(),
             link_keys_secret: variables["LINK_SIGNING_KEYS_SECRET_ARN"].clone(),
+            slack_secret: variables["SLACK_SIGNING_SECRET_ARN"].clone(),
             http,
         }
     }

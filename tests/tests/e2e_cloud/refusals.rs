@@ -284,3 +284,40 @@ async fn a_link_sent_before_a_rotation_still_acknowledges_and_a_retired_key_fail
     assert_eq!(code, 403, "{page}");
     assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
 }
+
+/// The Slack signing secret is re-read like the link keys: a new value stored in Secrets
+/// Manager (rotated in the Slack app, or Slack set up after the deploy) reaches the running ack
+/// function without a redeploy or a cold start. Requests signed with the replaced secret are
+/// refused and change nothing; an emptied secret refuses Slack altogether.
+#[tokio::test]
+async fn a_rotated_slack_signing_secret_reaches_the_running_ack_function() {
+    let cloud = Cloud::new().await;
+    ingest(
+        &cloud,
+        with_key("ingest-alertmanager.json", cloud.key("am")),
+    )
+    .await;
+    cloud.pump().await;
+    let incident = cloud.only_incident().await.incident.id().to_string();
+    let secrets = SecretStore::from_config(&klaxon_tests::aws_config().await);
+    let store = |value: &str| {
+        let secrets = &secrets;
+        let id = cloud.slack_secret.clone();
+        let text = serde_json::json!({ "signing_secret": value }).to_string();
+        async move { secrets.put(&id, &text).await.unwrap() }
+    };
+
+    store("").await;
+    let now = cloud.clock.now().timestamp();
+    let (code, body) = ack(&cloud, slack_request(&incident, now, SLACK_SECRET)).await;
+    assert_eq!(code, 401, "Slack switched off by an empty secret: {body}");
+
+    const ROTATED: &str = "e2e-rotated-slack-signing-secret-5a9c";
+    store(ROTATED).await;
+    let (code, body) = ack(&cloud, slack_request(&incident, now, SLACK_SECRET)).await;
+    assert_eq!(code, 401, "signed with the replaced secret: {body}");
+    assert_eq!(status(&cloud).await, IncidentStatus::Triggered);
+    let (code, body) = ack(&cloud, slack_request(&incident, now, ROTATED)).await;
+    assert_eq!(code, 200, "signed with the new secret: {body}");
+    assert_eq!(status(&cloud).await, IncidentStatus::Acknowledged);
+}

@@ -287,6 +287,73 @@ impl LinkKeys {
             rotation,
         ))
     }
+
+    /// Accepts `secret` (a former deployment's signing secret, e.g. from before link keys were
+    /// in Secrets Manager) as a retired key until `now + retire_for`, so links it signed keep
+    /// working until they expire; the current key is unchanged. Importing a key again extends
+    /// its end (never shortens it); retired keys past their end at `now` are dropped.
+    pub fn accept_retired(
+        &self,
+        secret: String,
+        now: DateTime<Utc>,
+        retire_for: chrono::TimeDelta,
+    ) -> Result<(LinkKeys, Import), KeysError> {
+        if secret == self.current {
+            return Err(KeysError(
+                "that secret is the current key already (links it signed are valid)".to_owned(),
+            ));
+        }
+        LinkKey::new(secret.as_bytes())?;
+        let until = now + retire_for;
+        let mut retired: Vec<RetiredSecret> = self
+            .retired
+            .iter()
+            .filter(|r| now < r.until)
+            .cloned()
+            .collect();
+        let existing = retired.iter_mut().find(|r| r.secret == secret);
+        let added = existing.is_none();
+        let until = match existing {
+            Some(found) => {
+                found.until = found.until.max(until);
+                found.until
+            }
+            None => {
+                retired.push(RetiredSecret {
+                    secret: secret.clone(),
+                    until,
+                });
+                until
+            }
+        };
+        let import = Import {
+            imported: key_id(secret.as_bytes()),
+            until,
+            current: key_id(self.current.as_bytes()),
+            added,
+        };
+        Ok((
+            LinkKeys {
+                current: self.current.clone(),
+                retired,
+            },
+            import,
+        ))
+    }
+}
+
+/// What accepting an old secret as a retired key did (no secret): what `klaxon keys
+/// import-link-secret` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Import {
+    /// Id of the key now accepted.
+    pub imported: String,
+    /// When it stops being accepted.
+    pub until: DateTime<Utc>,
+    /// Id of the current key (unchanged: new links are still signed with it).
+    pub current: String,
+    /// `false` when the key was already retired (its end is extended, never shortened).
+    pub added: bool,
 }
 
 /// A new random link secret: 32 random bytes, unpadded base64url (43 characters).

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::{Arc, RwLock};
 
 /// How far a request timestamp may be from now.
 pub const MAX_SKEW_SECONDS: i64 = 5 * 60;
@@ -94,6 +95,45 @@ impl SlackVerifier {
     }
 }
 
+/// The Slack verifier in use, replaceable while the service runs: a deployment re-reads its
+/// signing secret every few minutes, so setting or rotating it reaches running instances
+/// without a redeploy. Clones share the verifier; `None` refuses every Slack request.
+#[derive(Clone, Default)]
+pub struct SlackSigning {
+    verifier: Arc<RwLock<Option<SlackVerifier>>>,
+}
+
+crate::fmt_hidden::opaque_debug!(SlackSigning);
+
+impl SlackSigning {
+    /// Starts with `verifier` (`None`: Slack not set up yet).
+    pub fn new(verifier: Option<SlackVerifier>) -> Self {
+        Self {
+            verifier: Arc::new(RwLock::new(verifier)),
+        }
+    }
+
+    /// The verifier now (a poisoned lock still holds a whole verifier: it is replaced in one
+    /// step).
+    pub fn current(&self) -> Option<SlackVerifier> {
+        self.verifier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the verifier of this and every clone (a changed signing secret).
+    pub fn replace(&self, verifier: Option<SlackVerifier>) {
+        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = verifier;
+    }
+}
+
+impl From<Option<SlackVerifier>> for SlackSigning {
+    fn from(verifier: Option<SlackVerifier>) -> Self {
+        Self::new(verifier)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +196,29 @@ mod tests {
             Err(SlackSignatureError::BadSignature)
         );
         assert!(SlackVerifier::new("").is_none());
+    }
+
+    #[test]
+    fn a_replaced_secret_reaches_every_clone() {
+        let body = b"payload=%7B%7D";
+        let signing = SlackSigning::new(None);
+        let clone = signing.clone();
+        assert!(clone.current().is_none(), "not set up: Slack refused");
+        signing.replace(SlackVerifier::new(SECRET));
+        let old = SlackVerifier::new(SECRET).unwrap().sign("1531420618", body);
+        let verify = |sig: &str| {
+            clone
+                .current()
+                .unwrap()
+                .verify(Some("1531420618"), Some(sig), body, now())
+        };
+        assert_eq!(verify(&old), Ok(()));
+        signing.replace(SlackVerifier::new("a-rotated-signing-secret"));
+        assert_eq!(verify(&old), Err(SlackSignatureError::BadSignature));
+        let new = SlackVerifier::new("a-rotated-signing-secret")
+            .unwrap()
+            .sign("1531420618", body);
+        assert_eq!(verify(&new), Ok(()));
     }
 
     #[test]

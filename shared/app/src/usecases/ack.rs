@@ -9,7 +9,7 @@ use super::queries::find_incident;
 use super::{Core, UseCaseError};
 use crate::ports::{Queue, Timers};
 use crate::security::links::{LinkAction, LinkError, LinkSigner, SignedLink};
-use crate::security::slack::SlackVerifier;
+use crate::security::slack::SlackSigning;
 use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::Incident;
 use klaxon_domain::timeline::Actor;
@@ -108,28 +108,29 @@ pub struct AckService<S, Q, T> {
     queue: Q,
     timers: T,
     links: LinkSigner,
-    slack: Option<SlackVerifier>,
+    slack: SlackSigning,
 }
 
 crate::fmt_hidden::opaque_debug!(AckService<S, Q, T>);
 
 impl<S: Store, Q: Queue, T: Timers> AckService<S, Q, T> {
     /// Assembles the service. `links` verifies signed links (the secret notify signs with);
-    /// `slack` verifies Slack requests, `None` when no Slack signing secret is configured (Slack
-    /// actions are then refused).
+    /// `slack` verifies Slack requests (an `Option<SlackVerifier>`, or a [`SlackSigning`] whose
+    /// verifier a refreshed secret replaces), `None` when no Slack signing secret is configured
+    /// (Slack actions are then refused).
     pub fn new(
         core: Core<S>,
         queue: Q,
         timers: T,
         links: LinkSigner,
-        slack: Option<SlackVerifier>,
+        slack: impl Into<SlackSigning>,
     ) -> Self {
         Self {
             core,
             queue,
             timers,
             links,
-            slack,
+            slack: slack.into(),
         }
     }
 
@@ -241,7 +242,7 @@ impl<S: Store, Q: Queue, T: Timers> AckService<S, Q, T> {
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<ActionResult, UseCaseError> {
-        let verifier = self.slack.as_ref().ok_or_else(|| {
+        let verifier = self.slack.current().ok_or_else(|| {
             UseCaseError::Unauthorized(
                 "Slack actions are disabled: no Slack signing secret is configured".into(),
             )

@@ -250,3 +250,64 @@ fn replacing_keys_reaches_every_clone() {
     assert_eq!(clone.key_id(), key_id(NEW.as_bytes()));
     assert!(clone.verify(&before, t(60)).is_ok());
 }
+
+/// Upgrading from a deployment that signed links with one plain secret (no key ids): the old
+/// secret is accepted as a retired key, so its links keep working until the retirement ends,
+/// while new links are still signed with the current key.
+#[test]
+fn an_imported_old_secret_is_accepted_until_its_end_and_never_signs() {
+    let keys = LinkKeys {
+        current: NEW.to_owned(),
+        retired: vec![],
+    };
+    let mut before_upgrade = ack_link(&LinkSigner::new(OLD).unwrap(), t(12 * 3600));
+    before_upgrade.key = None;
+    assert_eq!(
+        keys.signer().unwrap().verify(&before_upgrade, t(60)),
+        Err(LinkError::BadSignature),
+        "not accepted before the import"
+    );
+    let (imported, report) = keys
+        .accept_retired(OLD.to_owned(), t(0), chrono::TimeDelta::days(1))
+        .unwrap();
+    assert_eq!(report.imported, key_id(OLD.as_bytes()));
+    assert_eq!(report.current, key_id(NEW.as_bytes()));
+    assert_eq!(report.until, t(86_400));
+    assert!(report.added);
+    let signer = imported.signer().unwrap();
+    assert!(signer.verify(&before_upgrade, t(60)).is_ok());
+    assert_eq!(
+        signer.key_id(),
+        key_id(NEW.as_bytes()),
+        "new links: the current key"
+    );
+    let long_lived = ack_link(&LinkSigner::new(OLD).unwrap(), t(30 * 86_400));
+    assert_eq!(
+        signer.verify(&long_lived, t(86_400)),
+        Err(LinkError::BadSignature),
+        "refused after the retirement's end"
+    );
+
+    // Importing again extends the end, never shortens it, and keeps one entry.
+    let (again, report) = imported
+        .accept_retired(OLD.to_owned(), t(60), chrono::TimeDelta::days(2))
+        .unwrap();
+    assert!(!report.added);
+    assert_eq!(again.retired.len(), 1);
+    assert_eq!(again.retired[0].until, t(60 + 2 * 86_400));
+    let (shorter, _) = again
+        .accept_retired(OLD.to_owned(), t(120), chrono::TimeDelta::minutes(1))
+        .unwrap();
+    assert_eq!(shorter.retired[0].until, t(60 + 2 * 86_400));
+
+    // The current secret and a too-short one are refused, naming no secret.
+    let error = keys
+        .accept_retired(NEW.to_owned(), t(0), chrono::TimeDelta::days(1))
+        .unwrap_err();
+    assert!(error.to_string().contains("current key"), "{error}");
+    let error = keys
+        .accept_retired("short".to_owned(), t(0), chrono::TimeDelta::days(1))
+        .unwrap_err();
+    assert!(error.to_string().contains("at least 32 bytes"), "{error}");
+    assert!(!error.to_string().contains("short\""), "{error}");
+}
