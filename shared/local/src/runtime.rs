@@ -86,8 +86,13 @@ impl LocalRuntime {
         let opened = startup::open_data_dir(&options)?;
         let (listener, address, public_url) =
             startup::listen(options.listen, opened.public_url).await?;
-        let adapters =
-            startup::open_adapters(&opened.data_dir, &clock, options.tuning.queue).await?;
+        let adapters = startup::open_adapters(
+            &opened.data_dir,
+            &clock,
+            options.tuning.queue,
+            options.tuning.durability,
+        )
+        .await?;
         let prepared = startup::prepare_config_and_keys(
             &adapters,
             &opened.data_dir,

@@ -260,6 +260,7 @@ use alerts::f_pk;
 use cost::{Cost, CountingStore};
 
 mod alerts;
+mod batch;
 mod corruption;
 mod cost;
 mod data_model;
