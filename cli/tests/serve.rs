@@ -197,6 +197,82 @@ fn kill_9_between_tiers_loses_no_accepted_alert_and_fires_tier_1_exactly_once() 
     assert_eq!(alice.len(), 2, "one tier-0 page per incident: {alice:#?}");
 }
 
+/// Alerts posted by concurrent senders, the process killed (`kill -9`) right after the last
+/// answer: after a restart every alert answered 2xx has its incident, with either
+/// `--durability` setting.
+fn kill_9_after_concurrent_answers_loses_nothing(durability: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let port = free_port();
+    let serve = Serve::start_with(
+        &serve_config(),
+        &data_dir,
+        port,
+        &["--durability", durability],
+    );
+    let key = serve.key("KLAXON_KEY_CI");
+    let url = format!("{}/v1/alerts", serve.url);
+    let answered: Vec<String> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..4)
+            .map(|sender| {
+                let (key, url) = (&key, &url);
+                scope.spawn(move || {
+                    (0..10)
+                        .filter_map(|n| {
+                            let name = format!("{durability}-{sender}-{n}");
+                            let (status, _) = http(
+                                "POST",
+                                url,
+                                Some(key),
+                                Some(&alert(&name, json!({"test": "durability"}))),
+                            );
+                            (status == 202).then_some(name)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect()
+    });
+    serve.kill9();
+    assert_eq!(
+        answered.len(),
+        40,
+        "every alert was answered before the kill"
+    );
+    let serve = Serve::start_with(
+        &serve_config(),
+        &data_dir,
+        port,
+        &["--durability", durability],
+    );
+    let listed = eventually("an incident for every answered alert", || {
+        let listed = incidents(&serve);
+        (listed.len() >= answered.len()).then_some(listed)
+    });
+    for name in &answered {
+        let title = format!("{name} needs a human");
+        assert!(
+            listed.iter().any(|i| i["title"] == title.as_str()),
+            "{name} was answered 2xx but has no incident after kill -9"
+        );
+    }
+    assert_eq!(listed.len(), answered.len(), "one incident per alert");
+}
+
+#[test]
+fn kill_9_loses_no_answered_alert_with_durability_normal() {
+    kill_9_after_concurrent_answers_loses_nothing("normal");
+}
+
+#[test]
+fn kill_9_loses_no_answered_alert_with_durability_full() {
+    kill_9_after_concurrent_answers_loses_nothing("full");
+}
+
 #[path = "serve/commands.rs"]
 mod commands;
 #[path = "serve/errors_and_signals.rs"]

@@ -132,6 +132,27 @@ pub struct ServeArgs {
         requires = "heartbeat_url"
     )]
     pub heartbeat_method: HeartbeatMethodArg,
+
+    /// How durable an accepted write is before it is answered: `normal` survives the process
+    /// crashing or being killed; `full` also survives an operating-system crash or power loss
+    /// (an fsync per commit, shared by the requests committed together).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SETTING",
+        env = "KLAXON_DURABILITY",
+        default_value = "normal"
+    )]
+    pub durability: DurabilityArg,
+}
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    /// Survives process crashes and `kill -9` (SQLite `synchronous=NORMAL`).
+    Normal,
+    /// Also survives OS crashes and power loss (`synchronous=FULL`: fsync per commit).
+    Full,
 }
 
 /// `--heartbeat-method`.

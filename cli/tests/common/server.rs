@@ -17,7 +17,7 @@ pub const PATIENCE: Duration = Duration::from_secs(90);
 
 /// Environment variables of the klaxon command that must not leak in from the test's own
 /// environment.
-pub const KLAXON_VARIABLES: [&str; 16] = [
+pub const KLAXON_VARIABLES: [&str; 17] = [
     "KLAXON_CONFIG",
     "KLAXON_LISTEN",
     "KLAXON_DATA_DIR",
@@ -34,6 +34,7 @@ pub const KLAXON_VARIABLES: [&str; 16] = [
     "KLAXON_API_KEY",
     "KLAXON_DB",
     "KLAXON_TABLE",
+    "KLAXON_DURABILITY",
 ];
 
 /// The serve tests' configuration (`tests/fixtures/serve.yaml`).

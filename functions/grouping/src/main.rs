@@ -1,11 +1,11 @@
 //! The grouping Lambda function: builds the table, queue and timer adapters once per cold start
-//! and hands each `alerts.fifo` record to [`grouping::GroupingHandler`].
+//! and hands each `alerts.fifo` message group's records to [`grouping::GroupingHandler`].
 
 // At most 80 lines per function (clippy.toml), in every crate under shared/ and functions/.
 #![warn(clippy::too_many_lines)]
 
 use klaxon_aws::env::Function;
-use klaxon_aws::lambda::run_sqs_function_with_backoff;
+use klaxon_aws::lambda::SqsGroupBatchService;
 use klaxon_aws::{FunctionContext, init_tracing};
 use std::sync::Arc;
 
@@ -15,12 +15,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let context = FunctionContext::from_env(Function::Grouping).await?;
     let handler = Arc::new(grouping::CloudGroupingHandler::from_context(&context)?);
     let backoff = context.retry_backoff();
-    run_sqs_function_with_backoff(
-        move |message, meta| {
+    let service = SqsGroupBatchService::new(
+        move |group| {
             let handler = Arc::clone(&handler);
-            async move { handler.handle_message(message, meta).await.map(|_| ()) }
+            async move { handler.handle_group(group).await }
         },
-        backoff,
-    )
-    .await
+        Some(backoff),
+    );
+    lambda_runtime::run(service).await
 }

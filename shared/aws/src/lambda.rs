@@ -39,6 +39,10 @@ pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsE
 /// the runtime crate themselves.
 pub use lambda_runtime::{Context, LambdaEvent, Service};
 
+mod groups;
+
+pub use groups::{SqsGroupBatchService, process_sqs_group_batches};
+
 /// How many message groups (or, on a standard queue, messages) are handled at once.
 pub const MAX_CONCURRENT_GROUPS: usize = 10;
 

@@ -12,5 +12,7 @@ pub mod runtime;
 pub mod smtp;
 mod sqlite;
 pub mod store;
+
+pub use sqlite::Durability;
 pub mod timers;
 pub mod worker;

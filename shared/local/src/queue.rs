@@ -1,7 +1,8 @@
 //! The durable in-process queue: the [`Queue`] port on SQLite, with SQS semantics.
 //!
 //! Every queue of the pipeline is a set of rows in one table (`queue_messages`), so a message
-//! that was accepted survives a crash (`synchronous=FULL`, WAL) and is handed out again:
+//! that was accepted survives a crash (WAL; a process crash with either [`Durability`], an OS
+//! crash with `Full`) and is handed out again:
 //!
 //! - **Visibility.** [`SqliteQueue::receive`] leases a message for a visibility timeout; an
 //!   un-acked message becomes receivable again once it expires (the consumer died).
@@ -28,6 +29,7 @@ mod sql;
 pub(crate) use dead_letters::insert_dead_letter;
 pub(crate) use sql::{after, chrono_duration, from_millis, immediate, insert_message};
 
+use crate::Durability;
 use chrono::{DateTime, Utc};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, Queue, QueueError};
@@ -133,14 +135,24 @@ impl SqliteQueue {
     /// Opens (creating if needed) the queue tables in the database file at `path`, with
     /// default [`QueueOptions`].
     pub fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self, QueueError> {
+        Self::open_with(path, clock, Durability::default())
+    }
+
+    /// Opens (creating if needed) the queue tables in the database file at `path`; commits are
+    /// as durable as `durability` says.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        durability: Durability,
+    ) -> Result<Self, QueueError> {
         let connection = crate::sqlite::open_wal(path.as_ref()).map_err(error("open"))?;
-        Self::init(connection, clock)
+        Self::init(connection, clock, durability)
     }
 
     /// Opens a private in-memory queue (for tests; nothing survives the value).
     pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Self, QueueError> {
         let connection = Connection::open_in_memory().map_err(error("open"))?;
-        Self::init(connection, clock)
+        Self::init(connection, clock, Durability::default())
     }
 
     /// Replaces the options (call before cloning: clones keep the options they were made with).

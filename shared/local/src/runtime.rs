@@ -95,8 +95,13 @@ impl LocalRuntime {
             .as_ref()
             .map(|source| tls::prepare(source, &opened.data_dir, address))
             .transpose()?;
-        let adapters =
-            startup::open_adapters(&opened.data_dir, &clock, options.tuning.queue).await?;
+        let adapters = startup::open_adapters(
+            &opened.data_dir,
+            &clock,
+            options.tuning.queue,
+            options.tuning.durability,
+        )
+        .await?;
         let prepared = startup::prepare_config_and_keys(
             &adapters,
             &opened.data_dir,

@@ -5,11 +5,12 @@
 //! itself as DynamoDB JSON (`{"count":{"N":"3"},…}`), which keeps every attribute type (S, N,
 //! B, BOOL, NULL, L, M, SS, NS, BS) exactly. Writes run in `BEGIN IMMEDIATE` transactions, so
 //! a condition and the write it guards are atomic even against another process using the
-//! same file; the database runs in WAL mode with `synchronous=FULL` (an accepted write
-//! survives a crash). Calls run on tokio's blocking pool over one connection behind a mutex:
+//! same file; the database runs in WAL mode, with `synchronous=NORMAL` or `FULL` as
+//! [`Durability`] says (an accepted write survives a process crash, or also an OS crash). Calls run on tokio's blocking pool over one connection behind a mutex:
 //! operations from one process are serialised, which is what makes conditional writes and
 //! counters exact under concurrency.
 
+use crate::Durability;
 use chrono::{DateTime, Utc};
 use klaxon_store::item::{expires_at, is_expired, validate_item, validate_key};
 use klaxon_store::transact::validate_transaction;
@@ -71,20 +72,35 @@ struct Inner {
 klaxon_app::opaque_debug!(SqliteStore);
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens (creating if needed) the database file at `path`, with the default
+    /// [`Durability`].
     pub fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_with(path, clock, Durability::default())
+    }
+
+    /// Opens (creating if needed) the database file at `path`; commits are as durable as
+    /// `durability` says.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let connection = crate::sqlite::open_wal(path.as_ref()).map_err(backend("open"))?;
-        Self::init(connection, clock)
+        Self::init(connection, clock, durability)
     }
 
     /// Opens a private in-memory database (for tests and dry runs).
     pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let connection = Connection::open_in_memory().map_err(backend("open"))?;
-        Self::init(connection, clock)
+        Self::init(connection, clock, Durability::default())
     }
 
-    fn init(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        crate::sqlite::configure(&connection).map_err(backend("open"))?;
+    fn init(
+        connection: Connection,
+        clock: Arc<dyn Clock>,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
+        crate::sqlite::configure(&connection, durability).map_err(backend("open"))?;
         let version: i64 = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(backend("open"))?;

@@ -15,7 +15,7 @@
 //! running finishes (its message is acked or retried as usual); received messages it had not
 //! started are released untouched.
 
-use crate::queue::{MessageId, SqliteQueue};
+use crate::queue::{MessageId, Received, SqliteQueue};
 use crate::timers::SqliteTimers;
 use chrono::{DateTime, Utc};
 use klaxon_app::consumer::{Delivery, MessageFailure};
@@ -24,6 +24,7 @@ use klaxon_app::ports::Clock;
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -104,38 +105,26 @@ where
     E: HandlerFailure,
 {
     tokio::spawn(async move {
-        let clock = queue.clock();
         let mut sent = queue.subscribe(queue_name);
         let name = queue_name.as_str();
         while !shutdown.is_cancelled() {
-            // Mark the signal seen before receiving: a send after this point wakes the wait.
-            sent.borrow_and_update();
-            let batch = match queue
-                .receive(queue_name, options.batch.max(1), options.visibility)
-                .await
-            {
-                Ok(batch) => batch,
-                Err(error) => {
-                    tracing::error!(queue = name, %error, "receive failed");
-                    sleep_or_cancel(options.idle_poll, &shutdown).await;
-                    continue;
-                }
-            };
-            if batch.is_empty() {
-                let wait = match queue.next_visible(queue_name).await {
-                    Ok(Some(next)) => until(clock.as_ref(), next).min(options.idle_poll),
-                    _ => options.idle_poll,
-                };
-                tokio::select! {
-                    () = shutdown.cancelled() => {}
-                    _ = sent.changed() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
+            let Some(batch) = next_batch(&queue, queue_name, &options, &mut sent, &shutdown).await
+            else {
                 continue;
-            }
+            };
             let mut pending = batch.into_iter();
+            // A FIFO group whose message failed in this batch: its later messages go back
+            // untouched, so the group stays in order.
+            let mut failed_groups: Vec<String> = Vec::new();
             for received in pending.by_ref() {
                 let id = received.id;
+                if let Some(group) = received.message.group_id()
+                    && failed_groups.contains(&group)
+                {
+                    settle(queue.release(id).await, name, id, "release");
+                    continue;
+                }
+                let group = received.message.group_id();
                 let attempts = received.attempts;
                 // Each call runs in its own task so a panicking handler fails one attempt
                 // instead of killing the consumer (in release builds a panic aborts the
@@ -159,6 +148,7 @@ where
                 match outcome {
                     Ok(()) => settle(queue.ack(id).await, name, id, "ack"),
                     Err(failed) => {
+                        failed_groups.extend(group);
                         let Failed { reason, transient } = failed;
                         tracing::warn!(queue = name, message = %id, attempts, transient, error = %reason, "handler failed");
                         settle(
@@ -183,6 +173,43 @@ where
             }
         }
     })
+}
+
+/// Receives the next batch of `queue_name`; with nothing receivable (or on an error) waits
+/// until the next leased or delayed message becomes visible, a send wakes `sent`, `shutdown`
+/// is cancelled or the idle poll passes, and returns `None`.
+pub(crate) async fn next_batch(
+    queue: &SqliteQueue,
+    queue_name: QueueName,
+    options: &ConsumerOptions,
+    sent: &mut watch::Receiver<u64>,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Received>> {
+    // Mark the signal seen before receiving: a send after this point wakes the wait.
+    sent.borrow_and_update();
+    match queue
+        .receive(queue_name, options.batch.max(1), options.visibility)
+        .await
+    {
+        Ok(batch) if !batch.is_empty() => return Some(batch),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(queue = queue_name.as_str(), %error, "receive failed");
+            sleep_or_cancel(options.idle_poll, shutdown).await;
+            return None;
+        }
+    }
+    let clock = queue.clock();
+    let wait = match queue.next_visible(queue_name).await {
+        Ok(Some(next)) => until(clock.as_ref(), next).min(options.idle_poll),
+        _ => options.idle_poll,
+    };
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        _ = sent.changed() => {}
+        () = tokio::time::sleep(wait) => {}
+    }
+    None
 }
 
 /// Logs a failed ack/retry/release: the message's lease then expires and it is redelivered,
@@ -286,6 +313,10 @@ impl Clock for TokioClock {
         crate::queue::after(self.origin_wall, crate::queue::chrono_duration(elapsed))
     }
 }
+
+mod batch;
+
+pub use batch::{BatchOutcome, spawn_batch_consumer};
 
 #[cfg(test)]
 mod tests;

@@ -261,6 +261,7 @@ use alerts::f_pk;
 use cost::{Cost, CountingStore};
 
 mod alerts;
+mod batch;
 mod corruption;
 mod cost;
 mod data_model;

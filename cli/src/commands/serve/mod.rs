@@ -8,12 +8,13 @@ mod smtp;
 
 use super::Output;
 use super::store::block_on;
-use crate::args::{HeartbeatMethodArg, ServeArgs};
+use crate::args::{DurabilityArg, HeartbeatMethodArg, ServeArgs};
 use crate::failure::UsageError;
 use crate::{config_file, output};
 use banner::Banner;
 use klaxon_app::heartbeat::{Heartbeat, HeartbeatMethod};
 use klaxon_domain::config::Config;
+use klaxon_local::Durability;
 use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions, TlsSource, check_public_url};
 use signals::StopSignals;
 pub use smtp::smtp_config;
@@ -63,6 +64,10 @@ pub fn run(
         }),
         (_, _, true) => Some(TlsSource::SelfSigned),
         _ => None,
+    };
+    options.tuning.durability = match args.durability {
+        DurabilityArg::Normal => Durability::Normal,
+        DurabilityArg::Full => Durability::Full,
     };
     options.slack_signing_secret = std::env::var(SLACK_SECRET_VARIABLE)
         .ok()

@@ -8,6 +8,10 @@
 //!   and `settings.auto_resolve` is on, resolve the incident, cancel its timer and tell the
 //!   responders already paged.
 //! - Acknowledge (PagerDuty `acknowledge`, Opsgenie ack): acknowledge the alert's incident.
+//!
+//! [`GroupingService::handle_batch`] handles a batch of messages: the fire messages of a group
+//! whose alerts are not linked yet join its open incident in a few transactions
+//! ([`klaxon_store::repo::LINKS_PER_TRANSACTION`] alerts each), the rest as above.
 
 use super::effects::run_effects;
 use super::lifecycle::{StopAction, announce, stop_incident};
@@ -22,6 +26,10 @@ use klaxon_domain::incident::{AutoResolve, IncidentStatus, ResolveReason};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use klaxon_store::repo::AlertState;
+
+mod batch;
+
+pub use batch::BatchItem;
 
 /// What handling one alert message did (for logs and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::QueueError;
 use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::HashSet;
 use std::time::Duration;
 
 impl SqliteQueue {
@@ -137,6 +138,44 @@ impl SqliteQueue {
         // Removing a group's head may unblock the next message of the group.
         self.wake_named(queue.as_deref());
         Ok(queue.is_some())
+    }
+
+    /// Deletes several processed messages in one transaction (one commit for a batch). Returns
+    /// how many were still there.
+    pub async fn ack_many(&self, ids: &[MessageId]) -> Result<usize, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let queues = self
+            .run("local", move |connection, _| {
+                let tx = immediate(connection)?;
+                let mut queues = Vec::new();
+                {
+                    let mut delete = tx.prepare_cached(
+                        "DELETE FROM queue_messages WHERE id = ?1 RETURNING queue",
+                    )?;
+                    for id in ids {
+                        if let Some(queue) = delete
+                            .query_row(params![id], |row| row.get::<_, String>(0))
+                            .optional()?
+                        {
+                            queues.push(queue);
+                        }
+                    }
+                }
+                tx.commit()?;
+                Ok(queues)
+            })
+            .await?;
+        let mut woken: Vec<&str> = Vec::new();
+        for queue in &queues {
+            if !woken.contains(&queue.as_str()) {
+                woken.push(queue);
+                self.wake_named(Some(queue));
+            }
+        }
+        Ok(queues.len())
     }
 
     /// Gives a message back after a failed attempt: it becomes receivable again after `delay`,
@@ -283,8 +322,8 @@ fn dead_letter_exhausted(
 ) -> Result<usize, rusqlite::Error> {
     let exhausted: Vec<(i64, i64)> = {
         let mut statement = tx.prepare(
-            "SELECT id, attempts FROM queue_messages
-             WHERE queue = ?1 AND visible_at <= ?2 AND attempts >= ?3",
+            "SELECT id, attempts FROM queue_messages INDEXED BY queue_messages_attempts
+             WHERE queue = ?1 AND attempts >= ?3 AND visible_at <= ?2",
         )?;
         statement
             .query_map(
@@ -304,26 +343,52 @@ fn dead_letter_exhausted(
     Ok(exhausted.len())
 }
 
-/// Up to `limit` receivable messages of `queue` (id, body, attempts, sent at), oldest first:
-/// visible now, and the head of their FIFO group if they have one.
+/// Up to `limit` receivable messages of `queue` (id, body, attempts, sent at), oldest first,
+/// with SQS FIFO's rule: a message of a group is receivable when it is visible and every older
+/// message of its group is receivable too (so it is handed out in this batch, ahead of it). A
+/// group whose oldest message is leased or delayed hands out nothing. The scan walks the queue
+/// in id order on a covering index and stops as soon as the batch is full, so its cost does
+/// not grow with the queue's depth while the head is receivable.
 fn receivable(
     tx: &Transaction<'_>,
     queue: QueueName,
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(i64, String, i64, i64)>, rusqlite::Error> {
-    let mut statement = tx.prepare_cached(
-        "SELECT id, body, attempts, sent_at FROM queue_messages AS m
-         WHERE queue = ?1 AND visible_at <= ?2
-           AND (group_id IS NULL OR id = (
-               SELECT MIN(id) FROM queue_messages AS head
-               WHERE head.queue = m.queue AND head.group_id = m.group_id))
-         ORDER BY id LIMIT ?3",
-    )?;
-    statement
-        .query_map(
-            params![queue.as_str(), now.timestamp_millis(), limit],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )?
-        .collect()
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let now_ms = now.timestamp_millis();
+    let mut taken: Vec<i64> = Vec::new();
+    {
+        let mut order = tx.prepare_cached(
+            "SELECT id, group_id, visible_at FROM queue_messages INDEXED BY queue_messages_order
+             WHERE queue = ?1 ORDER BY id",
+        )?;
+        let mut rows = order.query(params![queue.as_str()])?;
+        let mut blocked: HashSet<String> = HashSet::new();
+        while taken.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let id: i64 = row.get(0)?;
+            let group: Option<String> = row.get(1)?;
+            let visible_at: i64 = row.get(2)?;
+            if let Some(group) = &group
+                && blocked.contains(group)
+            {
+                continue;
+            }
+            if visible_at <= now_ms {
+                taken.push(id);
+            } else if let Some(group) = group {
+                blocked.insert(group);
+            }
+        }
+    }
+    let mut body =
+        tx.prepare_cached("SELECT id, body, attempts, sent_at FROM queue_messages WHERE id = ?1")?;
+    let mut messages = Vec::with_capacity(taken.len());
+    for id in taken {
+        messages.push(body.query_row(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?);
+    }
+    Ok(messages)
 }

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, id);
 CREATE INDEX IF NOT EXISTS queue_messages_group
     ON queue_messages (queue, group_id, id) WHERE group_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS queue_messages_order
+    ON queue_messages (queue, id, group_id, visible_at);
+CREATE INDEX IF NOT EXISTS queue_messages_attempts
+    ON queue_messages (queue, attempts, visible_at);
 CREATE TABLE IF NOT EXISTS queue_dedup (
     queue      TEXT    NOT NULL,
     dedup_id   TEXT    NOT NULL,
@@ -60,8 +64,12 @@ CREATE INDEX IF NOT EXISTS timers_due ON timers (due, name);
 ";
 
 impl SqliteQueue {
-    pub(super) fn init(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, QueueError> {
-        crate::sqlite::configure(&connection).map_err(error("open"))?;
+    pub(super) fn init(
+        connection: Connection,
+        clock: Arc<dyn Clock>,
+        durability: crate::Durability,
+    ) -> Result<Self, QueueError> {
+        crate::sqlite::configure(&connection, durability).map_err(error("open"))?;
         connection.execute_batch(SCHEMA).map_err(error("open"))?;
         let version: Option<i64> = connection
             .query_row(

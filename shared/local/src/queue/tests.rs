@@ -59,7 +59,7 @@ async fn receive_ids(queue: &SqliteQueue) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn fifo_groups_hand_out_one_message_at_a_time_in_order() {
+async fn fifo_groups_hand_out_their_messages_in_order_and_block_while_one_is_in_flight() {
     let (queue, clock) = queue_with_clock();
     for (group, id) in [
         ("a", "a1"),
@@ -71,28 +71,30 @@ async fn fifo_groups_hand_out_one_message_at_a_time_in_order() {
         queue.send(&alert(group, id)).await.unwrap();
         clock.advance(chrono::Duration::milliseconds(1));
     }
+    // One at a time (a batch of one): each group's head.
     let first = queue
-        .receive(QueueName::Alerts, 10, VISIBILITY)
+        .receive(QueueName::Alerts, 1, VISIBILITY)
         .await
         .unwrap();
-    assert_eq!(first.iter().map(alert_id).collect::<Vec<_>>(), ["a1", "b1"]);
+    assert_eq!(first.iter().map(alert_id).collect::<Vec<_>>(), ["a1"]);
+    let second = queue
+        .receive(QueueName::Alerts, 1, VISIBILITY)
+        .await
+        .unwrap();
+    assert_eq!(second.iter().map(alert_id).collect::<Vec<_>>(), ["b1"]);
     // Both heads are in flight: nothing else of either group may go out.
     assert!(receive_ids(&queue).await.is_empty());
 
-    let a1 = first.iter().find(|r| alert_id(r) == "a1").unwrap().id;
-    assert!(queue.ack(a1).await.unwrap());
-    assert_eq!(receive_ids(&queue).await, ["a2"]);
-
-    let b1 = first.iter().find(|r| alert_id(r) == "b1").unwrap().id;
-    queue.ack(b1).await.unwrap();
-    let b2 = queue
+    assert!(queue.ack(first[0].id).await.unwrap());
+    // A larger batch takes the rest of group a, in order.
+    let rest = queue
         .receive(QueueName::Alerts, 10, VISIBILITY)
         .await
         .unwrap();
-    assert_eq!(b2.iter().map(alert_id).collect::<Vec<_>>(), ["b2"]);
-    queue.ack(b2[0].id).await.unwrap();
-    // a2 is still in flight, so a3 waits even though group b is idle.
-    assert!(receive_ids(&queue).await.is_empty());
+    assert_eq!(rest.iter().map(alert_id).collect::<Vec<_>>(), ["a2", "a3"]);
+
+    queue.ack(second[0].id).await.unwrap();
+    assert_eq!(receive_ids(&queue).await, ["b2"]);
 }
 
 #[tokio::test]
@@ -102,7 +104,7 @@ async fn a_retried_group_head_keeps_its_group_blocked_but_not_other_queues() {
     queue.send(&alert("a", "a2")).await.unwrap();
     queue.send(&incident("inc1")).await.unwrap();
     let head = queue
-        .receive(QueueName::Alerts, 10, VISIBILITY)
+        .receive(QueueName::Alerts, 1, VISIBILITY)
         .await
         .unwrap();
     assert_eq!(head.len(), 1);
@@ -122,8 +124,32 @@ async fn a_retried_group_head_keeps_its_group_blocked_but_not_other_queues() {
         .receive(QueueName::Alerts, 10, VISIBILITY)
         .await
         .unwrap();
-    assert_eq!(again.iter().map(alert_id).collect::<Vec<_>>(), ["a1"]);
+    // The group's messages come out together, in order (SQS FIFO hands out a group's messages
+    // in one batch too).
+    assert_eq!(again.iter().map(alert_id).collect::<Vec<_>>(), ["a1", "a2"]);
     assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[1].attempts, 1);
+}
+
+#[tokio::test]
+async fn a_batch_holds_a_groups_messages_in_order_up_to_the_first_one_not_receivable() {
+    let (queue, _clock) = queue_with_clock();
+    for id in ["a1", "a2", "a3"] {
+        queue.send(&alert("a", id)).await.unwrap();
+    }
+    queue.send(&alert("b", "b1")).await.unwrap();
+    let first = queue
+        .receive(QueueName::Alerts, 2, VISIBILITY)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(alert_id).collect::<Vec<_>>(), ["a1", "a2"]);
+    // a1 and a2 are in flight: a3 waits behind them, group b does not.
+    assert_eq!(receive_ids(&queue).await, ["b1"]);
+    queue.release(first[1].id).await.unwrap();
+    // a2 is receivable again, but a1 (older, same group) is still in flight: nothing of a.
+    assert!(receive_ids(&queue).await.is_empty());
+    queue.ack(first[0].id).await.unwrap();
+    assert_eq!(receive_ids(&queue).await, ["a2", "a3"]);
 }
 
 #[tokio::test]
@@ -293,7 +319,11 @@ async fn a_message_whose_consumer_keeps_dying_is_dead_lettered() {
     queue.send(&alert("a", "a1")).await.unwrap();
     queue.send(&alert("a", "a2")).await.unwrap();
     for _ in 0..2 {
-        assert_eq!(receive_ids(&queue).await, ["a1"]);
+        let received = queue
+            .receive(QueueName::Alerts, 1, VISIBILITY)
+            .await
+            .unwrap();
+        assert_eq!(received.iter().map(alert_id).collect::<Vec<_>>(), ["a1"]);
         clock.advance(chrono::Duration::seconds(30));
     }
     // a1 used both attempts: it goes to the dead letters and a2 goes out.
@@ -414,7 +444,7 @@ async fn an_unacked_message_survives_dropping_and_reopening_the_file() {
         queue.send(&alert("a", "a1")).await.unwrap();
         queue.send(&alert("a", "a2")).await.unwrap();
         let batch = queue
-            .receive(QueueName::Alerts, 10, VISIBILITY)
+            .receive(QueueName::Alerts, 1, VISIBILITY)
             .await
             .unwrap();
         assert_eq!(batch.len(), 1);
@@ -426,7 +456,7 @@ async fn an_unacked_message_survives_dropping_and_reopening_the_file() {
     clock.advance(chrono::Duration::seconds(30));
     // ...then comes back, still ahead of the rest of its group.
     let again = queue
-        .receive(QueueName::Alerts, 10, VISIBILITY)
+        .receive(QueueName::Alerts, 1, VISIBILITY)
         .await
         .unwrap();
     assert_eq!(again.iter().map(alert_id).collect::<Vec<_>>(), ["a1"]);

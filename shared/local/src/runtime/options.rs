@@ -2,6 +2,7 @@
 //! check of `--public-url`.
 
 use super::RuntimeError;
+use crate::Durability;
 use crate::queue::QueueOptions;
 use crate::smtp::SmtpConfig;
 use crate::worker::{ConsumerOptions, PumpOptions};
@@ -47,6 +48,8 @@ pub struct Tuning {
     pub pump: PumpOptions,
     /// Attempts before a message is dead-lettered; the dedup window.
     pub queue: QueueOptions,
+    /// How durable a commit is before the write is answered (`--durability`).
+    pub durability: Durability,
 }
 
 /// Attempts before a message is dead-lettered in `klaxon serve`. With the consumer's backoff
@@ -57,7 +60,7 @@ pub const SERVE_MAX_ATTEMPTS: u32 = 10;
 
 impl Default for Tuning {
     /// A sweep every minute, configuration re-read every 5 s, [`SERVE_MAX_ATTEMPTS`] attempts,
-    /// otherwise the workers' and queue's defaults.
+    /// [`Durability::Normal`], otherwise the workers' and queue's defaults.
     fn default() -> Self {
         Self {
             sweep_interval: Duration::from_secs(60),
@@ -68,6 +71,7 @@ impl Default for Tuning {
                 max_attempts: SERVE_MAX_ATTEMPTS,
                 ..QueueOptions::default()
             },
+            durability: Durability::default(),
         }
     }
 }

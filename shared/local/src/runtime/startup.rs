@@ -7,6 +7,7 @@ use super::RuntimeError;
 use super::data_dir::{self, DataDir};
 use super::keys::{self, LocalKeys};
 use super::options::{Console, RuntimeOptions, check_public_url, default_public_url};
+use crate::Durability;
 use crate::outbox::{LocalSenders, Outbox};
 use crate::queue::{QueueOptions, SqliteQueue};
 use crate::smtp::{SmtpConfig, SmtpEmail};
@@ -134,14 +135,16 @@ pub(super) async fn open_adapters(
     data_dir: &DataDir,
     clock: &Arc<dyn Clock>,
     queue_options: QueueOptions,
+    durability: Durability,
 ) -> Result<Adapters, RuntimeError> {
     let database = data_dir.database();
-    let store =
-        SqliteStore::open(&database, clock.clone()).map_err(|error| RuntimeError::Database {
+    let store = SqliteStore::open_with(&database, clock.clone(), durability).map_err(|error| {
+        RuntimeError::Database {
             path: database.clone(),
             message: error.to_string(),
-        })?;
-    let queue = SqliteQueue::open(&database, clock.clone())
+        }
+    })?;
+    let queue = SqliteQueue::open_with(&database, clock.clone(), durability)
         .map_err(|error| RuntimeError::Database {
             path: database.clone(),
             message: error.message,

@@ -4,13 +4,17 @@
 //! the sweeper.
 
 use super::options::Tuning;
-use super::startup::{Adapters, Services};
+use super::startup::{Adapters, Grouping, Services};
 use crate::queue::SqliteQueue;
 use crate::store::SqliteStore;
-use crate::worker::{ConsumerOptions, spawn_consumer, spawn_timer_pump};
-use klaxon_app::consumer::{Consumer, MessageConsumer, consume};
+use crate::worker::{
+    BatchOutcome, ConsumerOptions, spawn_batch_consumer, spawn_consumer, spawn_timer_pump,
+};
+use klaxon_app::consumer::{Consumer, Delivery, MessageConsumer, MessageFailure, consume};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, Queue};
+use klaxon_app::usecases::grouping::BatchItem;
+use klaxon_store::repo::LINKS_PER_TRANSACTION;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -76,11 +80,14 @@ fn spawn_queue_consumer(
     let queue = adapters.queue.clone();
     let stop = stop.clone();
     match consumer {
-        Consumer::Grouping => spawn_use_case(
+        Consumer::Grouping => spawn_grouping(
             queue,
             queue_name,
             Arc::clone(&services.grouping),
-            options,
+            ConsumerOptions {
+                batch: GROUPING_BATCH,
+                ..options
+            },
             stop,
         ),
         Consumer::Routing => spawn_use_case(
@@ -126,6 +133,80 @@ fn spawn_use_case<C: MessageConsumer + 'static>(
         },
         stop,
     )
+}
+
+/// How many alert messages the grouping consumer receives at once: four batch transactions
+/// ([`LINKS_PER_TRANSACTION`] alerts each) when they all join one incident.
+pub(super) const GROUPING_BATCH: usize = 4 * LINKS_PER_TRANSACTION;
+
+/// The grouping consumer: receives up to [`GROUPING_BATCH`] alert messages and hands them to
+/// [`Grouping::handle_batch`] at once (a message of another kind is refused, as [`consume`]
+/// refuses it).
+fn spawn_grouping(
+    queue: SqliteQueue,
+    queue_name: QueueName,
+    grouping: Arc<Grouping>,
+    options: ConsumerOptions,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    spawn_batch_consumer(
+        queue,
+        queue_name,
+        options,
+        move |batch: Vec<(QueueMessage, Delivery)>| {
+            let grouping = Arc::clone(&grouping);
+            async move { group_batch(grouping.as_ref(), batch).await }
+        },
+        stop,
+    )
+}
+
+/// Runs one received batch through grouping: one outcome per message, in order.
+async fn group_batch(
+    grouping: &Grouping,
+    batch: Vec<(QueueMessage, Delivery)>,
+) -> Vec<BatchOutcome<MessageFailure>> {
+    let mut outcomes: Vec<Option<BatchOutcome<MessageFailure>>> = Vec::new();
+    let mut alerts = Vec::new();
+    let mut deliveries = Vec::new();
+    for (message, delivery) in batch {
+        match message {
+            QueueMessage::Alert(alert) => {
+                outcomes.push(None);
+                alerts.push(alert);
+                deliveries.push((outcomes.len() - 1, delivery));
+            }
+            other => outcomes.push(Some(BatchOutcome::Failed(MessageFailure::wrong_kind(
+                Consumer::Grouping.name(),
+                &other,
+                &delivery,
+            )))),
+        }
+    }
+    let items = grouping.handle_batch(&alerts).await;
+    let handled = items
+        .iter()
+        .filter(|i| matches!(i, BatchItem::Handled(_)))
+        .count();
+    tracing::info!(
+        consumer = "grouping",
+        received = alerts.len(),
+        handled,
+        "batch handled"
+    );
+    for (item, (position, delivery)) in items.into_iter().zip(deliveries) {
+        outcomes[position] = Some(match item {
+            BatchItem::Handled(_) => BatchOutcome::Done,
+            BatchItem::Failed(error) => {
+                BatchOutcome::Failed(MessageFailure::from_use_case(error, &delivery))
+            }
+            BatchItem::NotAttempted => BatchOutcome::NotAttempted,
+        });
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(BatchOutcome::NotAttempted))
+        .collect()
 }
 
 /// Sends a sweep to routing at once and then every `interval`, and purges expired items.

@@ -48,7 +48,10 @@ pub use deliveries::{
     Claim, Delivery, DeliveryOutcome, DeliveryPurpose, DeliveryRecord, DeliveryStatus,
 };
 pub use idempotency::Begin;
-pub use incidents::{AlertLinkState, AlertResolvedOutcome, IncidentAlert, Linked, StoredIncident};
+pub use incidents::{
+    AlertLinkState, AlertResolvedOutcome, BatchLinked, BatchMember, IncidentAlert,
+    LINKS_PER_TRANSACTION, Linked, OPS_PER_LINK, StoredIncident,
+};
 pub use keys::{KeyKind, KeyRecord, StoredKey};
 pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
 pub use senders::{AlertChangeWrite, AlertEdits, REQUEST_RETENTION, SenderRequest};

@@ -259,7 +259,7 @@ impl<S: Store> Repository<S> {
     }
 
     /// The put of a new link item (condition: the occurrence is not linked yet).
-    fn link_put(
+    pub(super) fn link_put(
         &self,
         incident: &Incident,
         alert_id: &AlertId,
@@ -391,7 +391,7 @@ impl<S: Store> Repository<S> {
     /// Raises an open incident's severity to a more severe linked alert's, with its
     /// `incident.severity_changed` entry (versioned save, retried on conflict). Returns the
     /// incident as read or saved, counts as read.
-    async fn raise_severity(
+    pub(super) async fn raise_severity(
         &self,
         id: &IncidentId,
         alert_id: &AlertId,

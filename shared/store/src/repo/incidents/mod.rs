@@ -34,9 +34,12 @@ use klaxon_domain::incident::{AlertCounts, Incident, IncidentStatus};
 use klaxon_domain::timeline::TimelineDraft;
 use serde::{Deserialize, Serialize};
 
+mod batch;
 mod link;
 mod listing;
 mod resolve;
+
+pub use batch::{BatchLinked, BatchMember, LINKS_PER_TRANSACTION, OPS_PER_LINK};
 
 /// An incident as stored: the domain incident (with the stored alert counts) and its version.
 #[derive(Debug, Clone, PartialEq)]
