@@ -135,7 +135,7 @@ pub struct ServeArgs {
 
     /// How durable an accepted write is before it is answered: `normal` survives the process
     /// crashing or being killed; `full` also survives an operating-system crash or power loss
-    /// (an fsync per commit, shared by the requests committed together).
+    /// (an fsync per commit; ingest commits each request on its own).
     #[arg(
         long,
         value_enum,
