@@ -79,7 +79,11 @@ fn every_template_function_is_a_workspace_binary_and_vice_versa() {
     );
     for (binary, function) in &binaries {
         let properties = &function["Properties"];
-        assert_eq!(properties["CodeUri"], json!("."), "{binary}");
+        assert_eq!(
+            properties["CodeUri"],
+            json!(format!("functions/{binary}")),
+            "{binary}"
+        );
         assert_eq!(properties["Handler"], json!("bootstrap"), "{binary}");
     }
     let globals = &template["Globals"]["Function"];
