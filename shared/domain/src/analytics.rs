@@ -13,6 +13,8 @@
 //! - **Median and p90** use the nearest-rank method: the smallest value such that at least
 //!   p % of the values are less than or equal to it (of 4 values, the median is the 2nd and
 //!   the p90 the 4th). No value: no figure.
+//! - **Changes** (change events, which never page) are counted per integration apart from the
+//!   incidents ([`Report::with_changes`]): never in MTTA, MTTR or pages.
 
 use crate::Instant;
 use crate::alert::Severity;
@@ -25,10 +27,12 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+mod changes;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use changes::{ChangeFact, ChangeRow, LATEST_CHANGES};
 pub use report::{
     GroupBy, GroupRow, LoadRow, Percentiles, Report, SourceRow, on_call_hours, percentile, report,
 };

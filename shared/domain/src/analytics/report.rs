@@ -1,6 +1,7 @@
 //! Aggregating incident metrics over a period: MTTA and MTTR per group, noisiest sources, and
 //! the on-call load per person.
 
+use super::changes::ChangeRow;
 use super::{IncidentFacts, WakingHours, count, is_off_hours_page};
 use crate::Instant;
 use crate::ids::{IntegrationName, UserId};
@@ -139,6 +140,10 @@ pub struct GroupRow {
     pub pages: u32,
     /// Pages sent outside the paged person's waking hours.
     pub off_hours_pages: u32,
+    /// Change events of the group's integration in the period; only when grouped by
+    /// integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<u32>,
 }
 
 /// One alert source and how much noise it made.
@@ -188,6 +193,9 @@ pub struct Report {
     pub noisiest_sources: Vec<SourceRow>,
     /// Per person: pages, off-hours pages, acknowledgements, hours on call; ordered by user.
     pub on_call_load: Vec<LoadRow>,
+    /// Per integration: the change events of the period ([`Report::with_changes`]).
+    #[serde(default)]
+    pub changes: Vec<ChangeRow>,
 }
 
 /// The hours each person spends on call in `intervals` (final-schedule intervals of any
@@ -231,6 +239,7 @@ fn group_row(key: String, members: &[(&IncidentFacts, super::IncidentMetrics)]) 
         mttr: Percentiles::of(ttr),
         pages,
         off_hours_pages: off_hours,
+        changes: None,
     }
 }
 
@@ -298,7 +307,8 @@ fn load(
 }
 
 /// The report of `facts` (the incidents of `[from, to)`) grouped `by`; `hours` is each
-/// person's time on call in the period ([`on_call_hours`]).
+/// person's time on call in the period ([`on_call_hours`]). Change events are added with
+/// [`Report::with_changes`].
 pub fn report(
     facts: &[IncidentFacts],
     by: GroupBy,
@@ -329,5 +339,6 @@ pub fn report(
             .collect(),
         noisiest_sources: noisiest(facts),
         on_call_load: load(facts, zone_of, waking, hours),
+        changes: Vec::new(),
     }
 }

@@ -321,3 +321,66 @@ fn group_names_parse_and_bad_ones_list_the_choices() {
         "{error}"
     );
 }
+
+fn change(integration: &str, summary: &str, when: Instant) -> ChangeFact {
+    ChangeFact {
+        integration: IntegrationName::new(integration).unwrap(),
+        summary: summary.to_owned(),
+        source: None,
+        at: when,
+    }
+}
+
+#[test]
+fn changes_count_per_integration_in_the_period_and_never_as_incidents() {
+    let mut changes: Vec<_> = (0..7)
+        .map(|day| {
+            change(
+                "ci",
+                &format!("deploy {day}"),
+                at(2026, 3, 2 + day, 12, 0, 0),
+            )
+        })
+        .collect();
+    changes.push(change("ci", "too early", at(2026, 2, 28, 23, 59, 59)));
+    changes.push(change("ci", "at the end: outside", at(2026, 4, 1, 0, 0, 0)));
+    changes.push(change("deployer", "flag flip", at(2026, 3, 20, 0, 0, 0)));
+    let plain = run(GroupBy::Integration, &BTreeMap::new());
+    let with = plain.clone().with_changes(&changes);
+    assert_eq!(with.changes.len(), 2);
+    let ci = &with.changes[0];
+    assert_eq!((ci.integration.as_str(), ci.count), ("ci", 7));
+    let latest: Vec<_> = ci.latest.iter().map(|c| c.summary.as_str()).collect();
+    assert_eq!(
+        latest,
+        ["deploy 6", "deploy 5", "deploy 4", "deploy 3", "deploy 2"],
+        "newest first, at most {LATEST_CHANGES}"
+    );
+    assert_eq!(with.changes[1].count, 1);
+    // Incident figures are untouched; the integration groups gain a change count.
+    let strip = |row: &GroupRow| GroupRow {
+        changes: None,
+        ..row.clone()
+    };
+    assert_eq!(strip(&with.totals), plain.totals);
+    assert_eq!(with.totals.changes, Some(8));
+    let incident_groups: Vec<_> = with
+        .groups
+        .iter()
+        .filter(|g| g.incidents > 0)
+        .map(strip)
+        .collect();
+    assert_eq!(incident_groups, plain.groups);
+    let ci_group = with.groups.iter().find(|g| g.key == "ci").unwrap();
+    assert_eq!((ci_group.incidents, ci_group.changes), (0, Some(7)));
+    assert_eq!(ci_group.pages, 0);
+}
+
+#[test]
+fn changes_count_per_group_only_when_grouped_by_integration() {
+    let changes = [change("ci", "deploy", at(2026, 3, 2, 12, 0, 0))];
+    let by_severity = run(GroupBy::Severity, &BTreeMap::new()).with_changes(&changes);
+    assert_eq!(by_severity.changes[0].count, 1);
+    assert!(by_severity.groups.iter().all(|g| g.changes.is_none()));
+    assert_eq!(by_severity.totals.changes, None);
+}
