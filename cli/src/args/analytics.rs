@@ -31,6 +31,8 @@ pub enum AnalyticsTable {
     Sources,
     /// The on-call load per person.
     Load,
+    /// The change events per integration (the latest few of each).
+    Changes,
 }
 
 /// Arguments of `klaxon analytics`.

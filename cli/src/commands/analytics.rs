@@ -24,6 +24,7 @@ fn table_name(table: AnalyticsTable) -> &'static str {
         AnalyticsTable::Groups => "groups",
         AnalyticsTable::Sources => "sources",
         AnalyticsTable::Load => "load",
+        AnalyticsTable::Changes => "changes",
     }
 }
 
@@ -132,7 +133,35 @@ fn render(report: &Value) -> String {
         &["USER", "PAGES", "OFF-HOURS", "ACKED", "HOURS ON CALL"],
         &load,
     ));
+    out.push_str(&changes_line(report));
     out
+}
+
+/// `changes: ci 2 (latest 2026-01-01T00:30:00+00:00 deploy api v2), deployer 1 (…)`, or
+/// `changes: none`.
+fn changes_line(report: &Value) -> String {
+    let parts: Vec<String> = report["changes"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|row| {
+                    let latest = &row["latest"][0];
+                    format!(
+                        "{} {} (latest {} {})",
+                        row["integration"].as_str().unwrap_or(""),
+                        number(row, "count"),
+                        latest["at"].as_str().unwrap_or("-"),
+                        latest["summary"].as_str().unwrap_or("-"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if parts.is_empty() {
+        "\nchanges: none\n".to_owned()
+    } else {
+        format!("\nchanges: {}\n", parts.join(", "))
+    }
 }
 
 impl Client {

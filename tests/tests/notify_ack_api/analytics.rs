@@ -1,16 +1,24 @@
 //! Response analytics and teams through the API: a fixed history paged, acknowledged and
 //! resolved on a manual clock gives hand-computed MTTA, MTTR and off-hours counts; bad
-//! parameters are 400s naming the parameter.
+//! parameters are 400s naming the parameter; change events are counted per integration,
+//! apart from the incidents.
 
 use crate::harness::{CONFIG, World, call, get};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use chrono::TimeDelta;
+use klaxon_app::security::keys::PlainKey;
+use klaxon_app::security::sns::SnsVerifier;
+use klaxon_app::usecases::ingest::IngestService;
 use klaxon_app::usecases::lifecycle::{StopAction, stop_incident};
 use klaxon_domain::config::Config;
 use klaxon_domain::ids::UserId;
 use klaxon_domain::incident::Incident;
 use klaxon_domain::timeline::Actor;
-use serde_json::Value;
+use klaxon_store::repo::{KeyKind, KeyRecord};
+use klaxon_tests::pipeline::TestHttpGet;
+use serde_json::{Value, json};
+use std::sync::Arc;
 
 const PERIOD: &str = "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z";
 
@@ -234,4 +242,143 @@ async fn incidents_carry_their_team_and_filter_by_it() {
 
     let unknown = call(&router, get("/v1/incidents?team=nobody", key)).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+}
+
+/// Saves [`CONFIG`] with a PagerDuty integration `deploys` and returns the ingest routes and
+/// that integration's key.
+async fn with_pagerduty_integration(world: &World) -> (axum::Router, String) {
+    let text = CONFIG.replace(
+        "integrations:\n  - name: prom\n    format: native\n",
+        "integrations:\n  - name: prom\n    format: native\n  - name: deploys\n    format: pagerduty\n",
+    );
+    let config = Config::from_yaml(&text).unwrap();
+    let repo = world.repo("test");
+    repo.save_config(
+        &config.to_canonical_json().unwrap(),
+        &config.fingerprint().unwrap(),
+        &Actor::system("test"),
+    )
+    .await
+    .unwrap();
+    let key = PlainKey::from_random_bytes([3; 32]).expose().to_owned();
+    let record = KeyRecord {
+        kind: KeyKind::Integration,
+        name: "deploys".into(),
+        label: None,
+        created_at: world.now(),
+    };
+    repo.create_key(PlainKey::from_client(&key).hash().as_str(), &record)
+        .await
+        .unwrap();
+    let ingest = IngestService::new(
+        world.core("ingest"),
+        world.queue.clone(),
+        SnsVerifier::new(TestHttpGet::default()),
+    );
+    (klaxon_app::http::ingest::routes(Arc::new(ingest)), key)
+}
+
+async fn post_change(router: &axum::Router, change: Value) {
+    let request = Request::post("/v2/change/enqueue")
+        .header("content-type", "application/json")
+        .body(Body::from(change.to_string()))
+        .unwrap();
+    let answer = call(router, request).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn change_events_of_the_period_are_counted_apart_from_the_incidents() {
+    let world = World::new().await;
+    let (ingest, key) = with_pagerduty_integration(&world).await;
+    // Outside the period (the day before), then two inside: at 00:00 and after the history.
+    post_change(
+        &ingest,
+        json!({"routing_key": key, "payload": {"summary": "old deploy",
+            "timestamp": "2025-12-31T10:00:00Z"}}),
+    )
+    .await;
+    post_change(
+        &ingest,
+        json!({"routing_key": key, "payload": {"summary": "deploy api v1", "source": "ci"}}),
+    )
+    .await;
+    history(&world).await;
+    post_change(
+        &ingest,
+        json!({"routing_key": key, "payload": {"summary": "deploy api v2, with \"quotes\""}}),
+    )
+    .await;
+    let router = world.api_router();
+    let key = Some(world.api_key.as_str());
+    let answer = call(
+        &router,
+        get(&format!("/v1/analytics?{PERIOD}&by=integration"), key),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let report = answer.json();
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{report}");
+    assert_eq!(changes[0]["integration"], "deploys");
+    assert_eq!(changes[0]["count"], 2);
+    let latest: Vec<_> = changes[0]["latest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["summary"].as_str().unwrap(), c["at"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            ("deploy api v2, with \"quotes\"", "2026-01-01T00:16:00Z"),
+            ("deploy api v1", "2026-01-01T00:00:00Z")
+        ]
+    );
+    // The incidents' figures are those of the history alone.
+    let totals = &report["totals"];
+    assert_eq!(
+        (&totals["incidents"], &totals["pages"], &totals["changes"]),
+        (&json!(3), &json!(6), &json!(2))
+    );
+    assert_eq!(totals["mtta"]["median"], 120);
+    assert_eq!(totals["mttr"]["p90"], 600);
+    let prom = row(&report["groups"], "prom");
+    assert_eq!(
+        (&prom["incidents"], &prom["changes"]),
+        (&json!(3), &json!(0))
+    );
+    let deploys = row(&report["groups"], "deploys");
+    assert_eq!(
+        (
+            &deploys["incidents"],
+            &deploys["pages"],
+            &deploys["changes"]
+        ),
+        (&json!(0), &json!(0), &json!(2))
+    );
+    // Other groupings carry no per-group change count.
+    let by_severity = call(
+        &router,
+        get(&format!("/v1/analytics?{PERIOD}&by=severity"), key),
+    )
+    .await
+    .json();
+    assert_eq!(by_severity["changes"][0]["count"], 2);
+    assert!(
+        by_severity["totals"].get("changes").is_none(),
+        "{by_severity}"
+    );
+
+    let mut csv = get(&format!("/v1/analytics?{PERIOD}&table=changes"), key);
+    csv.headers_mut()
+        .insert("accept", "text/csv".parse().unwrap());
+    let answer = call(&router, csv).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.body,
+        "integration,changes,happened_at,summary,source\r\n\
+         deploys,2,2026-01-01T00:16:00+00:00,\"deploy api v2, with \"\"quotes\"\"\",\r\n\
+         deploys,2,2026-01-01T00:00:00+00:00,deploy api v1,ci\r\n"
+    );
 }

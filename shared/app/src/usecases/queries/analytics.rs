@@ -10,7 +10,7 @@ use super::{QueryService, cursor_error};
 use crate::usecases::UseCaseError;
 use chrono::TimeDelta;
 use klaxon_domain::Instant;
-use klaxon_domain::analytics::{self, GroupBy, IncidentFacts, PageFact, Report};
+use klaxon_domain::analytics::{self, ChangeFact, GroupBy, IncidentFacts, PageFact, Report};
 use klaxon_domain::config::Config;
 use klaxon_domain::schedule::OnCallInterval;
 use klaxon_store::Store;
@@ -85,6 +85,7 @@ impl<S: Store> QueryService<S> {
             facts.push(IncidentFacts::of(incident, pages, team));
         }
         let hours = self.on_call_hours(&config, from, to).await?;
+        let changes = self.period_changes(&config, from, to).await?;
         let zone_of = |user: &_| config.user(user).map(|u| u.time_zone);
         Ok(analytics::report(
             &facts,
@@ -93,7 +94,37 @@ impl<S: Store> QueryService<S> {
             &zone_of,
             &config.settings.waking_hours,
             &hours,
-        ))
+        )
+        .with_changes(&changes))
+    }
+
+    /// The change events of every integration of `config` that happened in `[from, to)`.
+    async fn period_changes(
+        &self,
+        config: &Config,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<ChangeFact>, UseCaseError> {
+        let mut found = Vec::new();
+        for integration in &config.integrations {
+            let changes = self
+                .core()
+                .repo
+                .changes(&integration.name, from, to)
+                .await?;
+            found.extend(
+                changes
+                    .into_iter()
+                    .filter(|change| change.happened_at < to)
+                    .map(|change| ChangeFact {
+                        integration: change.integration,
+                        summary: change.summary,
+                        source: change.source,
+                        at: change.happened_at,
+                    }),
+            );
+        }
+        Ok(found)
     }
 
     /// The incidents resolved in `[from, to)` and the open ones opened in it.
@@ -155,18 +186,21 @@ pub enum CsvTable {
     Sources,
     /// The on-call load per person.
     Load,
+    /// The change events per integration: one row per listed (latest) change.
+    Changes,
 }
 
 impl CsvTable {
-    /// Parses `?table=` (`groups`, `sources`, `load`).
+    /// Parses `?table=` (`groups`, `sources`, `load`, `changes`).
     pub fn parse(text: &str) -> Result<Self, UseCaseError> {
         match text.trim() {
             "groups" => Ok(Self::Groups),
             "sources" => Ok(Self::Sources),
             "load" => Ok(Self::Load),
+            "changes" => Ok(Self::Changes),
             other => Err(UseCaseError::invalid(
                 "table",
-                format!("{other:?} is not one of groups, sources, load"),
+                format!("{other:?} is not one of groups, sources, load, changes"),
             )),
         }
     }
@@ -229,6 +263,7 @@ pub fn report_csv(report: &Report, table: CsvTable) -> String {
                 );
             }
         }
+        CsvTable::Changes => changes_csv(report, &mut out),
         CsvTable::Load => {
             out.push_str("user,pages,off_hours_pages,acknowledged,hours_on_call\r\n");
             for row in &report.on_call_load {
@@ -245,4 +280,23 @@ pub fn report_csv(report: &Report, table: CsvTable) -> String {
         }
     }
     out
+}
+
+/// The `changes` table: one row per listed change (newest first within an integration),
+/// with the integration's count of changes in the period.
+fn changes_csv(report: &Report, out: &mut String) {
+    out.push_str("integration,changes,happened_at,summary,source\r\n");
+    for row in &report.changes {
+        for change in &row.latest {
+            let _ = write!(
+                out,
+                "{},{},{},{},{}\r\n",
+                field(row.integration.as_str()),
+                row.count,
+                change.at.to_rfc3339(),
+                field(&change.summary),
+                field(change.source.as_deref().unwrap_or(""))
+            );
+        }
+    }
 }
