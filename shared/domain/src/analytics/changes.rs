@@ -56,7 +56,7 @@ impl Report {
             .iter()
             .map(|(integration, list)| {
                 let mut latest: Vec<ChangeFact> = list.iter().map(|c| (*c).clone()).collect();
-                latest.sort_by(|a, b| b.at.cmp(&a.at));
+                latest.sort_by_key(|change| std::cmp::Reverse(change.at));
                 latest.truncate(LATEST_CHANGES);
                 ChangeRow {
                     integration: integration.clone(),
