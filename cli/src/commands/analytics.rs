@@ -211,3 +211,23 @@ pub fn run(args: &AnalyticsArgs, output: Output) -> anyhow::Result<ExitCode> {
     print(output, &report, render)?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_text_output_ends_with_each_integrations_change_count_and_latest_change() {
+        let report = json!({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z",
+            "by": "integration", "totals": {"key": "all", "incidents": 0},
+            "changes": [{"integration": "deploys", "count": 2, "latest": [
+                {"integration": "deploys", "summary": "deploy api v2", "at": "2026-01-01T00:16:00Z"},
+                {"integration": "deploys", "summary": "deploy api v1", "at": "2026-01-01T00:00:00Z"}]}]});
+        assert!(
+            render(&report)
+                .ends_with("\nchanges: deploys 2 (latest 2026-01-01T00:16:00Z deploy api v2)\n")
+        );
+        assert_eq!(changes_line(&json!({"changes": []})), "\nchanges: none\n");
+    }
+}
