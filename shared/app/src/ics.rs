@@ -178,6 +178,54 @@ pub fn schedule_calendar(
     calendar.to_string()
 }
 
+/// One person's shifts on every schedule (each with its overrides) overlapping `range`, as
+/// one iCalendar document: the "my shifts" feed. Events keep the UIDs of the schedules' own
+/// feeds, so a shift is the same event in both.
+pub fn user_calendar(
+    config: &Config,
+    user: &UserId,
+    schedules: &[(&Schedule, Vec<Override>)],
+    range: ScheduleRange,
+    generated_at: Instant,
+) -> String {
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", PRODID))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("METHOD", "PUBLISH"));
+    let user_name = config
+        .user(user)
+        .map_or_else(|| user.to_string(), |found| found.name.clone());
+    let name = format!("On call: {user_name}");
+    calendar
+        .append_property(Property::new("NAME", escape_text(&name)))
+        .append_property(Property::new("X-WR-CALNAME", &name));
+    for (schedule, overrides) in schedules {
+        for interval in on_call_events(schedule, overrides, range) {
+            if interval.user.as_ref() != Some(user) {
+                continue;
+            }
+            let event = Event::new()
+                .uid(&event_uid(&schedule.id, interval.start, user))
+                .timestamp(generated_at)
+                .starts(interval.start)
+                .ends(interval.end)
+                .summary(&format!("On call: {}", schedule.name))
+                .description(&describe(
+                    schedule,
+                    &user_name,
+                    user,
+                    interval.source.as_ref(),
+                ))
+                .add_property("TRANSP", "TRANSPARENT")
+                .done();
+            calendar.push(event);
+        }
+    }
+    calendar.to_string()
+}
+
 /// The event description: which schedule, who, and why (layer or override).
 fn describe(
     schedule: &Schedule,

@@ -8,8 +8,7 @@ use super::session::{clear_cookie, session_cookie, session_token};
 use super::signin::SigninLink;
 use super::sso::SsoError;
 use super::views::{
-    Chrome, IncidentDetailFragment, IncidentListFragment, IncidentPage, IncidentsPage, MessagePage,
-    SigninConfirmPage, SigninPage,
+    Chrome, IncidentListFragment, IncidentsPage, MessagePage, SigninConfirmPage, SigninPage,
 };
 use crate::http::ApiError;
 use crate::http::api::{Params, read_limited};
@@ -411,43 +410,6 @@ pub(super) async fn incidents<S: Store, Q: Queue, T: Timers, E: EmailSender>(
         &policies,
         rendered,
     ))
-}
-
-pub(super) async fn incident<S: Store, Q: Queue, T: Timers, E: EmailSender>(
-    State(svc): State<Svc<S, Q, T, E>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let who = match require(&svc, &headers).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    let view = match svc.incident(&id).await {
-        Ok(view) => view,
-        Err(error) => return error_page(error, Some(&who)),
-    };
-    let fragment = IncidentDetailFragment::new(&view, &who, svc.core().now());
-    let Ok(detail) = fragment.render() else {
-        return render(&fragment);
-    };
-    let params = Params::parse(raw.as_deref()).unwrap_or_default();
-    if params.text("fragment").is_some() {
-        return html(StatusCode::OK, detail);
-    }
-    let notice = match params.text("done") {
-        Some("acknowledge") => {
-            Some("You acknowledged this incident. Escalation has stopped.".to_owned())
-        }
-        Some("resolve") => Some("You resolved this incident.".to_owned()),
-        _ => None,
-    };
-    render(&IncidentPage {
-        chrome: Chrome::new(Some(&who)),
-        title: format!("#{} {}", view.incident.number(), view.incident.title()),
-        notice,
-        detail,
-    })
 }
 
 async fn act<S: Store, Q: Queue, T: Timers, E: EmailSender>(

@@ -16,13 +16,17 @@
 //! | `GET /console/incidents?status&severity&urgency&policy&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh) |
 //! | `GET /console/incidents/{id}[?fragment=1]` | signed in (any role) | one incident (id or number) |
 //! | `POST /console/incidents/{id}/acknowledge`, `/resolve` (`csrf`) | responder, admin | `303` to the incident; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
+//! | `POST /console/incidents/{id}/snooze` (`csrf`, `request`, `duration`), `/escalate`, `/reassign` (`to`: `user:ID`, `schedule:ID` or `policy:ID`), `/responders` (`target`), `/note` (`text`) | responder, admin | the API's responder action as the signed-in person, `303` to the incident; a refusal (`409` snooze of a resolved incident, `400` naming the field) is the incident page with the reason, nothing changed; `403` for a viewer |
 //! | `GET /console/oncall` | signed in (any role) | who is on call on every schedule, until when, who's next; every policy's tiers; my shifts |
+//! | `GET /console/calendar/{user}.ics?s` | anyone with the link (calendar apps send no cookie) | that person's shifts as iCalendar; `403` for a wrong signature, `404` for no such user |
+//! | `GET /console/analytics?from&to` | signed in (any role) | MTTA and MTTR per week, incidents per week by severity, noisiest sources, on-call load: SVG charts and tables; `400` naming `from` or `to` |
+//! | `GET /console/analytics.csv?from&to&table` | signed in (any role) | the API's analytics CSV (`groups` per week, `sources`, `load`, `changes`); `401` without a session |
 //! | `GET /console/admin` | admin | integrations with their endpoint URLs and keys (by hash prefix), API keys, the applied configuration version and what the earlier versions changed; `403` for other roles |
 //! | `POST /console/admin/keys` (`csrf`, `kind`, `name`, `label`) | admin | creates a key and shows its secret this once |
 //! | `POST /console/admin/keys/{hash}/revoke` (`csrf`) | admin | revokes the key |
 //! | `GET /console/policies` | signed in (any role) | every policy's tiers and targets, grouping and routing rules in priority order, defaults, maintenance windows, the "test an alert" form |
 //! | `POST /console/policies/test` (`csrf`, `payload`, `integration`) | signed in (any role) | the page with the dry run `klaxon route test` does (nothing stored, nobody paged); `400` naming `payload` when it cannot be read |
-//! | `GET /console/schedules/{id}` | signed in (any role) | the final rotation and overrides over 14 days; the override forms for responders and admins |
+//! | `GET /console/schedules/{id}?view&start&zone` | signed in (any role) | a week (`view=week`, the default) or month timeline per layer and the final row, overrides marked, in `zone` (default the viewer's configured zone); the final rotation and overrides over 14 days; the override forms for responders and admins; `400` naming `view`, `start` or `zone` when bad |
 //! | `POST /console/schedules/{id}/overrides` (`csrf`, `user`, `start`, `end`) | responder, admin | creates an override (times in the schedule's zone), `303` to the schedule |
 //! | `POST /console/schedules/{id}/overrides/{override}/remove` (`csrf`) | responder, admin | removes it, `303` to the schedule |
 //!
@@ -30,18 +34,24 @@
 //! Every HTML answer carries a strict Content-Security-Policy (see [`html::CSP`]).
 
 pub mod admin;
+pub mod analytics;
 pub mod assets;
+pub mod calendar;
+pub mod charts;
+pub mod escalation_view;
 mod handlers;
 pub mod html;
 pub mod oncall;
 pub mod policies;
 pub mod read;
+pub mod respond;
 pub mod schedule_pages;
 pub mod service;
 pub mod session;
 pub mod signin;
 pub mod sso;
 mod sso_pages;
+pub mod timeline;
 pub mod views;
 
 pub use read::{IncidentList, IncidentQuery, IncidentView};
@@ -82,7 +92,6 @@ where
         )
         .route("/console/signout", post(signout::<S, Q, T, E>))
         .route("/console/incidents", get(incidents::<S, Q, T, E>))
-        .route("/console/incidents/{id}", get(incident::<S, Q, T, E>))
         .route(
             "/console/incidents/{id}/acknowledge",
             post(acknowledge::<S, Q, T, E>),
@@ -115,5 +124,36 @@ where
             "/console/schedules/{id}/overrides/{override_id}/remove",
             post(schedule_pages::remove_override::<S, Q, T, E>),
         )
+        .merge(view_routes::<S, Q, T, E>())
         .with_state(service)
+}
+
+/// The incident page and its responder actions, the calendar feed and the analytics page.
+fn view_routes<S, Q, T, E>() -> Router<Arc<ConsoleService<S, Q, T, E>>>
+where
+    S: Store + 'static,
+    Q: Queue + 'static,
+    T: Timers + 'static,
+    E: EmailSender + 'static,
+{
+    let action = |path: &str| format!("/console/incidents/{{id}}/{path}");
+    Router::new()
+        .route(
+            "/console/incidents/{id}",
+            get(respond::incident::<S, Q, T, E>),
+        )
+        .route(&action("snooze"), post(respond::snooze::<S, Q, T, E>))
+        .route(&action("escalate"), post(respond::escalate::<S, Q, T, E>))
+        .route(&action("reassign"), post(respond::reassign::<S, Q, T, E>))
+        .route(
+            &action("responders"),
+            post(respond::responders::<S, Q, T, E>),
+        )
+        .route(&action("note"), post(respond::note::<S, Q, T, E>))
+        .route(
+            "/console/calendar/{file}",
+            get(calendar::feed::<S, Q, T, E>),
+        )
+        .route("/console/analytics", get(analytics::page::<S, Q, T, E>))
+        .route("/console/analytics.csv", get(analytics::csv::<S, Q, T, E>))
 }

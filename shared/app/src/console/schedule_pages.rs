@@ -4,6 +4,8 @@
 use super::handlers::{Svc, error_page, render, require, require_form_fields};
 use super::html::see_other;
 use super::oncall::{LOOK_AHEAD_DAYS, OnCallNow, ScheduleView};
+use super::service::ConsoleError;
+use super::timeline::{TimelineQuery, TimelineView};
 use super::views::Chrome;
 use crate::http::api::Params;
 use crate::ports::{EmailSender, Queue, Timers};
@@ -26,6 +28,8 @@ pub struct OnCallPage {
     pub now: OnCallNow,
     /// The look-ahead, in days.
     pub days: i64,
+    /// The signed-in person's calendar feed link.
+    pub calendar: String,
 }
 
 /// A schedule's page.
@@ -44,6 +48,8 @@ pub struct SchedulePage {
     pub notice: Option<String>,
     /// The look-ahead, in days.
     pub days: i64,
+    /// The week or month timeline.
+    pub timeline: TimelineView,
 }
 
 pub(super) async fn on_call<S: Store, Q: Queue, T: Timers, E: EmailSender>(
@@ -60,6 +66,7 @@ pub(super) async fn on_call<S: Store, Q: Queue, T: Timers, E: EmailSender>(
             title: "On call now".to_owned(),
             now,
             days: LOOK_AHEAD_DAYS,
+            calendar: svc.calendar_link(&who.user),
         }),
         Err(error) => error_page(error, Some(&who)),
     }
@@ -80,6 +87,18 @@ pub(super) async fn schedule<S: Store, Q: Queue, T: Timers, E: EmailSender>(
         Err(error) => return error_page(error, Some(&who)),
     };
     let params = Params::parse(raw.as_deref()).unwrap_or_default();
+    let query = match TimelineQuery::parse(
+        params.text("view"),
+        params.text("start"),
+        params.text("zone"),
+    ) {
+        Ok(query) => query,
+        Err(error) => return error_page(ConsoleError::UseCase(error), Some(&who)),
+    };
+    let timeline = match svc.schedule_timeline(&who, &id, &query).await {
+        Ok(timeline) => timeline,
+        Err(error) => return error_page(error, Some(&who)),
+    };
     let notice = match params.text("done") {
         Some("created") => Some("Override created.".to_owned()),
         Some("removed") => Some("Override removed.".to_owned()),
@@ -92,6 +111,7 @@ pub(super) async fn schedule<S: Store, Q: Queue, T: Timers, E: EmailSender>(
         view,
         notice,
         days: LOOK_AHEAD_DAYS,
+        timeline,
     })
 }
 

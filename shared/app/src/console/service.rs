@@ -177,6 +177,16 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         &self.queries
     }
 
+    /// The signer of sign-in links (and the key other console links derive from).
+    pub(super) fn signer(&self) -> &SigninSigner {
+        &self.signer
+    }
+
+    /// The queue and timers the incident actions use.
+    pub(super) fn ports(&self) -> (&Q, &T) {
+        (&self.queue, &self.timers)
+    }
+
     /// The settings.
     pub fn settings(&self) -> &ConsoleSettings {
         &self.settings

@@ -296,8 +296,13 @@ pub struct IncidentPage {
     pub title: String,
     /// A notice (after an action).
     pub notice: Option<String>,
+    /// Why an action was refused (nothing changed).
+    pub error: Option<String>,
     /// The rendered detail (the fragment live refresh replaces).
     pub detail: String,
+    /// The rendered responder action forms (empty for viewers); outside the refreshed part,
+    /// so live refresh never clears what someone is typing.
+    pub actions: String,
 }
 
 /// A linked alert as shown.

@@ -71,66 +71,118 @@ impl<S: Store, Q: Queue, T: Timers> AckService<S, Q, T> {
             Some(user) => Actor::user(user),
             None => principal.actor(),
         };
-        let command = fields.command(action, &config, core.now())?;
-        let stored = find_incident(core, request.reference).await?;
-        let id = stored.incident.id().clone();
-        let token = token(action, id.as_str(), request.idempotency_key, || {
-            core.ids.new_id()
-        })?;
-        let (incident, changed) = self.apply(&config, &id, &command, &token, &actor).await?;
-        Ok(IncidentActionResult {
-            incident,
-            changed,
-            action,
-            actor,
-        })
+        let ports = Ports {
+            core,
+            queue: self.queue(),
+            timers: self.timers(),
+        };
+        perform(&ports, &config, &fields, action, actor, request).await
     }
+}
 
-    async fn apply(
-        &self,
-        config: &LoadedConfig,
-        id: &klaxon_domain::ids::IncidentId,
-        command: &Command,
-        token: &RequestToken,
-        actor: &Actor,
-    ) -> Result<(Incident, bool), UseCaseError> {
-        let core = self.core();
-        retry_on_conflict("incident", id.to_string(), move || async move {
-            let stored = core
-                .repo
-                .incident(id)
-                .await?
-                .ok_or_else(|| UseCaseError::NotFound {
-                    what: "incident",
-                    id: id.to_string(),
-                })?;
-            let mut incident = stored.incident.clone();
-            let now = core.now();
-            let Some(effects) =
-                changes(core, config, &mut incident, command, token, actor, now).await?
-            else {
-                return Ok(Attempt::Done((stored.incident, false)));
-            };
-            let (before, timeline, after) = phases(effects);
-            run_effects(self.queue(), self.timers(), before).await?;
-            match core
-                .repo
-                .save_incident(&incident, stored.version, &timeline)
-                .await
-            {
-                Ok(_) => {
-                    // Committed: the replaced timer is stale now whatever happens to it.
-                    if let Err(error) = run_effects(self.queue(), self.timers(), after).await {
-                        tracing::warn!(incident = %id, %error, "could not cancel a replaced timer");
-                    }
-                    Ok(Attempt::Done((incident, true)))
-                }
-                Err(RepoError::Conflict { .. }) => Ok(Attempt::Retry),
-                Err(other) => Err(other.into()),
-            }
-        })
-        .await
+/// Performs `action` as `actor`, for an edge that has already authenticated the person and
+/// checked their role (the console): `request.key` is not read, `request.body` is the JSON the
+/// API takes (without `user`) and `request.idempotency_key` plays the header's part. Exactly
+/// the API's checks, refusals and effects.
+pub async fn act_as<S: Store, Q: Queue, T: Timers>(
+    core: &Core<S>,
+    queue: &Q,
+    timers: &T,
+    action: IncidentAction,
+    actor: Actor,
+    request: ActionRequest<'_>,
+) -> Result<IncidentActionResult, UseCaseError> {
+    let config = core.config().await?;
+    let fields = Fields::parse(request.body, action)?;
+    if fields.user(&config)?.is_some() {
+        return Err(UseCaseError::invalid(
+            "user",
+            "is the signed-in person here; it cannot be named",
+        ));
     }
+    let ports = Ports {
+        core,
+        queue,
+        timers,
+    };
+    perform(&ports, &config, &fields, action, actor, request).await
+}
+
+/// The ports an action uses.
+struct Ports<'a, S, Q, T> {
+    core: &'a Core<S>,
+    queue: &'a Q,
+    timers: &'a T,
+}
+
+async fn perform<S: Store, Q: Queue, T: Timers>(
+    ports: &Ports<'_, S, Q, T>,
+    config: &LoadedConfig,
+    fields: &Fields,
+    action: IncidentAction,
+    actor: Actor,
+    request: ActionRequest<'_>,
+) -> Result<IncidentActionResult, UseCaseError> {
+    let core = ports.core;
+    let command = fields.command(action, config, core.now())?;
+    let stored = find_incident(core, request.reference).await?;
+    let id = stored.incident.id().clone();
+    let token = token(action, id.as_str(), request.idempotency_key, || {
+        core.ids.new_id()
+    })?;
+    let (incident, changed) = apply(ports, config, &id, &command, &token, &actor).await?;
+    Ok(IncidentActionResult {
+        incident,
+        changed,
+        action,
+        actor,
+    })
+}
+
+async fn apply<S: Store, Q: Queue, T: Timers>(
+    ports: &Ports<'_, S, Q, T>,
+    config: &LoadedConfig,
+    id: &klaxon_domain::ids::IncidentId,
+    command: &Command,
+    token: &RequestToken,
+    actor: &Actor,
+) -> Result<(Incident, bool), UseCaseError> {
+    let core = ports.core;
+    retry_on_conflict("incident", id.to_string(), move || async move {
+        let stored = core
+            .repo
+            .incident(id)
+            .await?
+            .ok_or_else(|| UseCaseError::NotFound {
+                what: "incident",
+                id: id.to_string(),
+            })?;
+        let mut incident = stored.incident.clone();
+        let now = core.now();
+        let Some(effects) =
+            changes(core, config, &mut incident, command, token, actor, now).await?
+        else {
+            return Ok(Attempt::Done((stored.incident, false)));
+        };
+        let (before, timeline, after) = phases(effects);
+        run_effects(ports.queue, ports.timers, before).await?;
+        match core
+            .repo
+            .save_incident(&incident, stored.version, &timeline)
+            .await
+        {
+            Ok(_) => {
+                // Committed: the replaced timer is stale now whatever happens to it.
+                if let Err(error) = run_effects(ports.queue, ports.timers, after).await {
+                    tracing::warn!(incident = %id, %error, "could not cancel a replaced timer");
+                }
+                Ok(Attempt::Done((incident, true)))
+            }
+            Err(RepoError::Conflict { .. }) => Ok(Attempt::Retry),
+            Err(other) => Err(other.into()),
+        }
+    })
+    .await
 }
 
 /// The domain change for `command`; `None` when the token was applied already.
