@@ -53,9 +53,13 @@ struct Targets {
     second: String,
     third: String,
     fourth: String,
+    fifth: String,
+    sixth: String,
     override_a: String,
     override_b: String,
     key: String,
+    /// Alice's calendar feed path (with its signature).
+    calendar: String,
 }
 
 fn routes(t: &Targets) -> Vec<Row> {
@@ -84,10 +88,65 @@ fn routes(t: &Targets) -> Vec<Row> {
             "/console/admin",
             [Some(303), Some(403), Some(403), Some(200)],
         ),
+        get("/console/schedules/primary?view=month&zone=UTC", READ),
+        get(
+            "/console/schedules/primary?zone=Mars/Olympus",
+            [Some(303), Some(400), Some(400), Some(400)],
+        ),
+        get("/console/analytics", READ),
+        get(
+            "/console/analytics.csv?table=sources",
+            [Some(401), Some(200), Some(200), Some(200)],
+        ),
+        // The feed's signature is its credential (calendar apps send no cookie).
+        get(t.calendar.clone(), [Some(200); 4]),
+        get(format!("{}x", t.calendar), [Some(403); 4]),
         post(incident(&t.first, "acknowledge"), &[], ACT_RESPONDER),
         post(incident(&t.second, "acknowledge"), &[], ACT_ADMIN),
         post(incident(&t.third, "resolve"), &[], ACT_RESPONDER),
         post(incident(&t.fourth, "resolve"), &[], ACT_ADMIN),
+        post(
+            incident(&t.first, "snooze"),
+            &[("duration", "30m")],
+            ACT_RESPONDER,
+        ),
+        post(
+            incident(&t.second, "snooze"),
+            &[("duration", "1h")],
+            ACT_ADMIN,
+        ),
+        post(
+            incident(&t.fifth, "note"),
+            &[("text", "responder note")],
+            ACT_RESPONDER,
+        ),
+        post(
+            incident(&t.sixth, "note"),
+            &[("text", "admin note")],
+            ACT_ADMIN,
+        ),
+        post(
+            incident(&t.fifth, "responders"),
+            &[("target", "user:ann")],
+            ACT_RESPONDER,
+        ),
+        post(
+            incident(&t.sixth, "responders"),
+            &[("target", "user:ann")],
+            ACT_ADMIN,
+        ),
+        post(incident(&t.fifth, "escalate"), &[], ACT_RESPONDER),
+        post(incident(&t.sixth, "escalate"), &[], ACT_ADMIN),
+        post(
+            incident(&t.fifth, "reassign"),
+            &[("to", "schedule:primary")],
+            ACT_RESPONDER,
+        ),
+        post(
+            incident(&t.sixth, "reassign"),
+            &[("to", "policy:fast")],
+            ACT_ADMIN,
+        ),
         post(
             "/console/schedules/primary/overrides",
             &override_form,
@@ -158,7 +217,14 @@ async fn overrides(world: &ConsoleWorld) -> Vec<String> {
 
 async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets {
     let mut ids = Vec::new();
-    for name in ["roles-one", "roles-two", "roles-three", "roles-four"] {
+    for name in [
+        "roles-one",
+        "roles-two",
+        "roles-three",
+        "roles-four",
+        "roles-five",
+        "roles-six",
+    ] {
         ids.push(world.open_incident(name).await.incident.id().to_string());
     }
     for day in ["2030-01-01", "2030-01-02"] {
@@ -179,14 +245,21 @@ async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets
         assert_eq!(created.status(), 303);
     }
     let made = overrides(world).await;
+    let oncall = world.get("/console/oncall", Some(&responder.0)).await;
+    let html = oncall.text().await.unwrap();
+    let start = html.find("/console/calendar/").expect("a calendar link");
+    let calendar = html[start..start + html[start..].find('"').unwrap()].to_owned();
     let key = world.runtime.repository().list_keys().await.unwrap();
     Targets {
         first: ids[0].clone(),
         second: ids[1].clone(),
         third: ids[2].clone(),
         fourth: ids[3].clone(),
+        fifth: ids[4].clone(),
+        sixth: ids[5].clone(),
         override_a: made[0].clone(),
         override_b: made[1].clone(),
+        calendar,
         key: key
             .iter()
             .find(|k| k.record.name == "ci")
@@ -233,6 +306,32 @@ async fn every_route_enforces_its_role() {
         let stored = repo.incident(&id).await.unwrap().unwrap();
         assert_eq!(stored.incident.status(), status, "{id}");
     }
+    for (id, note) in [(&t.fifth, "responder note"), (&t.sixth, "admin note")] {
+        let id = klaxon_domain::ids::IncidentId::new(id.as_str()).unwrap();
+        let timeline = repo.timeline(&id, None, 500).await.unwrap();
+        let kinds: Vec<String> = timeline
+            .items
+            .iter()
+            .map(|r| r.entry.event_type().to_owned())
+            .collect();
+        let count = |kind: &str| kinds.iter().filter(|k| k.ends_with(kind)).count();
+        assert_eq!(
+            count(".incident.note"),
+            1,
+            "{id}: one note ({note}), {kinds:?}"
+        );
+        assert_eq!(
+            count(".incident.reassigned"),
+            1,
+            "{id}: one reassignment, {kinds:?}"
+        );
+    }
+    for id in [&t.first, &t.second] {
+        let id = klaxon_domain::ids::IncidentId::new(id.as_str()).unwrap();
+        let stored = repo.incident(&id).await.unwrap().unwrap();
+        let state = stored.incident.escalation().unwrap();
+        assert!(state.is_snoozed(), "{id} snoozed once, by the allowed role");
+    }
     let left = overrides(&world).await;
     assert!(!left.contains(&t.override_a) && !left.contains(&t.override_b));
     assert_eq!(
@@ -263,6 +362,9 @@ async fn a_viewer_gets_no_forms_that_change_anything() {
         .await;
     let html = page.text().await.unwrap();
     assert!(!html.contains("/acknowledge\"") && !html.contains("/resolve\""));
+    for action in ["snooze", "escalate", "reassign", "responders", "note"] {
+        assert!(!html.contains(&format!("/{action}\"")), "no {action} form");
+    }
     let schedule = world.get("/console/schedules/primary", Some(&viewer)).await;
     assert!(!schedule.text().await.unwrap().contains("/overrides\""));
     let nav = world.get("/console/oncall", Some(&viewer)).await;

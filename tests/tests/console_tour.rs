@@ -93,6 +93,15 @@ async fn tour(width: u32) {
         .unwrap();
     wait_text(&b.browser, "#timeline", "incident.acknowledged").await;
     visit(&b, "incident-acknowledged").await;
+    b.browser
+        .find("#snooze")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b.browser, "#timeline", "incident.snoozed").await;
+    visit(&b, "incident-snoozed").await;
 
     b.open("/console/oncall").await;
     wait_text(&b.browser, "#schedules", "Primary").await;
@@ -100,6 +109,18 @@ async fn tour(width: u32) {
     b.open("/console/schedules/primary").await;
     wait_text(&b.browser, "#rotation", "weekly").await;
     visit(&b, "schedule").await;
+    b.browser
+        .find("#timeline-month")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_url(&b.browser, "/console/schedules/primary?view=month").await;
+    visit(&b, "schedule-month").await;
+    b.open("/console/analytics").await;
+    wait_text(&b.browser, "#weeks", "-W").await;
+    visit(&b, "analytics").await;
 
     // Policies and routing, and a dry run from the "test an alert" form.
     b.browser

@@ -43,7 +43,7 @@ async fn stop(world: &World, incident: &Incident, action: StopAction, who: Optio
 /// - #1 paged alice (sms, email), acknowledged by alice 2 minutes in, resolved 10 minutes in;
 /// - #2 opened at 00:10, paged alice twice, resolved 5 minutes in without an acknowledgement;
 /// - #3 opened at 00:15, paged alice twice, still open.
-async fn history(world: &World) {
+pub(crate) async fn history(world: &World) {
     let first = world.open_and_route("Database down").await;
     world.deliver_notifications().await;
     world.advance(TimeDelta::minutes(2));

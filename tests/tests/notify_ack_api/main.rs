@@ -12,5 +12,6 @@
 mod ack;
 mod analytics;
 mod api;
+mod console_analytics;
 mod harness;
 mod notify;

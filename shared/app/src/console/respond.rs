@@ -24,6 +24,7 @@ use klaxon_domain::incident::{Incident, IncidentStatus};
 use klaxon_domain::timeline::Actor;
 use klaxon_store::Store;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 /// The snooze lengths the form offers: (value, label).
 pub const SNOOZE_CHOICES: [(&str, &str); 6] = [
@@ -125,10 +126,16 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         }
         let body = action_body(action, form)?.to_string();
         let (queue, timers) = self.ports();
+        // The form's id with what it asks: the same form sent twice is one request, and a
+        // page sent again with other content (a second note) is another.
+        let key = form.text("request").map(|id| {
+            let digest = Sha256::digest(body.as_bytes());
+            format!("{id}-{}", hex::encode(&digest[..8]))
+        });
         let request = ActionRequest {
             key: None,
             reference,
-            idempotency_key: form.text("request"),
+            idempotency_key: key.as_deref(),
             body: body.as_bytes(),
         };
         let actor = Actor::user(who.user.clone());
