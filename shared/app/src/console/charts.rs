@@ -117,8 +117,9 @@ pub fn bar_chart(
     };
     let mut bars = Vec::new();
     for (index, (category, row)) in categories.iter().zip(values).enumerate() {
-        let left = index as f64 * slot + slot * 0.1;
-        let width = slot * 0.8 / per;
+        // At most 12% per bar, so one or two categories do not make slabs; centred in the slot.
+        let width = (slot * 0.8 / per).min(12.0);
+        let left = index as f64 * slot + (slot - width * per) / 2.0;
         let mut stack = 0.0;
         for (place, (value, s)) in row.iter().zip(&series).enumerate() {
             let Some(value) = *value else { continue };
