@@ -53,6 +53,8 @@ struct Targets {
     second: String,
     third: String,
     fourth: String,
+    bulk_a: String,
+    bulk_b: String,
     override_a: String,
     override_b: String,
     key: String,
@@ -88,6 +90,16 @@ fn routes(t: &Targets) -> Vec<Row> {
         post(incident(&t.second, "acknowledge"), &[], ACT_ADMIN),
         post(incident(&t.third, "resolve"), &[], ACT_RESPONDER),
         post(incident(&t.fourth, "resolve"), &[], ACT_ADMIN),
+        post(
+            "/console/incidents/bulk",
+            &[("action", "acknowledge"), ("incident", &t.bulk_a)],
+            [Some(401), Some(403), Some(200), None],
+        ),
+        post(
+            "/console/incidents/bulk",
+            &[("action", "resolve"), ("incident", &t.bulk_b)],
+            [Some(401), Some(403), None, Some(200)],
+        ),
         post(
             "/console/schedules/primary/overrides",
             &override_form,
@@ -158,7 +170,14 @@ async fn overrides(world: &ConsoleWorld) -> Vec<String> {
 
 async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets {
     let mut ids = Vec::new();
-    for name in ["roles-one", "roles-two", "roles-three", "roles-four"] {
+    for name in [
+        "roles-one",
+        "roles-two",
+        "roles-three",
+        "roles-four",
+        "roles-five",
+        "roles-six",
+    ] {
         ids.push(world.open_incident(name).await.incident.id().to_string());
     }
     for day in ["2030-01-01", "2030-01-02"] {
@@ -185,6 +204,8 @@ async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets
         second: ids[1].clone(),
         third: ids[2].clone(),
         fourth: ids[3].clone(),
+        bulk_a: ids[4].clone(),
+        bulk_b: ids[5].clone(),
         override_a: made[0].clone(),
         override_b: made[1].clone(),
         key: key
@@ -228,6 +249,8 @@ async fn every_route_enforces_its_role() {
         (&t.second, IncidentStatus::Acknowledged),
         (&t.third, IncidentStatus::Resolved),
         (&t.fourth, IncidentStatus::Resolved),
+        (&t.bulk_a, IncidentStatus::Acknowledged),
+        (&t.bulk_b, IncidentStatus::Resolved),
     ] {
         let id = klaxon_domain::ids::IncidentId::new(id.as_str()).unwrap();
         let stored = repo.incident(&id).await.unwrap().unwrap();
@@ -263,6 +286,12 @@ async fn a_viewer_gets_no_forms_that_change_anything() {
         .await;
     let html = page.text().await.unwrap();
     assert!(!html.contains("/acknowledge\"") && !html.contains("/resolve\""));
+    let list = world.get("/console/incidents", Some(&viewer)).await;
+    let list = list.text().await.unwrap();
+    assert!(
+        !list.contains("/console/incidents/bulk") && !list.contains("type=\"checkbox\""),
+        "no bulk form for a viewer"
+    );
     let schedule = world.get("/console/schedules/primary", Some(&viewer)).await;
     assert!(!schedule.text().await.unwrap().contains("/overrides\""));
     let nav = world.get("/console/oncall", Some(&viewer)).await;

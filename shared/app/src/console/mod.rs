@@ -13,7 +13,8 @@
 //! | `GET /console/sso` | anyone (when `settings.sso` is configured) | `303` to the OpenID provider with a sealed flow cookie; `404` without a provider |
 //! | `GET /console/sso/callback?code&state` | the browser back from the provider | a session for the user with the provider's verified email, `303` to the incidents; `403` for an unknown or unverified address, a wrong state or no flow cookie; `502` when the provider fails |
 //! | `POST /console/signout` (`csrf`) | signed in | ends the session, clears the cookie |
-//! | `GET /console/incidents?status&severity&urgency&policy&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh) |
+//! | `GET /console/incidents?status&severity&urgency&policy&team&from&to&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh); `400` naming a bad `status`, `urgency`, `team`, `from`, `to` or `cursor` |
+//! | `POST /console/incidents/bulk` (`csrf`, `action`, `incident`…) | responder, admin | acknowledges or resolves each selected incident, answering what happened to each; `400` naming `action` or `incident`; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
 //! | `GET /console/incidents/{id}[?fragment=1]` | signed in (any role) | one incident (id or number) |
 //! | `POST /console/incidents/{id}/acknowledge`, `/resolve` (`csrf`) | responder, admin | `303` to the incident; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
 //! | `GET /console/oncall` | signed in (any role) | who is on call on every schedule, until when, who's next; every policy's tiers; my shifts |
@@ -31,6 +32,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod bulk;
 mod handlers;
 pub mod html;
 pub mod oncall;
@@ -82,6 +84,7 @@ where
         )
         .route("/console/signout", post(signout::<S, Q, T, E>))
         .route("/console/incidents", get(incidents::<S, Q, T, E>))
+        .route("/console/incidents/bulk", post(bulk::bulk::<S, Q, T, E>))
         .route("/console/incidents/{id}", get(incident::<S, Q, T, E>))
         .route(
             "/console/incidents/{id}/acknowledge",
