@@ -198,8 +198,10 @@ fn main() {
         let router = router(&env).await;
         let deep = deep_cursor(&env, count * 9 / 10).await;
         let first = env.clock.now() - Duration::minutes(5 * count as i64);
-        let day_start = (first + Duration::days(30)).format("%Y-%m-%dT%H:%M");
-        let day_end = (first + Duration::days(31)).format("%Y-%m-%dT%H:%M");
+        // One day a tenth of the way into the stored history.
+        let day = first + Duration::minutes(5 * count as i64 / 10);
+        let day_start = day.format("%Y-%m-%dT%H:%M");
+        let day_end = (day + Duration::days(1)).format("%Y-%m-%dT%H:%M");
         let pages = [
             ("incidents, open (default)", "/console/incidents".to_owned()),
             (
@@ -211,7 +213,7 @@ fn main() {
                 format!("/console/incidents?status=all&cursor={deep}"),
             ),
             (
-                "incidents, all, one day eleven months back (time range)",
+                "incidents, all, one day 10 % into the history (time range)",
                 format!("/console/incidents?status=all&from={day_start}&to={day_end}"),
             ),
             (

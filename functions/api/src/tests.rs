@@ -231,5 +231,9 @@ async fn without_a_public_base_url_links_use_the_api_gateway_domain() {
         &[("klx_EXAMPLE_API_KEY", store_env.api_key.as_str())],
     );
     assert_eq!(http_response(&handler.handle(listed).await.unwrap()).0, 200);
-    assert_eq!(sent.sent().emails.len(), 2, "nothing else was sent");
+    assert_eq!(
+        sent.sent().emails.len(),
+        3,
+        "one link per sign-in request, none for the refused events"
+    );
 }

@@ -89,7 +89,8 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         for reference in references {
             let stored = match find_incident(self.core(), reference).await {
                 Ok(stored) => stored,
-                Err(UseCaseError::NotFound { .. }) => {
+                // Not an incident id or number at all, or no such incident.
+                Err(UseCaseError::NotFound { .. } | UseCaseError::Invalid { .. }) => {
                     outcomes.push(BulkOutcome {
                         reference: reference.clone(),
                         label: None,
