@@ -55,6 +55,8 @@ struct Targets {
     fourth: String,
     fifth: String,
     sixth: String,
+    bulk_a: String,
+    bulk_b: String,
     override_a: String,
     override_b: String,
     key: String,
@@ -148,6 +150,16 @@ fn routes(t: &Targets) -> Vec<Row> {
             ACT_ADMIN,
         ),
         post(
+            "/console/incidents/bulk",
+            &[("action", "acknowledge"), ("incident", &t.bulk_a)],
+            [Some(401), Some(403), Some(200), None],
+        ),
+        post(
+            "/console/incidents/bulk",
+            &[("action", "resolve"), ("incident", &t.bulk_b)],
+            [Some(401), Some(403), None, Some(200)],
+        ),
+        post(
             "/console/schedules/primary/overrides",
             &override_form,
             [Some(401), Some(403), Some(303), Some(303)],
@@ -224,6 +236,8 @@ async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets
         "roles-four",
         "roles-five",
         "roles-six",
+        "roles-seven",
+        "roles-eight",
     ] {
         ids.push(world.open_incident(name).await.incident.id().to_string());
     }
@@ -257,6 +271,8 @@ async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets
         fourth: ids[3].clone(),
         fifth: ids[4].clone(),
         sixth: ids[5].clone(),
+        bulk_a: ids[6].clone(),
+        bulk_b: ids[7].clone(),
         override_a: made[0].clone(),
         override_b: made[1].clone(),
         calendar,
@@ -301,6 +317,8 @@ async fn every_route_enforces_its_role() {
         (&t.second, IncidentStatus::Acknowledged),
         (&t.third, IncidentStatus::Resolved),
         (&t.fourth, IncidentStatus::Resolved),
+        (&t.bulk_a, IncidentStatus::Acknowledged),
+        (&t.bulk_b, IncidentStatus::Resolved),
     ] {
         let id = klaxon_domain::ids::IncidentId::new(id.as_str()).unwrap();
         let stored = repo.incident(&id).await.unwrap().unwrap();
@@ -365,6 +383,12 @@ async fn a_viewer_gets_no_forms_that_change_anything() {
     for action in ["snooze", "escalate", "reassign", "responders", "note"] {
         assert!(!html.contains(&format!("/{action}\"")), "no {action} form");
     }
+    let list = world.get("/console/incidents", Some(&viewer)).await;
+    let list = list.text().await.unwrap();
+    assert!(
+        !list.contains("/console/incidents/bulk") && !list.contains("type=\"checkbox\""),
+        "no bulk form for a viewer"
+    );
     let schedule = world.get("/console/schedules/primary", Some(&viewer)).await;
     assert!(!schedule.text().await.unwrap().contains("/overrides\""));
     let nav = world.get("/console/oncall", Some(&viewer)).await;

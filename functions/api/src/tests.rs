@@ -151,3 +151,89 @@ async fn requests_without_the_api_key_are_refused() {
     let (_, _, config) = fixture.send("api-get-config.json", &[]).await;
     assert_eq!(config["version"], 1, "nothing changed");
 }
+
+/// Without `PUBLIC_BASE_URL`: the sign-in link starts with the domain API Gateway names in
+/// `requestContext.domainName`, not a header the client sent; another custom domain gets its
+/// own base; an event without a usable domain gets the JSON API only.
+#[tokio::test]
+async fn without_a_public_base_url_links_use_the_api_gateway_domain() {
+    use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
+    use klaxon_test_support::{RecordingQueue, RecordingSenders, RecordingTimers};
+    let env = Env::new().await;
+    let senders = RecordingSenders::new();
+    let (store_env, sent) = (Arc::new(env), senders.clone());
+    let built = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (for_console, seen) = (Arc::clone(&store_env), Arc::clone(&built));
+    let handler = ApiHandler::with_derived_console(
+        QueryService::new(store_env.core(COMPONENT)),
+        move |base: &str| {
+            seen.lock().unwrap().push(base.to_owned());
+            Ok((
+                QueryService::new(for_console.core(COMPONENT)),
+                ConsoleService::new(
+                    for_console.core(CONSOLE_COMPONENT),
+                    RecordingQueue::new(),
+                    RecordingTimers::new(),
+                    senders.clone(),
+                    SigninSigner::new(&[9u8; 32]).unwrap(),
+                    ConsoleSettings::new(base),
+                ),
+            ))
+        },
+    );
+    let sample = "console-signin-request.json";
+    let response = handler.handle(apigw_request(sample, &[])).await.unwrap();
+    assert_eq!(http_response(&response).0, 200);
+    let emails = sent.sent().emails;
+    assert_eq!(emails.len(), 1, "one sign-in email");
+    let link = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/console/signin/link?";
+    assert!(emails[0].text.contains(link), "{}", emails[0].text);
+    assert!(!emails[0].text.contains("evil.example.net"));
+
+    // A custom domain mapped to the API: its own base URL. The same domain again: no rebuild.
+    for _ in 0..2 {
+        let mut event = apigw_request(sample, &[]);
+        event["requestContext"]["domainName"] = json!("klaxon.example.com");
+        assert_eq!(
+            base_url_of(&event).as_deref(),
+            Some("https://klaxon.example.com")
+        );
+        handler.handle(event).await.unwrap();
+    }
+    assert!(
+        sent.sent().emails[1]
+            .text
+            .contains("https://klaxon.example.com/console/signin/link?")
+    );
+    assert_eq!(
+        *built.lock().unwrap(),
+        [
+            "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "https://klaxon.example.com"
+        ]
+    );
+
+    // No usable domain or a named stage: no console, the JSON API still answers.
+    for (field, to) in [
+        ("domainName", json!("evil.example.net/x")),
+        ("domainName", json!("")),
+        ("domainName", Value::Null),
+        ("stage", json!("prod")),
+    ] {
+        let mut event = apigw_request(sample, &[]);
+        event["requestContext"][field] = to.clone();
+        assert_eq!(base_url_of(&event), None, "{to}");
+        let response = handler.handle(event).await.unwrap();
+        assert_eq!(http_response(&response).0, 404, "{to}: no console route");
+    }
+    let listed = apigw_request(
+        "api-list-incidents.json",
+        &[("klx_EXAMPLE_API_KEY", store_env.api_key.as_str())],
+    );
+    assert_eq!(http_response(&handler.handle(listed).await.unwrap()).0, 200);
+    assert_eq!(
+        sent.sent().emails.len(),
+        3,
+        "one link per sign-in request, none for the refused events"
+    );
+}

@@ -269,5 +269,6 @@ mod deliveries;
 mod incidents;
 mod ingest_duplicate;
 mod keys_and_config;
+mod listing;
 mod races;
 mod resolution;

@@ -5,6 +5,7 @@ use super::*;
 conformance!(
     table_pagination_across_pages,
     index_pagination_across_pages_on_each_gsi,
+    a_cursor_over_a_sort_range_is_a_keyset_position,
     sparse_indexes_hold_only_items_with_both_keys,
     sort_key_conditions_and_order,
     malformed_or_foreign_cursors_are_typed_errors,
@@ -289,4 +290,85 @@ async fn malformed_or_foreign_cursors_are_typed_errors<S: Store>(f: Fixture<S>) 
         .await
         .unwrap();
     assert_eq!(sort_keys(&next.items, "sk"), vec!["1".to_owned()]);
+}
+
+/// The console's deep pages: a descending Query over a sort-key range (`INCIDENTS` by number
+/// between two bounds, `OPEN_INCIDENTS` between two times), continued by cursors. A cursor is a
+/// position, not an offset: items written before or after it while someone pages neither
+/// repeat nor shift the rest, and each page reads at most the limit.
+async fn a_cursor_over_a_sort_range_is_a_keyset_position<S: Store>(f: Fixture<S>) {
+    let put = |number: u32| {
+        let key = Key::new(format!("INCIDENT#{number:03}"), "META");
+        record(
+            &key,
+            &[("gsi2pk", s("ALL")), ("gsi2sk", s(format!("{number:020}")))],
+        )
+    };
+    for number in 1..=60 {
+        f.store.put(put(number), None).await.unwrap();
+    }
+    let range = SortCondition::Between {
+        low: format!("{:020}", 11),
+        high: format!("{:020}", 50),
+    };
+    let query = Query::index(Index::Gsi2, "ALL")
+        .sort(range.clone())
+        .descending()
+        .limit(8);
+    let first = f.store.query(&query).await.unwrap();
+    assert_eq!(first.items.len(), 8);
+    let numbers = |items: &[Item]| -> Vec<u32> {
+        items
+            .iter()
+            .map(|item| text(item, "gsi2sk").parse().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&first.items), (43..=50).rev().collect::<Vec<_>>());
+    // While the reader looks at the first page: new items above the range, one it saw
+    // rewritten, two it saw deleted, and one it has yet to reach deleted.
+    for number in [45, 47, 30] {
+        f.store
+            .delete(&Key::new(format!("INCIDENT#{number:03}"), "META"), None)
+            .await
+            .unwrap();
+    }
+    for number in [49, 61, 62] {
+        f.store.put(put(number + 100), None).await.unwrap();
+    }
+    f.store.put(put(50), None).await.unwrap();
+    let mut rest = Vec::new();
+    let mut cursor = first.next.clone();
+    let mut reads = 0;
+    while let Some(next) = cursor {
+        let page = f
+            .store
+            .query(&query.clone().after(Some(next)))
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 8, "a page reads at most its limit");
+        rest.extend(numbers(&page.items));
+        cursor = page.next;
+        reads += 1;
+        assert!(reads < 20, "pagination does not terminate");
+    }
+    assert_eq!(
+        rest,
+        (11..=42).rev().filter(|n| *n != 30).collect::<Vec<_>>(),
+        "the rest of the range, exactly once each, as it is now"
+    );
+    // The cursor belongs to its range: a query over another range refuses it.
+    let other = Query::index(Index::Gsi2, "ALL")
+        .sort(SortCondition::Between {
+            low: format!("{:020}", 51),
+            high: format!("{:020}", 60),
+        })
+        .descending()
+        .after(first.next);
+    assert!(
+        matches!(
+            f.store.query(&other).await,
+            Err(StoreError::BadCursor { .. })
+        ),
+        "a cursor outside the query's range is refused"
+    );
 }

@@ -350,6 +350,9 @@ fn incident_query(params: &Params) -> IncidentQuery {
         severity: text("severity"),
         urgency: text("urgency"),
         policy: text("policy"),
+        team: text("team"),
+        from: text("from"),
+        to: text("to"),
         search: text("q"),
     }
 }
@@ -360,6 +363,9 @@ fn next_href(query: &IncidentQuery, cursor: &str) -> String {
         ("severity", &query.severity),
         ("urgency", &query.urgency),
         ("policy", &query.policy),
+        ("team", &query.team),
+        ("from", &query.from),
+        ("to", &query.to),
         ("q", &query.search),
         ("cursor", cursor),
     ];
@@ -389,25 +395,30 @@ pub(super) async fn incidents<S: Store, Q: Queue, T: Timers, E: EmailSender>(
         Err(error) => return error_page(error, Some(&who)),
     };
     let next = list.next_cursor.as_deref().map(|c| next_href(&query, c));
-    let fragment = IncidentListFragment::new(&list, svc.core().now(), next);
+    let bulk_csrf = who.role.can_act().then(|| who.csrf.clone());
+    let fragment = IncidentListFragment::new(&list, svc.core().now(), next).with_bulk(bulk_csrf);
     let Ok(rendered) = fragment.render() else {
         return render(&fragment);
     };
     if params.text("fragment").is_some() {
         return html(StatusCode::OK, rendered);
     }
-    let policies: Vec<String> = match svc.core().config().await {
-        Ok(config) => config
-            .escalation_policies
-            .iter()
-            .map(|p| p.id.to_string())
-            .collect(),
+    let (policies, teams): (Vec<String>, Vec<String>) = match svc.core().config().await {
+        Ok(config) => (
+            config
+                .escalation_policies
+                .iter()
+                .map(|p| p.id.to_string())
+                .collect(),
+            config.teams.iter().map(|t| t.id.to_string()).collect(),
+        ),
         Err(error) => return error_page(error.into(), Some(&who)),
     };
-    render(&IncidentsPage::new(
+    render(&IncidentsPage::with_teams(
         Chrome::new(Some(&who)),
         query,
         &policies,
+        &teams,
         rendered,
     ))
 }

@@ -13,7 +13,8 @@
 //! | `GET /console/sso` | anyone (when `settings.sso` is configured) | `303` to the OpenID provider with a sealed flow cookie; `404` without a provider |
 //! | `GET /console/sso/callback?code&state` | the browser back from the provider | a session for the user with the provider's verified email, `303` to the incidents; `403` for an unknown or unverified address, a wrong state or no flow cookie; `502` when the provider fails |
 //! | `POST /console/signout` (`csrf`) | signed in | ends the session, clears the cookie |
-//! | `GET /console/incidents?status&severity&urgency&policy&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh) |
+//! | `GET /console/incidents?status&severity&urgency&policy&team&from&to&q&cursor[&fragment=1]` | signed in (any role) | the list (or only its fragment, for live refresh); `400` naming a bad `status`, `urgency`, `team`, `from`, `to` or `cursor` |
+//! | `POST /console/incidents/bulk` (`csrf`, `action`, `incident`…) | responder, admin | acknowledges or resolves each selected incident, answering what happened to each; `400` naming `action` or `incident`; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
 //! | `GET /console/incidents/{id}[?fragment=1]` | signed in (any role) | one incident (id or number) |
 //! | `POST /console/incidents/{id}/acknowledge`, `/resolve` (`csrf`) | responder, admin | `303` to the incident; `403` for a viewer or a missing/wrong CSRF token, nothing changed |
 //! | `POST /console/incidents/{id}/snooze` (`csrf`, `request`, `duration`), `/escalate`, `/reassign` (`to`: `user:ID`, `schedule:ID` or `policy:ID`), `/responders` (`target`), `/note` (`text`) | responder, admin | the API's responder action as the signed-in person, `303` to the incident; a refusal (`409` snooze of a resolved incident, `400` naming the field) is the incident page with the reason, nothing changed; `403` for a viewer |
@@ -36,6 +37,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod assets;
+pub mod bulk;
 pub mod calendar;
 pub mod charts;
 pub mod escalation_view;
@@ -92,6 +94,7 @@ where
         )
         .route("/console/signout", post(signout::<S, Q, T, E>))
         .route("/console/incidents", get(incidents::<S, Q, T, E>))
+        .route("/console/incidents/bulk", post(bulk::bulk::<S, Q, T, E>))
         .route(
             "/console/incidents/{id}/acknowledge",
             post(acknowledge::<S, Q, T, E>),

@@ -116,8 +116,8 @@ pub struct NewSession {
 pub struct ConsoleService<S, Q, T, E> {
     // The schedule reads and override writes go through the same use cases as the JSON API.
     queries: QueryService<S>,
-    queue: Q,
-    timers: T,
+    pub(super) queue: Q,
+    pub(super) timers: T,
     email: E,
     signer: SigninSigner,
     sso: SsoClient,

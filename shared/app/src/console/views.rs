@@ -155,8 +155,21 @@ pub struct IncidentsPage {
 impl IncidentsPage {
     /// The page around an already rendered `list`; `policies` fill the policy filter.
     pub fn new(chrome: Chrome, query: IncidentQuery, policies: &[String], list: String) -> Self {
+        Self::with_teams(chrome, query, policies, &[], list)
+    }
+
+    /// [`IncidentsPage::new`] with the team filter's choices.
+    pub fn with_teams(
+        chrome: Chrome,
+        query: IncidentQuery,
+        policies: &[String],
+        teams: &[String],
+        list: String,
+    ) -> Self {
         let mut policy_values = vec![("", "any")];
         policy_values.extend(policies.iter().map(|p| (p.as_str(), p.as_str())));
+        let mut team_values = vec![("", "any")];
+        team_values.extend(teams.iter().map(|t| (t.as_str(), t.as_str())));
         let selects = vec![
             select(
                 "status",
@@ -189,6 +202,7 @@ impl IncidentsPage {
                 &[("", "any"), ("high", "high"), ("low", "low")],
             ),
             select("policy", "Policy", &query.policy, &policy_values),
+            select("team", "Team", &query.team, &team_values),
         ];
         Self {
             chrome,
@@ -203,6 +217,8 @@ impl IncidentsPage {
 /// One incident in the list.
 #[derive(Debug, Clone)]
 pub struct IncidentRow {
+    /// Its id (the bulk form's value).
+    pub id: String,
     /// Its number.
     pub number: u64,
     /// Its page.
@@ -227,6 +243,9 @@ pub struct IncidentRow {
 pub struct IncidentListFragment {
     /// The rows.
     pub rows: Vec<IncidentRow>,
+    /// The CSRF token of the bulk acknowledge/resolve form, for people who may act (viewers
+    /// get no checkboxes).
+    pub bulk_csrf: Option<String>,
     /// The next page's link.
     pub next_href: Option<String>,
 }
@@ -269,6 +288,7 @@ impl IncidentListFragment {
             .incidents
             .iter()
             .map(|incident| IncidentRow {
+                id: incident.id().to_string(),
                 number: incident.number(),
                 href: format!("/console/incidents/{}", incident.id()),
                 title: incident.title().to_owned(),
@@ -282,7 +302,17 @@ impl IncidentListFragment {
                 age: age(incident.created_at(), now),
             })
             .collect();
-        Self { rows, next_href }
+        Self {
+            rows,
+            bulk_csrf: None,
+            next_href,
+        }
+    }
+
+    /// With the bulk form for someone who may act.
+    pub fn with_bulk(mut self, csrf: Option<String>) -> Self {
+        self.bulk_csrf = csrf;
+        self
     }
 }
 

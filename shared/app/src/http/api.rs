@@ -71,6 +71,14 @@ impl Params {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every non-empty value of a repeated parameter (checkboxes), in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+    }
+
     /// An RFC 3339 instant.
     pub fn instant(&self, name: &str) -> Result<Option<Instant>, ApiError> {
         self.text(name)

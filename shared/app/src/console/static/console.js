@@ -14,7 +14,11 @@
   }
   function busy() {
     // Never swap the region under someone typing or about to click.
+    // Nor while incidents are ticked for a bulk action: the swap would untick them.
     var active = document.activeElement;
+    if (region.querySelector("input[type=checkbox]:checked")) {
+      return true;
+    }
     return active && region.contains(active) && active !== document.body;
   }
   function refresh() {
