@@ -14,3 +14,4 @@ mod analytics;
 mod api;
 mod harness;
 mod notify;
+mod timer_race;

@@ -3,7 +3,11 @@
 //! - Triggered: apply routing rules and maintenance windows; suppress, or start the policy's
 //!   escalation (tier-0 pages queued, the tier timer armed) and commit.
 //! - Timer fired: re-read the incident; a stale or duplicate timer is a no-op (the state's
-//!   version decides); otherwise advance to the next tier.
+//!   version decides); otherwise advance to the next tier. A timer fires only after the write
+//!   that armed it commits: timers are armed *before* that write (so a crash cannot lose
+//!   one), and a short one (a 2 s snooze) can fire first; its version is then ahead of the
+//!   state's and the message fails transiently ([`UseCaseError::TimerAhead`]) to be retried,
+//!   instead of being dropped as stale (which left the re-page to the sweep, minutes later).
 //! - Sweep (every five minutes): fire escalations whose timer is overdue by more than
 //!   [`SWEEP_GRACE`] (a lost timer), queue alerts stored but never grouped, and re-announce
 //!   incidents never routed. Everything it does is idempotent, so racing a real timer or a
@@ -223,8 +227,19 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 };
                 let mut incident = stored.incident.clone();
                 let Some(escalation) = incident.escalation() else {
-                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                    return Err(UseCaseError::TimerAhead {
+                        incident: payload.incident.to_string(),
+                        timer: payload.version,
+                        state: 0,
+                    });
                 };
+                if payload.version > escalation.version() {
+                    return Err(UseCaseError::TimerAhead {
+                        incident: payload.incident.to_string(),
+                        timer: payload.version,
+                        state: escalation.version(),
+                    });
+                }
                 let config = self.core.config().await?;
                 let Some(policy) = running_policy(&config, escalation) else {
                     // The policy was removed from the configuration while this escalation ran.

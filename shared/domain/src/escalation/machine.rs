@@ -277,6 +277,11 @@ pub enum Ignored {
     AlreadyStarted,
     /// `Start` on an escalation acknowledged or resolved before it started.
     AlreadyStopped,
+    /// A timer whose version is ahead of the state's: the write that armed it has not
+    /// committed yet (timers are armed before the commit, so a short timer can fire first).
+    /// The caller retries it later instead of dropping it; a timer whose arming write never
+    /// commits stays ahead and ends in the dead-letter queue after the queue's last attempt.
+    NotYetCommitted,
 }
 
 /// Whether a step did anything.

@@ -135,7 +135,11 @@ pub(super) fn timer_fired(
         });
     }
     // The version is the authority, not the time: the scheduler may fire a little early or
-    // late, and the sweep fires overdue timers itself.
+    // late, and the sweep fires overdue timers itself. A version ahead of the state's was
+    // armed by a write that has not committed yet: not stale, only early.
+    if payload.version > state.version {
+        return Ok(ignored(state, Ignored::NotYetCommitted));
+    }
     if state.armed_timer(incident).as_ref() != Some(payload) {
         return Ok(ignored(state, Ignored::StaleTimer));
     }
