@@ -149,6 +149,8 @@ pub(super) fn timer_fired(
         TimerKind::Tier => None,
         TimerKind::Snooze => Some(RetriggerReason::SnoozeEnded),
         TimerKind::AckTimeout => Some(RetriggerReason::AckTimeout),
+        // Handled by routing beside the machine; never the state's armed timer.
+        TimerKind::QuietHoursEnd => return Ok(ignored(state, Ignored::StaleTimer)),
     };
     if let Some(reason) = reason {
         // Re-trigger: page the tier it was on again, in a new cycle (new page keys).
@@ -293,6 +295,7 @@ pub(super) fn page_first_available(
             resolve_at: now,
             cycle: next.cycle,
             responders: None,
+            quiet_hours: false,
         }));
         let escalates_at = arm_escalation_timer(next, effects, spec, round32, tier32, now)?;
         effects.timeline(
