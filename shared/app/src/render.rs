@@ -346,6 +346,8 @@ mod tests {
                 low: vec![Channel::Email],
             },
             role: Default::default(),
+            quiet_hours: Vec::new(),
+            min_severity: Default::default(),
         }
     }
 

@@ -34,6 +34,7 @@ pub mod ids;
 pub mod incident;
 pub mod ingest;
 pub mod matcher;
+pub mod quiet;
 pub mod routing;
 pub mod schedule;
 pub mod timeline;

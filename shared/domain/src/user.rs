@@ -13,11 +13,18 @@
 //!   contact:                     # default: see ContactMethods::defaults_for
 //!     high: [sms, email, slack]
 //!     low: [email]
+//!   quiet_hours:                 # low-urgency pages wait until the end (crate::quiet)
+//!     - { from: "22:00", to: "07:00" }
+//!     - { days: [sat, sun], from: "07:00", to: "10:00" }
+//!   min_severity: { sms: critical }  # a channel is used only from this severity up
 //! ```
 
+use crate::alert::Severity;
 use crate::ids::UserId;
+use crate::schedule::Restriction;
 use crate::vocabulary::Urgency;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 
 /// A channel a page can go out on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -158,6 +165,14 @@ pub struct User {
     /// What they may do in the web console (left out of the JSON when it is the default).
     #[serde(skip_serializing_if = "Role::is_default")]
     pub role: Role,
+    /// Windows in the user's own zone in which low-urgency pages are deferred to the window's
+    /// end ([`crate::quiet`]); empty means never quiet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quiet_hours: Vec<Restriction>,
+    /// The least severity a channel is used for (`sms: critical`); a channel not listed takes
+    /// every severity. High urgency always reaches the user ([`crate::quiet`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_severity: BTreeMap<Channel, Severity>,
 }
 
 impl User {
@@ -200,6 +215,10 @@ struct UserEntry {
     contact: ContactEntry,
     #[serde(default)]
     role: Role,
+    #[serde(default)]
+    quiet_hours: Vec<Restriction>,
+    #[serde(default)]
+    min_severity: BTreeMap<Channel, Severity>,
 }
 
 #[derive(Deserialize, Default)]
@@ -230,6 +249,8 @@ impl From<UserEntry> for User {
                 low: entry.contact.low.unwrap_or(defaults.low),
             },
             role: entry.role,
+            quiet_hours: entry.quiet_hours,
+            min_severity: entry.min_severity,
         }
     }
 }

@@ -15,3 +15,4 @@ mod api;
 mod console_analytics;
 mod harness;
 mod notify;
+mod timer_race;

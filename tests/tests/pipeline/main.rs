@@ -90,6 +90,7 @@ async fn only_incident(p: &Pipeline) -> StoredIncident {
 mod formats;
 mod opsgenie_api;
 mod pagerduty_more;
+mod quiet_hours;
 mod recovery;
 mod refusals;
 mod sns;

@@ -65,6 +65,19 @@ pub enum UseCaseError {
     /// A send failed transiently (the message is retried).
     #[error("delivery failed: {0}")]
     Send(#[from] SendError),
+    /// A timer fired before the write that armed it committed (its version is ahead of the
+    /// incident's escalation): retried, so the timer is neither lost nor fired twice.
+    #[error(
+        "timer of incident {incident} (version {timer}) fired before the write that armed it          committed (escalation version {state}); retried"
+    )]
+    TimerAhead {
+        /// The incident.
+        incident: String,
+        /// The timer payload's version.
+        timer: u64,
+        /// The stored escalation's version (0 when it has not started).
+        state: u64,
+    },
 }
 
 impl UseCaseError {
@@ -85,6 +98,7 @@ impl UseCaseError {
             UseCaseError::Repo(RepoError::Conflict { .. })
             | UseCaseError::Queue(_)
             | UseCaseError::Timer(_)
+            | UseCaseError::TimerAhead { .. }
             | UseCaseError::Send(SendError::Transient(_)) => true,
             _ => false,
         }

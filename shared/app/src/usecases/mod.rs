@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod opsgenie;
 pub mod queries;
+mod quiet;
 pub mod routing;
 
 pub use config::{ConfigCache, LoadedConfig};

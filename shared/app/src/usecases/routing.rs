@@ -3,20 +3,27 @@
 //! - Triggered: apply routing rules and maintenance windows; suppress, or start the policy's
 //!   escalation (tier-0 pages queued, the tier timer armed) and commit.
 //! - Timer fired: re-read the incident; a stale or duplicate timer is a no-op (the state's
-//!   version decides); otherwise advance to the next tier.
+//!   version decides); otherwise advance to the next tier. A timer fires only after the write
+//!   that armed it commits: timers are armed *before* that write (so a crash cannot lose
+//!   one), and a short one (a 2 s snooze) can fire first; its version is then ahead of the
+//!   state's and the message fails transiently ([`UseCaseError::TimerAhead`]) to be retried,
+//!   instead of being dropped as stale (which left the re-page to the sweep, minutes later).
 //! - Sweep (every five minutes): fire escalations whose timer is overdue by more than
 //!   [`SWEEP_GRACE`] (a lost timer), queue alerts stored but never grouped, and re-announce
 //!   incidents never routed. Everything it does is idempotent, so racing a real timer or a
 //!   slow consumer is harmless.
 
 use super::effects::run_effects;
+use super::quiet::plan_quiet_hours;
 use super::{Core, LoadedConfig, UseCaseError};
 use crate::heartbeat::Heartbeat;
 use crate::messages::{AlertAction, AlertMessage, IncidentEvent, IncidentMessage, QueueMessage};
 use crate::oncall::{Roster, schedules_of};
 use crate::ports::{Queue, Timers};
 use chrono::TimeDelta;
-use klaxon_domain::escalation::{EscalationPolicy, EscalationState, Outcome, TimerPayload};
+use klaxon_domain::escalation::{
+    EscalationPolicy, EscalationState, Outcome, TimerKind, TimerPayload,
+};
 use klaxon_domain::ids::{IncidentId, PolicyId, ScheduleId};
 use klaxon_domain::incident::{IncidentStatus, SuppressionReason};
 use klaxon_domain::routing::SuppressedBy;
@@ -75,9 +82,9 @@ impl SweepReport {
 
 /// The routing use case.
 pub struct RoutingService<S, Q, T> {
-    core: Core<S>,
-    queue: Q,
-    timers: T,
+    pub(super) core: Core<S>,
+    pub(super) queue: Q,
+    pub(super) timers: T,
     heartbeat: Option<Heartbeat>,
 }
 
@@ -129,7 +136,7 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
     }
 
     /// Overrides of every schedule the policy names, covering `now`.
-    async fn roster_overrides(
+    pub(super) async fn roster_overrides(
         &self,
         policy: &EscalationPolicy,
     ) -> Result<HashMap<ScheduleId, Vec<Override>>, UseCaseError> {
@@ -190,8 +197,12 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 if !matches!(update.outcome, Outcome::Applied) {
                     return Ok(Attempt::Done(RoutingOutcome::Unchanged));
                 }
-                // Pages and the timer go out before the commit (see `effects`).
-                timeline.extend(run_effects(&self.queue, &self.timers, update.effects).await?);
+                let mut effects = update.effects;
+                if let Some(state) = incident.escalation() {
+                    plan_quiet_hours(&config.config, &roster, &mut effects, id, state.version());
+                }
+                // Pages and the timers go out before the commit (see `effects`).
+                timeline.extend(run_effects(&self.queue, &self.timers, effects).await?);
                 RoutingOutcome::Started
             };
             match self
@@ -223,8 +234,22 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 };
                 let mut incident = stored.incident.clone();
                 let Some(escalation) = incident.escalation() else {
-                    return Ok(Attempt::Done(RoutingOutcome::Unchanged));
+                    return Err(UseCaseError::TimerAhead {
+                        incident: payload.incident.to_string(),
+                        timer: payload.version,
+                        state: 0,
+                    });
                 };
+                if payload.version > escalation.version() {
+                    return Err(UseCaseError::TimerAhead {
+                        incident: payload.incident.to_string(),
+                        timer: payload.version,
+                        state: escalation.version(),
+                    });
+                }
+                if payload.kind == TimerKind::QuietHoursEnd {
+                    return self.quiet_hours_ended(payload).await.map(Attempt::Done);
+                }
                 let config = self.core.config().await?;
                 let Some(policy) = running_policy(&config, escalation) else {
                     // The policy was removed from the configuration while this escalation ran.
@@ -248,7 +273,17 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 if !matches!(update.outcome, Outcome::Applied) {
                     return Ok(Attempt::Done(RoutingOutcome::Unchanged));
                 }
-                let timeline = run_effects(&self.queue, &self.timers, update.effects).await?;
+                let mut effects = update.effects;
+                if let Some(state) = incident.escalation() {
+                    plan_quiet_hours(
+                        &config.config,
+                        &roster,
+                        &mut effects,
+                        &payload.incident,
+                        state.version(),
+                    );
+                }
+                let timeline = run_effects(&self.queue, &self.timers, effects).await?;
                 match self
                     .core
                     .repo

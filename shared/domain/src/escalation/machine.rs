@@ -132,6 +132,8 @@ impl EscalationState {
         let live = match self.timer_kind {
             TimerKind::Tier => EscalationStatus::Active,
             TimerKind::Snooze | TimerKind::AckTimeout => EscalationStatus::Acknowledged,
+            // Never the escalation's own timer.
+            TimerKind::QuietHoursEnd => return None,
         };
         (self.status == live).then(|| TimerPayload {
             incident: incident.clone(),
@@ -212,6 +214,12 @@ pub struct PageRequest {
     /// incident is acknowledged too (only resolved stops it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responders: Option<String>,
+    /// Routing planned quiet hours for this low-urgency page (it armed the timer that pages
+    /// again when they end), so notify holds it for users in quiet hours
+    /// ([`crate::quiet`]). Pages without it (asked for by hand, or queued before quiet hours
+    /// existed) go out at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quiet_hours: bool,
 }
 
 impl PageRequest {
@@ -277,6 +285,11 @@ pub enum Ignored {
     AlreadyStarted,
     /// `Start` on an escalation acknowledged or resolved before it started.
     AlreadyStopped,
+    /// A timer whose version is ahead of the state's: the write that armed it has not
+    /// committed yet (timers are armed before the commit, so a short timer can fire first).
+    /// The caller retries it later instead of dropping it; a timer whose arming write never
+    /// commits stays ahead and ends in the dead-letter queue after the queue's last attempt.
+    NotYetCommitted,
 }
 
 /// Whether a step did anything.

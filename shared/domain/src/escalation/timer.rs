@@ -32,6 +32,32 @@ impl TimerName {
         Self(format!("{incident}-r{round}-t{tier}"))
     }
 
+    /// The timer that pages `(round, tier)` of `cycle` again when quiet hours end at
+    /// `due_minute` (Unix minutes): `{incident}-q{hash}`, 16 hex digits of a stable FNV-1a
+    /// hash of the four numbers (at most 40 + 2 + 16 = 58 characters). The same page and end
+    /// always give the same name, so re-arming it is a no-op; a follow-up timer for a later
+    /// end gets another name (an EventBridge schedule that fired may linger a moment).
+    pub fn for_quiet_end(
+        incident: &IncidentId,
+        round: u32,
+        tier: u32,
+        cycle: u32,
+        due_minute: i64,
+    ) -> Self {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let bytes = [
+            u64::from(round).to_be_bytes(),
+            u64::from(tier).to_be_bytes(),
+            u64::from(cycle).to_be_bytes(),
+            due_minute.to_be_bytes(),
+        ];
+        for byte in bytes.iter().flatten() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Self(format!("{incident}-q{hash:016x}"))
+    }
+
     /// Validates a name read back from somewhere (storage, the scheduler).
     pub fn new(value: impl Into<String>) -> Result<Self, TimerNameError> {
         let value = value.into();
@@ -85,6 +111,10 @@ pub enum TimerKind {
     Snooze,
     /// The acknowledgement timeout passed: re-trigger the acknowledged incident once.
     AckTimeout,
+    /// A user's quiet hours ended: page the low-urgency tier again for the users it held
+    /// ([`crate::quiet`]). Changes no escalation state; the page's delivery keys make it
+    /// reach each (user, channel) once.
+    QuietHoursEnd,
 }
 
 impl TimerKind {
@@ -94,6 +124,7 @@ impl TimerKind {
             TimerKind::Tier => "tier",
             TimerKind::Snooze => "snooze",
             TimerKind::AckTimeout => "ack_timeout",
+            TimerKind::QuietHoursEnd => "quiet_hours_end",
         }
     }
 
@@ -152,6 +183,8 @@ impl TimerPayload {
     /// `{incident}-e{version}`, and `{incident}-s{version}` (snooze end) or `{incident}-a{version}`
     /// (acknowledgement timeout): at most 40 + 2 + 20 = 62 characters. The version is unique
     /// per armed timer, so a timer armed after a re-trigger never meets an older one's name.
+    /// A quiet-hours timer is armed under [`TimerName::for_quiet_end`] (its name needs the
+    /// due time); this gives `{incident}-q{version}` for it.
     pub fn timer_name(&self) -> TimerName {
         let letter = match (self.kind, self.cycle) {
             (TimerKind::Tier, 0) => {
@@ -160,6 +193,7 @@ impl TimerPayload {
             (TimerKind::Tier, _) => 'e',
             (TimerKind::Snooze, _) => 's',
             (TimerKind::AckTimeout, _) => 'a',
+            (TimerKind::QuietHoursEnd, _) => 'q',
         };
         TimerName(format!("{}-{letter}{}", self.incident, self.version))
     }

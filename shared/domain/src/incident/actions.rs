@@ -197,6 +197,7 @@ impl Incident {
             resolve_at: now,
             cycle,
             responders: Some(token.as_str().to_owned()),
+            quiet_hours: false,
         });
         let entry = TimelineEntry::RespondersAdded { targets };
         let draft = self.draft(token, "responders", now, actor, entry);

@@ -76,8 +76,10 @@ impl Incident {
         now: Instant,
     ) -> Result<EscalationUpdate, IncidentError> {
         let Some(state) = &self.escalation else {
+            // Escalation starts in the write that arms the first timer: until that write
+            // commits, its timer is early, not stale.
             return Ok(EscalationUpdate {
-                outcome: Outcome::Ignored(Ignored::StaleTimer),
+                outcome: Outcome::Ignored(Ignored::NotYetCommitted),
                 effects: Vec::new(),
             });
         };

@@ -303,12 +303,14 @@ fn timers_advance_the_escalation_through_the_incident() {
             .any(|e| matches!(e, Effect::Page(p) if p.tier == 1))
     );
     assert_eq!(incident.escalation().unwrap().tier(), 1);
-    // No escalation at all: any timer is stale.
+    // No escalation yet: the write that starts it (and armed the timer) has not committed,
+    // so the timer is early, not stale, and changes nothing.
     let mut fresh = open();
     let update = fresh
         .fire_timer(&payload, &policy(), &Everyone, at(9, 6))
         .unwrap();
-    assert_eq!(update.outcome, Outcome::Ignored(Ignored::StaleTimer));
+    assert_eq!(update.outcome, Outcome::Ignored(Ignored::NotYetCommitted));
+    assert!(update.effects.is_empty());
 }
 
 #[test]

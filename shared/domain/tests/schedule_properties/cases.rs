@@ -61,7 +61,7 @@ impl Case {
 }
 
 /// The offset changes of `zone` in `year`, to the minute.
-fn transitions(zone: Tz, year: i32) -> Vec<Instant> {
+pub(crate) fn transitions(zone: Tz, year: i32) -> Vec<Instant> {
     let offset = |at: Instant| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
     let Some(first) = NaiveDate::from_ymd_opt(year, 1, 1) else {
         return Vec::new();
@@ -108,7 +108,7 @@ fn shift_length() -> impl Strategy<Value = ShiftLength> {
     ]
 }
 
-fn restriction() -> impl Strategy<Value = Restriction> {
+pub(crate) fn restriction() -> impl Strategy<Value = Restriction> {
     (
         0u8..128,
         time_of_day(),

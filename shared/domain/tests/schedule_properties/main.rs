@@ -24,6 +24,7 @@ use klaxon_domain::schedule::{
 use proptest::prelude::*;
 
 mod cases;
+mod quiet_hours;
 mod reference;
 
 use cases::{Case, case, time_of_day};

@@ -36,6 +36,7 @@ use klaxon_domain::duration::HumanDuration;
 use klaxon_domain::escalation::{PageRequest, Target};
 use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::quiet::{self, PageDecision};
 use klaxon_domain::schedule::Override;
 use klaxon_domain::timeline::TimelineDraft;
 use klaxon_domain::user::Channel;
@@ -235,7 +236,25 @@ where
                     links: &links,
                 },
             };
-            for &channel in user.channels_for(page.urgency) {
+            // Quiet hours and minimum severities, decided at the instant the page was planned
+            // (its `resolve_at`), as routing decided when it armed the quiet-hours timer.
+            let channels = match quiet::decide(
+                user,
+                page.urgency,
+                incident.severity(),
+                page.resolve_at,
+            ) {
+                PageDecision::Send(channels) => channels,
+                // Only a page routing planned quiet hours for is held: its timer pages again.
+                PageDecision::Defer { .. } if !page.quiet_hours => {
+                    quiet::channels_at_severity(user, page.urgency, incident.severity())
+                }
+                PageDecision::Defer { until } => {
+                    tracing::info!(incident = %page.incident, user = %user.id, %until, "low-urgency page deferred to the end of the user's quiet hours");
+                    continue;
+                }
+            };
+            for channel in channels {
                 let base = Delivery::page(page, &user.id, channel);
                 for job in self.jobs(&config, user, channel, base) {
                     self.attempt(job, kind, &input, &mut tally).await?;

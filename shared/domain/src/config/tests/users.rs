@@ -197,3 +197,23 @@ fn unknown_channel_name() {
         "unknown variant `pager`",
     );
 }
+
+#[test]
+fn quiet_hours_of_a_whole_day_are_refused_naming_the_window() {
+    let errors = errors_after(|v| {
+        set(
+            v,
+            "/users/0/quiet_hours",
+            json!([{"from": "22:00", "to": "07:00"}, {"from": "08:00", "to": "08:00"}]),
+        );
+    });
+    assert_one_error(&errors, "users[0].quiet_hours[1].to", "the whole day");
+}
+
+#[test]
+fn min_severity_names_a_bad_severity_or_channel() {
+    let errors = errors_after(|v| set(v, "/users/0/min_severity", json!({"sms": "urgent"})));
+    assert_one_error(&errors, "users[0].min_severity", "urgent");
+    let errors = errors_after(|v| set(v, "/users/0/min_severity", json!({"pager": "critical"})));
+    assert_one_error(&errors, "users[0].min_severity", "pager");
+}

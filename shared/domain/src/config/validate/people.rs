@@ -8,6 +8,25 @@ use crate::schedule::ShiftLength;
 use crate::user::{Channel, check_e164, check_email, check_slack_id};
 use std::collections::BTreeSet;
 
+/// A quiet-hours window must not be a whole day (`from` equal to `to`): a user who is never
+/// reachable at low urgency should have `contact.low: []` instead, and a deferred page needs
+/// an end.
+fn check_quiet_hours(user: &crate::user::User, path: &ConfigPath, issues: &mut Issues) {
+    for (k, window) in user.quiet_hours.iter().enumerate() {
+        if window.from == window.to {
+            issues.push(
+                path.key("quiet_hours").index(k).key("to"),
+                format!(
+                    "quiet hours from {} to {} would last the whole day: low-urgency pages \
+                     would never be sent (use contact.low: [] for that)",
+                    window.from.format("%H:%M"),
+                    window.to.format("%H:%M")
+                ),
+            );
+        }
+    }
+}
+
 pub(super) fn check_users(config: &Config, origins: &Origins, issues: &mut Issues) {
     let base = ConfigPath::root().key("users");
     require_unique(
@@ -39,6 +58,7 @@ pub(super) fn check_users(config: &Config, origins: &Origins, issues: &mut Issue
         {
             issues.push(path.key("slack_id"), why);
         }
+        check_quiet_hours(user, &path, issues);
         if user.contact.high.is_empty() {
             issues.push(
                 path.key("contact").key("high"),

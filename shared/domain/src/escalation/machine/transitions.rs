@@ -135,7 +135,11 @@ pub(super) fn timer_fired(
         });
     }
     // The version is the authority, not the time: the scheduler may fire a little early or
-    // late, and the sweep fires overdue timers itself.
+    // late, and the sweep fires overdue timers itself. A version ahead of the state's was
+    // armed by a write that has not committed yet: not stale, only early.
+    if payload.version > state.version {
+        return Ok(ignored(state, Ignored::NotYetCommitted));
+    }
     if state.armed_timer(incident).as_ref() != Some(payload) {
         return Ok(ignored(state, Ignored::StaleTimer));
     }
@@ -145,6 +149,8 @@ pub(super) fn timer_fired(
         TimerKind::Tier => None,
         TimerKind::Snooze => Some(RetriggerReason::SnoozeEnded),
         TimerKind::AckTimeout => Some(RetriggerReason::AckTimeout),
+        // Handled by routing beside the machine; never the state's armed timer.
+        TimerKind::QuietHoursEnd => return Ok(ignored(state, Ignored::StaleTimer)),
     };
     if let Some(reason) = reason {
         // Re-trigger: page the tier it was on again, in a new cycle (new page keys).
@@ -289,6 +295,7 @@ pub(super) fn page_first_available(
             resolve_at: now,
             cycle: next.cycle,
             responders: None,
+            quiet_hours: false,
         }));
         let escalates_at = arm_escalation_timer(next, effects, spec, round32, tier32, now)?;
         effects.timeline(

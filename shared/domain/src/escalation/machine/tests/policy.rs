@@ -251,6 +251,7 @@ fn page_dedup_key_names_incident_round_tier_user_and_channel() {
         resolve_at: at(9, 0),
         cycle: 0,
         responders: None,
+        quiet_hours: false,
     };
     assert_eq!(
         page.dedup_key(&user("alice"), Channel::Sms),

@@ -167,8 +167,9 @@ fn a_timer_from_an_older_version_is_stale() {
         at(9, 0),
     );
     let t1 = fire(&t0, &policy, &roster, at(9, 5));
-    // Same position, wrong version; and the right version at the wrong position.
-    for (round, tier, version) in [(0, 1, 1), (0, 1, 3), (0, 0, 2), (1, 1, 2)] {
+    // Same position, older version; and the right version at the wrong position. (A newer
+    // version is not stale but early: see the next test.)
+    for (round, tier, version) in [(0, 1, 1), (0, 0, 2), (1, 1, 2)] {
         let payload = TimerPayload {
             incident: incident(),
             round,
@@ -188,6 +189,43 @@ fn a_timer_from_an_older_version_is_stale() {
         assert!(t.effects.is_empty());
         assert_eq!(t.state, t1.state);
     }
+}
+
+#[test]
+fn a_timer_whose_version_is_ahead_was_armed_by_a_write_not_yet_committed() {
+    // Timers are armed before the write that records them commits, so a short timer can be
+    // delivered while the state still has the previous version: it is not stale and must not
+    // be dropped; the caller retries it once the write has committed.
+    let policy = three_tiers(0);
+    let roster = everyone(&policy);
+    let t0 = run(
+        &new_state(&policy, Urgency::High),
+        EscalationEvent::Start,
+        &policy,
+        &roster,
+        at(9, 0),
+    );
+    let t1 = fire(&t0, &policy, &roster, at(9, 5));
+    let armed = t1.state.armed_timer(&incident()).unwrap();
+    let early = run(
+        &t0.state,
+        EscalationEvent::TimerFired(armed.clone()),
+        &policy,
+        &roster,
+        at(9, 5),
+    );
+    assert_eq!(early.outcome, Outcome::Ignored(Ignored::NotYetCommitted));
+    assert!(early.effects.is_empty());
+    assert_eq!(early.state, t0.state);
+    // Once the write has committed the same delivery advances the escalation.
+    let late = run(
+        &t1.state,
+        EscalationEvent::TimerFired(armed),
+        &policy,
+        &roster,
+        at(9, 10),
+    );
+    assert_eq!(late.outcome, Outcome::Applied);
 }
 
 #[test]

@@ -1,0 +1,136 @@
+//! A timer that fires before the write that armed it commits.
+//!
+//! Use cases arm a timer *before* they commit the incident (so a crash cannot lose it). A short
+//! timer, such as a 2 s snooze on a loaded machine, can then be fired by the timer pump and
+//! handled by routing while that commit is still pending. Routing must not drop it as stale
+//! (the re-page was then left to the sweep, minutes later: the flaky `klaxon serve`
+//! responder tests); it fails the message transiently so the queue delivers it again, and
+//! the redelivery pages exactly once.
+
+use crate::harness::*;
+use klaxon_app::messages::{QueueMessage, QueueName};
+use klaxon_app::ports::{TimerError, Timers};
+use klaxon_app::usecases::UseCaseError;
+use klaxon_app::usecases::ack::AckService;
+use klaxon_app::usecases::actions::{ActionRequest, IncidentAction};
+use klaxon_app::usecases::lifecycle::StopAction;
+use klaxon_app::usecases::routing::{RoutingOutcome, RoutingService};
+use klaxon_domain::escalation::{TimerKind, TimerName, TimerPayload};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_local::store::SqliteStore;
+use klaxon_tests::fakes::{RecordingQueue, RecordingTimers};
+use std::sync::{Arc, Mutex};
+
+type Routing = RoutingService<SqliteStore, RecordingQueue, RecordingTimers>;
+
+/// What routing answered to one early delivery.
+type Delivered = (TimerPayload, Result<RoutingOutcome, UseCaseError>);
+
+/// Timers that fire the moment they are armed, before the arming use case commits: the
+/// worst case of a timer pump that runs between the arm and the commit.
+#[derive(Clone)]
+struct FiresOnArm {
+    routing: Arc<Routing>,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+}
+
+impl Timers for FiresOnArm {
+    async fn arm(
+        &self,
+        _name: &TimerName,
+        _due: chrono::DateTime<chrono::Utc>,
+        payload: &TimerPayload,
+    ) -> Result<(), TimerError> {
+        let outcome = self.routing.timer_fired(payload).await;
+        self.delivered
+            .lock()
+            .unwrap()
+            .push((payload.clone(), outcome));
+        Ok(())
+    }
+
+    async fn cancel(&self, _name: &TimerName) -> Result<(), TimerError> {
+        Ok(())
+    }
+}
+
+fn tier0_repages(world: &World, cycle: u32) -> usize {
+    world
+        .queue
+        .drain(QueueName::Notifications)
+        .into_iter()
+        .filter(|message| {
+            matches!(message, QueueMessage::Page(page) if page.tier == 0 && page.cycle == cycle)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_snooze_timer_that_fires_before_its_commit_is_retried_and_re_pages_once() {
+    let world = World::new().await;
+    let incident = world.open_and_route("snooze race").await;
+    let id = incident.id().to_string();
+    world.queue.drain(QueueName::Notifications);
+    let timers = FiresOnArm {
+        routing: Arc::new(world.routing()),
+        delivered: Arc::default(),
+    };
+    let ack = AckService::new(
+        world.core("ack"),
+        world.queue.clone(),
+        timers.clone(),
+        world.signer.clone(),
+        None,
+    );
+    ack.api_action(Some(&world.api_key), &id, StopAction::Acknowledge, b"")
+        .await
+        .unwrap();
+    let snoozed = ack
+        .incident_action(
+            IncidentAction::Snooze,
+            ActionRequest {
+                key: Some(&world.api_key),
+                reference: &id,
+                idempotency_key: None,
+                body: br#"{"duration": "2s"}"#,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(snoozed.incident.status(), IncidentStatus::Acknowledged);
+
+    // The snooze timer reached routing before the snooze committed: it is not dropped, it
+    // fails transiently (the queue redelivers it), and nothing was paged yet.
+    let early: Vec<Delivered> = std::mem::take(&mut *timers.delivered.lock().unwrap());
+    let (payload, outcome) = early
+        .into_iter()
+        .find(|(payload, _)| payload.kind == TimerKind::Snooze)
+        .expect("the snooze armed a timer");
+    let error = outcome.expect_err("an early timer is not handled as stale");
+    assert!(matches!(error, UseCaseError::TimerAhead { .. }), "{error}");
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(tier0_repages(&world, 1), 0);
+    assert_eq!(
+        world.incident(incident.id()).await.status(),
+        IncidentStatus::Acknowledged
+    );
+
+    // The redelivery, after the commit: tier 0 (alice) is paged again, once; a duplicate
+    // delivery after that is a no-op.
+    world.advance(chrono::TimeDelta::seconds(2));
+    let routing = world.routing();
+    assert_eq!(
+        routing.timer_fired(&payload).await.unwrap(),
+        RoutingOutcome::Advanced
+    );
+    assert_eq!(
+        world.incident(incident.id()).await.status(),
+        IncidentStatus::Triggered
+    );
+    assert_eq!(tier0_repages(&world, 1), 1);
+    assert_eq!(
+        routing.timer_fired(&payload).await.unwrap(),
+        RoutingOutcome::Unchanged
+    );
+    assert_eq!(tier0_repages(&world, 1), 0);
+}
