@@ -16,9 +16,17 @@ it holds a few thousand items). Here it saves a copy of only the items the trans
 and restores just those when the transaction raises (cancelled, or refused as invalid): the
 same outcome, since a transaction changes nothing but the items it names (the table's indexes
 are derived from its items at query time), at a cost independent of the table's size.
+
+And `Query`: moto lists and sorts every item of the table for each query, then keeps those of
+the asked partition (or index key), so a query also costs time in proportion to the table
+(130 ms at 4,000 items, measured). Here a query of the table reads only its partition, and a
+query of an index scans the items without sorting them first (the query sorts what it keeps
+by the index's and the table's keys, which are unique): the same results in the same order.
+Scans and everything else are moto's own.
 """
 
 import copy
+import inspect
 import os
 import sys
 import threading
@@ -75,6 +83,48 @@ def _restore(saved):
             table.items[hash_value][range_value] = item
 
 
+_QUERY_SCOPE = threading.local()
+
+
+def _patch_queries():
+    """Makes `Query` read only what it can return (see the module)."""
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    def all_items(self):
+        scope = getattr(_QUERY_SCOPE, "value", None)
+        if scope is None:
+            return original_all_items(self)
+        if scope[0] == "partition":
+            partition = self.items.get(scope[1])
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        if self.range_key_attr:
+            return [item for partition in self.items.values() for item in partition.values()]
+        return list(self.items.values())
+
+    def query(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        index_name = bound.arguments.get("index_name")
+        hash_key = bound.arguments.get("hash_key")
+        if index_name:
+            scope = ("index", None)
+        elif hash_key is not None:
+            scope = ("partition", hash_key)
+        else:
+            scope = None
+        _QUERY_SCOPE.value = scope
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _QUERY_SCOPE.value = None
+
+    Table.all_items = all_items
+    Table.query = query
+
+
 def _patch_transactions():
     """Makes `TransactWriteItems` save and restore only the items it names (see the module)."""
     backend_class = dynamodb_models.DynamoDBBackend
@@ -98,6 +148,7 @@ def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
     _patch_transactions()
+    _patch_queries()
     moto = DomainDispatcherApplication(create_backend_app)
     dynamodb_lock = threading.Lock()
 
