@@ -13,7 +13,8 @@ per test through a control endpoint the addon answers itself (never forwarded):
     GET  /__faults/stats  -> {"requests": {"dynamodb:PutItem": 12, ...},
                               "injected": {"dynamodb:PutItem": {"throttle": 2, ...}, ...},
                               "unanswered": [{"call": "ses:SendEmail", "kind": "delay",
-                                              "to": "alice@example.com", "text": "..."}]}
+                                              "to": "alice@example.com", "text": "..."}],
+                              "upstream_seconds": {"dynamodb:PutItem": 0.84, ...}}
 
 Setting a plan resets the counters and reseeds the generator. The first rule whose service and
 operation match (either may be "*") decides: with probability `rate` the call fails, with a kind
@@ -43,6 +44,10 @@ unfaulted answer that took at least the plan's optional `slow_seconds` from the 
 arrival (the client's attempt timeout: the client gave up and its SDK sent it again). Each
 names the recipient (`to`: the email address or phone number) and `text` (the email's subject,
 the SMS's text), so a test can tell a page resent after such a send from any other duplicate.
+
+`upstream_seconds` is, per call, the time moto took over the calls forwarded to it (from the
+request's end to the first byte of moto's answer, as the proxy saw them): a profile of where a
+slow run spends its time in the emulator, apart from the faults' own waits.
 """
 
 import asyncio
@@ -199,6 +204,7 @@ class Injector:
         self.requests = {}
         self.injected = {}
         self.unanswered = []
+        self.upstream = {}
 
     def set_plan(self, plan):
         with self.lock:
@@ -207,12 +213,14 @@ class Injector:
             self.requests = {}
             self.injected = {}
             self.unanswered = []
+            self.upstream = {}
 
     def stats(self):
         with self.lock:
             return {"requests": dict(self.requests),
                     "injected": {call: dict(kinds) for call, kinds in self.injected.items()},
-                    "unanswered": list(self.unanswered)}
+                    "unanswered": list(self.unanswered),
+                    "upstream_seconds": dict(self.upstream)}
 
     def record_unanswered(self, flow: http.HTTPFlow, kind: str):
         """Notes an email or SMS send that moto applied but whose answer the caller missed."""
@@ -282,11 +290,25 @@ class Injector:
         elif kind in ("reset_after", "delay"):
             flow.metadata["klaxon_fault"] = kind
         else:
+            flow.metadata["klaxon_injected"] = kind
             with self.lock:
                 flow.response = error_response(kind, service, flow.request, self.rng)
 
+    def record_upstream(self, flow: http.HTTPFlow):
+        """Adds the time moto took over a forwarded call to its call's total."""
+        sent = flow.request.timestamp_end
+        answered = flow.response.timestamp_start if flow.response else None
+        if sent is None or answered is None or flow.request.path.startswith(CONTROL):
+            return
+        service = service_of(flow.request)
+        call = f"{service}:{operation_of(service, flow.request)}"
+        with self.lock:
+            self.upstream[call] = self.upstream.get(call, 0.0) + max(0.0, answered - sent)
+
     async def response(self, flow: http.HTTPFlow):
         kind = flow.metadata.get("klaxon_fault")
+        if "klaxon_injected" not in flow.metadata:
+            self.record_upstream(flow)
         if kind in ("reset_after", "delay"):
             self.record_unanswered(flow, kind)
         else:

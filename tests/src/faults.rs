@@ -142,6 +142,9 @@ pub struct FaultStats {
     /// Email and SMS sends applied but unanswered, in the order the proxy saw them.
     #[serde(default)]
     pub unanswered: Vec<UnansweredSend>,
+    /// Seconds moto took over the calls forwarded to it, by `service:Operation`.
+    #[serde(default)]
+    pub upstream_seconds: BTreeMap<String, f64>,
 }
 
 impl FaultStats {
@@ -164,6 +167,26 @@ impl FaultStats {
     /// Every injected fault.
     pub fn faults(&self) -> u64 {
         self.by_kind().values().sum()
+    }
+
+    /// Seconds moto took over every forwarded call.
+    pub fn upstream_total(&self) -> f64 {
+        self.upstream_seconds.values().sum()
+    }
+
+    /// The `n` calls moto spent the most time on: `service:Operation`, calls, seconds.
+    pub fn slowest(&self, n: usize) -> Vec<(String, u64, f64)> {
+        let mut calls: Vec<(String, u64, f64)> = self
+            .upstream_seconds
+            .iter()
+            .map(|(call, seconds)| {
+                let count = self.requests.get(call).copied().unwrap_or(0);
+                (call.clone(), count, *seconds)
+            })
+            .collect();
+        calls.sort_by(|a, b| b.2.total_cmp(&a.2));
+        calls.truncate(n);
+        calls
     }
 
     /// Faults of `kind` injected into `call` (`service:Operation`).

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The load: native alerts (the example configuration's `deploy-pipeline` integration) over 20
-//! groups, each dedup key fired and then resolved, so incidents open, page (into the outbox;
-//! webhooks are off) and auto-resolve, as in production.
+//! groups, each dedup key fired and resolved `--hold` later, so incidents open, page (into the
+//! outbox; webhooks are off), escalate on their timers and auto-resolve, as in production.
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -50,6 +50,11 @@ struct Args {
     /// Time between `kill -9`s of the server (each followed by a restart at once).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     kill_every: Duration,
+    /// How long each steady-phase alert fires before its resolve is sent: longer than
+    /// grouping takes to see it, so its incident pages (an alert resolved before grouping saw
+    /// it fire resolves its incident without paging anyone, docs/design.md).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    hold: Duration,
     /// Time between samples.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     sample_every: Duration,
@@ -160,6 +165,17 @@ fn alert(prefix: &str, keys: u64, n: u64) -> Value {
         "source": "soak",
         "group": format!("soak-g{}", key % 20),
     })
+}
+
+/// Steady-phase request `n`'s body: key `soak-(n / 2 mod keys)` fired (`n` even), and the key
+/// fired `hold` pairs of requests earlier resolved (`n` odd; until then, another fire of the
+/// current key, a duplicate).
+fn steady_alert(keys: u64, hold: u64, n: u64) -> Value {
+    let pair = n / 2;
+    if n.is_multiple_of(2) || pair < hold {
+        return alert("soak", keys, 2 * pair);
+    }
+    alert("soak", keys, 2 * (pair - hold) + 1)
 }
 
 /// Counts of answers.
@@ -322,9 +338,10 @@ async fn main() -> anyhow::Result<()> {
     let peak_rate = peak(&target, args.peak_senders, args.peak_for).await?;
     let rate = (peak_rate * args.share).max(1.0);
     println!(
-        "measured peak {peak_rate:.0} alerts/s; steady load {rate:.1} alerts/s ({:.0} %) for {} s, kill -9 every {} s",
+        "measured peak {peak_rate:.0} alerts/s; steady load {rate:.1} alerts/s ({:.0} %) for {} s, each alert held {} s, kill -9 every {} s",
         args.share * 100.0,
         args.duration.as_secs(),
+        args.hold.as_secs(),
         args.kill_every.as_secs()
     );
     // The peak's backlog (grouping, incidents, pages) is worked off before the steady phase.
@@ -337,6 +354,8 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(10))
         .build()?;
     let (stop_load, mut load_stopped) = tokio::sync::watch::channel(false);
+    // Fire and resolve pairs sent while an alert is held open.
+    let hold_pairs = (args.hold.as_secs_f64() * rate / 2.0).round() as u64;
     let load = {
         let (counts, target) = (Arc::clone(&counts), target.clone());
         tokio::spawn(async move {
@@ -350,7 +369,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let (client, target, counts) =
                     (client.clone(), target.clone(), Arc::clone(&counts));
-                let body = alert("soak", 2000, n);
+                let body = steady_alert(2000, hold_pairs, n);
                 tokio::spawn(async move { post(&client, &target, &body, &counts).await });
                 n += 1;
             }
@@ -455,5 +474,9 @@ async fn main() -> anyhow::Result<()> {
     for (name, bytes) in file_sizes(&data_dir) {
         println!("  {name}: {:.2} MiB", mib(bytes));
     }
+    // Every page goes to the outbox (webhooks are off): none would mean nothing was paged.
+    let pages = std::fs::read_to_string(data_dir.join("outbox.jsonl"))
+        .map_or(0, |text| text.lines().count());
+    println!("pages in the outbox: {pages}");
     Ok(())
 }

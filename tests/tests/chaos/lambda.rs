@@ -258,13 +258,20 @@ impl Plumbing {
             let mut received = Vec::new();
             for (queue, messages) in round {
                 received.extend(messages.iter().map(|m| (queue.clone(), m.clone())));
-                let batches = self.batches(&queue, messages);
-                // The FIFO queue's batches run one after another (a group's order holds); the
-                // standard queues' batches run concurrently, as parallel function instances.
+                // The FIFO queue's batches of one message group run one after another (the
+                // group's order holds), its groups concurrently, as Lambda scales a FIFO
+                // queue's consumers by message group; the standard queues' batches run
+                // concurrently, as parallel function instances.
                 let lanes: Vec<Vec<Vec<Message>>> = if queue.name == QueueName::Alerts {
-                    vec![batches]
+                    by_message_group(messages)
+                        .into_iter()
+                        .map(|group| self.batches(&queue, group))
+                        .collect()
                 } else {
-                    batches.into_iter().map(|batch| vec![batch]).collect()
+                    self.batches(&queue, messages)
+                        .into_iter()
+                        .map(|batch| vec![batch])
+                        .collect()
                 };
                 for lane in lanes {
                     let deployment = Arc::clone(&self.deployment);
@@ -502,6 +509,24 @@ impl Plumbing {
         }
         moved
     }
+}
+
+/// A FIFO queue's messages split by message group, each group's in the order received.
+fn by_message_group(messages: Vec<Message>) -> Vec<Vec<Message>> {
+    let mut groups: Vec<(String, Vec<Message>)> = Vec::new();
+    for message in messages {
+        let group = message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+            .cloned()
+            .unwrap_or_default();
+        match groups.iter_mut().find(|(name, _)| *name == group) {
+            Some((_, list)) => list.push(message),
+            None => groups.push((group, vec![message])),
+        }
+    }
+    groups.into_iter().map(|(_, list)| list).collect()
 }
 
 fn receive_count(message: &Message) -> u32 {

@@ -191,51 +191,64 @@ async fn send_all(
     results
 }
 
+/// Acknowledges one group's incident of `cycle` through the ack handler's API route, retried
+/// until answered 2xx: the incident, if it was, and the requests refused on the way.
+async fn ack_one(d: &Deployment, first: String) -> (Option<IncidentId>, u64) {
+    let Some(id) = incident_of(d, &first).await else {
+        return (None, 0);
+    };
+    let request = event(
+        "ack-incident-acknowledge.json",
+        &[
+            ("klx_EXAMPLE_API_KEY", &d.api_key),
+            ("0192f3a1b2c37d4e8f90a1b2c3d4e5f6", id.as_str()),
+        ],
+    );
+    let mut refused = 0;
+    for _ in 0..12 {
+        match d.ack.handle(request.clone()).await {
+            Ok(answer) if (200..300).contains(&answer.status_code) => return (Some(id), refused),
+            Ok(answer) => assert!(answer.status_code >= 500, "ack refused: {answer:?}"),
+            Err(_) => {}
+        }
+        refused += 1;
+    }
+    (None, refused)
+}
+
 /// Acknowledges the incidents of the groups `chosen` picks, through the ack handler's API
-/// route, retried until answered 2xx.
+/// route, retried until answered 2xx; the responders act at the same time, `SENDERS` at once.
 async fn ack_phase(
-    d: &Deployment,
+    d: &Arc<Deployment>,
     ledger: &mut Ledger,
     cycle: usize,
     groups: usize,
     chosen: impl Fn(usize) -> bool,
 ) {
-    let mut acked = Vec::new();
+    let responders = Arc::new(tokio::sync::Semaphore::new(SENDERS));
+    let mut tasks = tokio::task::JoinSet::new();
     for group in (0..groups).filter(|g| chosen(*g)) {
         let Some(first) = ledger
             .accepted
             .get(&(group, cycle))
             .and_then(|keys| keys.first())
+            .cloned()
         else {
             continue;
         };
-        let Some(id) = incident_of(d, first).await else {
-            continue;
-        };
-        let request = event(
-            "ack-incident-acknowledge.json",
-            &[
-                ("klx_EXAMPLE_API_KEY", &d.api_key),
-                ("0192f3a1b2c37d4e8f90a1b2c3d4e5f6", id.as_str()),
-            ],
-        );
-        let mut done = false;
-        for _ in 0..12 {
-            let answer = d.ack.handle(request.clone()).await;
-            match answer {
-                Ok(answer) if (200..300).contains(&answer.status_code) => {
-                    done = true;
-                    break;
-                }
-                Ok(answer) => assert!(answer.status_code >= 500, "ack refused: {answer:?}"),
-                Err(_) => {}
-            }
-            ledger.refused += 1;
-        }
-        if done {
-            acked.push(id);
-        }
+        let (d, responders) = (Arc::clone(d), Arc::clone(&responders));
+        tasks.spawn(async move {
+            let _turn = responders.acquire_owned().await.unwrap();
+            ack_one(&d, first).await
+        });
     }
+    let mut acked = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (id, refused) = joined.unwrap();
+        ledger.refused += refused;
+        acked.extend(id);
+    }
+    acked.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     let (emails, sms) = sent(d).await;
     for id in acked {
         let incident = d.repo.incident(&id).await.unwrap().unwrap();
@@ -303,6 +316,31 @@ async fn cycle(
     sweep(d, plumbing).await;
 }
 
+/// Prints, for each incident with a message in a dead-letter queue, its delivery records as
+/// they were when the message got there (before the redrive is handled): why a page died.
+async fn print_dead_lettered(d: &Deployment, dead_letters: &[(String, String)]) {
+    let incidents = klaxon_tests::chaos::dead_lettered_incidents(
+        dead_letters.iter().map(|(_, body)| body.as_str()),
+    );
+    for id in incidents {
+        println!(
+            "  dead-lettered incident {id}, its deliveries (clock {}):",
+            d.clock.now()
+        );
+        for record in d.repo.deliveries(&id).await.unwrap() {
+            println!(
+                "    {} {:?} attempt {} claimed {} finished {:?} error {:?}",
+                record.key,
+                record.status,
+                record.attempt,
+                record.claimed_at,
+                record.finished_at,
+                record.error
+            );
+        }
+    }
+}
+
 /// Runs the chaos scenario and checks it. Panics (with the seed) when something is lost or
 /// paged twice.
 pub async fn run(size: Size) -> Report {
@@ -343,15 +381,19 @@ pub async fn run(size: Size) -> Report {
         let stats = proxy.stats().await;
         println!(
             "  cycle {}/{cycles} done after {:.0} s: {} alerts accepted ({} requests retried), \
-             {} AWS calls, {} faults, plumbing {:?}",
+             {} AWS calls, {} faults, moto busy {:.0} s, plumbing {:?}",
             c + 1,
             started.elapsed().as_secs_f64(),
             ledger.accepted.values().map(Vec::len).sum::<usize>() + ledger.resolved.len(),
             ledger.refused,
             stats.calls(),
             stats.faults(),
+            stats.upstream_total(),
             plumbing.stats()
         );
+        for (call, count, seconds) in stats.slowest(6) {
+            println!("    moto: {call} {count} calls, {seconds:.1} s");
+        }
     }
     let mut faults = proxy.stats().await;
     // The weather clears: whatever is left (dead letters included) must now finish.
@@ -363,6 +405,7 @@ pub async fn run(size: Size) -> Report {
         .into_iter()
         .map(|(queue, body)| (queue.as_str().to_owned(), body))
         .collect();
+    print_dead_lettered(&d, &dead_letters).await;
     plumbing.drain().await;
     sweep(&d, &plumbing).await;
     let died_again = plumbing.redrive().await;

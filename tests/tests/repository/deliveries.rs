@@ -4,6 +4,7 @@ use super::*;
 
 repository!(
     deliveries_are_claimed_once_and_finished_by_their_claimer,
+    a_claim_whose_write_was_applied_but_failed_is_released_for_the_next_sender,
     idempotency_records_expire,
     overrides_are_ordered_by_start_then_creation,
 );
@@ -352,4 +353,110 @@ async fn overrides_are_ordered_by_start_then_creation<S: Store>(f: Fixture<S>) {
         .create_override(&make("early", "bob", 5, 6), &by)
         .await
         .unwrap();
+}
+
+/// A store whose next update (while `lost` is set) is answered with a transient failure,
+/// whether it was applied or not, as a DynamoDB write is when its answer is lost and every
+/// retry fails too.
+#[derive(Clone)]
+struct LostAnswerStore<S> {
+    inner: S,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S: Store> Store for LostAnswerStore<S> {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        actions: Vec<UpdateAction>,
+        condition: Option<Condition>,
+        return_values: ReturnValues,
+    ) -> Result<Option<Item>, StoreError> {
+        let answer = self
+            .inner
+            .update(key, actions, condition, return_values)
+            .await;
+        if self.lost.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            drop(answer);
+            return Err(StoreError::Backend {
+                operation: "UpdateItem",
+                message: "the answer was lost".into(),
+            });
+        }
+        answer
+    }
+    async fn delete(
+        &self,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
+        self.inner.transact(ops).await
+    }
+}
+
+/// Found by the chaos run (docs/performance.md, "Chaos runs"): a claim applied but answered
+/// with a failure (its answer lost, every retry failed) held the page for nobody; each
+/// redelivery found it "in flight" until it went stale after 5 minutes, and a page whose claim
+/// was made on a late receive reached the dead-letter queue first. Now the claimer releases
+/// it by its token, so the next delivery claims it at once; a claim it never made (someone
+/// else's) is left alone.
+async fn a_claim_whose_write_was_applied_but_failed_is_released_for_the_next_sender<
+    S: Store + Clone,
+>(
+    f: Fixture<S>,
+) {
+    let id = incident_id("inc1");
+    new_incident(&f, "g", "inc1", 1).await;
+    let request = PageRequest {
+        incident: id.clone(),
+        policy: PolicyId::new("infra").unwrap(),
+        round: 0,
+        tier: 0,
+        targets: vec![Target::User(alice())],
+        urgency: Urgency::High,
+        resolve_at: f.now(),
+        cycle: 0,
+        responders: None,
+    };
+    let email = Delivery::page(&request, &alice(), Channel::Email);
+    let stale = HumanDuration::from_mins(5);
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let losing = Repository::new(
+        LostAnswerStore {
+            inner: f.store.clone(),
+            lost: Arc::clone(&lost),
+        },
+        f.clock.clone(),
+        source(),
+    );
+    let failed = losing.claim_delivery(&email, stale).await;
+    assert!(
+        matches!(failed, Err(RepoError::Store(ref error)) if error.is_transient()),
+        "{failed:?}"
+    );
+    // The redelivery, at once (the clock has not moved): it is this sender's to send.
+    assert_eq!(
+        f.repo.claim_delivery(&email, stale).await.unwrap(),
+        Claim::Claimed { attempt: 2 }
+    );
+    // A claim refused (that sender holds it) and answered with a failure releases nothing:
+    // the release is conditioned on the failed call's own token.
+    lost.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(losing.claim_delivery(&email, stale).await.is_err());
+    assert_eq!(
+        f.repo.claim_delivery(&email, stale).await.unwrap(),
+        Claim::InFlight
+    );
 }

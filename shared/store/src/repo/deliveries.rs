@@ -230,6 +230,12 @@ fn claim_token() -> String {
     format!("{:016x}{count:x}", hasher.finish())
 }
 
+/// Tries [`Repository::claim_delivery`] makes to release a claim of unknown outcome.
+const RELEASE_ATTEMPTS: u32 = 3;
+
+/// The error a released claim of unknown outcome records.
+const RELEASED_CLAIM: &str = "the claim's outcome was unknown (its write failed); released";
+
 fn delivery_key(incident: &IncidentId, key: &str) -> Result<Key, RepoError> {
     check_key_part("delivery.key", key, 900)?;
     Ok(schema::delivery_key(incident.as_str(), key))
@@ -249,7 +255,59 @@ impl<S: Store> Repository<S> {
         // This call's own mark: when the claim was written but its answer lost, the retried
         // write (the SDK's, or the store's) finds the claim is its own, not another sender's.
         let token = claim_token();
-        let (key, purpose, token) = (&key, &purpose, &token);
+        let claimed = self
+            .try_claim(delivery, stale_after, &key, &purpose, &token)
+            .await;
+        if let Err(RepoError::Store(error)) = &claimed
+            && error.is_transient()
+        {
+            // The claim's outcome is unknown: it may have been applied with its answer lost
+            // (every retry failed too). Left standing, nobody would finish it and every
+            // redelivery would find it "in flight" until it went stale; released by this
+            // call's token, the next delivery claims it at once.
+            self.release_claim(&key, &token).await;
+        }
+        claimed
+    }
+
+    /// Marks a claim this caller may hold (`token`) failed transiently, so the next sender
+    /// claims it at once; a claim that is not this token's (never applied, taken over, or
+    /// finished) is left as it is. Best effort, a few tries: if none succeeds, the claim goes
+    /// stale as a crashed sender's would.
+    async fn release_claim(&self, key: &Key, token: &str) {
+        for _ in 0..RELEASE_ATTEMPTS {
+            let mine = Condition::equals("status", s(DeliveryStatus::Claimed.as_str()))
+                .and(Condition::equals("claim_token", s(token.to_owned())));
+            let released = self
+                .store
+                .update(
+                    key,
+                    vec![
+                        UpdateAction::set("status", s(DeliveryStatus::FailedTransient.as_str())),
+                        UpdateAction::set("error", s(RELEASED_CLAIM)),
+                    ],
+                    Some(mine),
+                    ReturnValues::None,
+                )
+                .await;
+            match released {
+                Err(error) if error.is_transient() => {}
+                Ok(_) | Err(_) => return,
+            }
+        }
+    }
+
+    /// One claim attempt of [`Repository::claim_delivery`], under `token`.
+    async fn try_claim(
+        &self,
+        delivery: &Delivery,
+        stale_after: HumanDuration,
+        key: &Key,
+        purpose: &crate::AttributeValue,
+        token: &str,
+    ) -> Result<Claim, RepoError> {
+        let token = token.to_owned();
+        let (key, purpose, token) = (key, purpose, &token);
         retry_on_conflict("delivery", delivery.key.clone(), move || async move {
             let now = self.now();
             let stale_before = now.timestamp() - stale_after.as_secs();
