@@ -47,7 +47,7 @@ fn a_heartbeat_parses_with_defaults_and_its_alert_routes_to_its_policy() {
 #[test]
 fn bad_heartbeats_name_the_field() {
     let errors = errors_after(heartbeats(json!([
-        {"name": "a", "integration": "missing", "interval": "30s"},
+        {"name": "a", "integration": "missing", "interval": "0s"},
         {"name": "b", "integration": "am", "interval": "5m", "escalation_policy": "gone",
          "grace": "40d"},
         {"name": "a", "integration": "am", "interval": "5m", "description": " "}
@@ -56,7 +56,7 @@ fn bad_heartbeats_name_the_field() {
         errors,
         vec![
             r#"heartbeats[0].integration: unknown integration "missing" (not defined under integrations)"#,
-            "heartbeats[0].interval: must be between 1m and 31d (got 30s)",
+            "heartbeats[0].interval: must be between 1s and 31d (got 0s)",
             r#"heartbeats[1].escalation_policy: unknown escalation policy "gone" (not defined under escalation_policies)"#,
             "heartbeats[1].grace: must be between 0s and 31d (got 40d)",
             "heartbeats[2].description: must be 1 to 1024 characters when given",
