@@ -109,11 +109,14 @@ pub struct ArmedTimer {
     pub payload: TimerPayload,
 }
 
+/// Armed heartbeat timers by name: (due, payload).
+pub type ArmedHeartbeats = BTreeMap<String, (DateTime<Utc>, HeartbeatTimer)>;
+
 /// Timers kept in a map by name (arming an existing name keeps the first, like the adapters).
 #[derive(Debug, Clone, Default)]
 pub struct RecordingTimers {
     armed: Arc<Mutex<BTreeMap<String, ArmedTimer>>>,
-    heartbeats: Arc<Mutex<BTreeMap<String, (DateTime<Utc>, HeartbeatTimer)>>>,
+    heartbeats: Arc<Mutex<ArmedHeartbeats>>,
     cancelled: Arc<Mutex<Vec<String>>>,
 }
 
@@ -129,7 +132,7 @@ impl RecordingTimers {
     }
 
     /// The armed heartbeat timers by name: (due, payload).
-    pub fn armed_heartbeats(&self) -> BTreeMap<String, (DateTime<Utc>, HeartbeatTimer)> {
+    pub fn armed_heartbeats(&self) -> ArmedHeartbeats {
         self.heartbeats.lock().unwrap().clone()
     }
 
