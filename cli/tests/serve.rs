@@ -277,5 +277,7 @@ fn kill_9_loses_no_answered_alert_with_durability_full() {
 mod commands;
 #[path = "serve/errors_and_signals.rs"]
 mod errors_and_signals;
+#[path = "serve/heartbeats.rs"]
+mod heartbeats;
 #[path = "serve/responders.rs"]
 mod responders;

@@ -7,6 +7,7 @@
 mod analytics;
 mod config;
 mod dead_letters;
+mod heartbeats;
 mod incidents;
 mod keys;
 mod overrides;
@@ -17,6 +18,7 @@ mod serve;
 pub use analytics::*;
 pub use config::*;
 pub use dead_letters::*;
+pub use heartbeats::*;
 pub use incidents::*;
 pub use keys::*;
 pub use overrides::*;
@@ -110,6 +112,9 @@ pub enum Command {
     /// List, add and remove schedule overrides on a running Klaxon.
     #[command(subcommand)]
     Overrides(OverridesCommand),
+    /// The state of every heartbeat (dead man's switch) on a running Klaxon.
+    #[command(subcommand)]
+    Heartbeats(HeartbeatsCommand),
     /// List and redrive the dead letters of a local data directory's queues.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),

@@ -6,6 +6,7 @@ mod api;
 mod apply;
 mod config;
 mod dead_letters;
+mod heartbeats;
 pub(crate) mod import;
 mod keys;
 mod link_secret;
@@ -17,8 +18,8 @@ mod serve;
 pub(crate) mod store;
 
 use crate::args::{
-    Cli, Command, ConfigCommand, DeadLettersCommand, IncidentsCommand, KeysCommand,
-    OverridesCommand, RouteCommand, ScheduleCommand,
+    Cli, Command, ConfigCommand, DeadLettersCommand, HeartbeatsCommand, IncidentsCommand,
+    KeysCommand, OverridesCommand, RouteCommand, ScheduleCommand,
 };
 use klaxon_domain::config::Config;
 use klaxon_domain::ids::ScheduleId;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Overrides(OverridesCommand::Add(args)) => api::add_override(&args, output),
         Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
         Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),
+        Command::Heartbeats(HeartbeatsCommand::List(args)) => heartbeats::list(&args, output),
         Command::DeadLetters(DeadLettersCommand::List(args)) => dead_letters::list(&args, output),
         Command::DeadLetters(DeadLettersCommand::Redrive(args)) => {
             dead_letters::redrive(&args, output)

@@ -64,9 +64,10 @@ impl Consumer {
 pub fn consumer_for(message: &QueueMessage) -> Consumer {
     match message {
         QueueMessage::Alert(_) => Consumer::Grouping,
-        QueueMessage::Incident(_) | QueueMessage::Timer(_) | QueueMessage::Sweep { .. } => {
-            Consumer::Routing
-        }
+        QueueMessage::Incident(_)
+        | QueueMessage::Timer(_)
+        | QueueMessage::HeartbeatTimer(_)
+        | QueueMessage::Sweep { .. } => Consumer::Routing,
         QueueMessage::Page(_) | QueueMessage::Notice(_) => Consumer::Notify,
     }
 }
@@ -86,6 +87,7 @@ pub fn message_kind(message: &QueueMessage) -> &'static str {
         QueueMessage::Alert(_) => "alert",
         QueueMessage::Incident(_) => "incident",
         QueueMessage::Timer(_) => "timer",
+        QueueMessage::HeartbeatTimer(_) => "heartbeat_timer",
         QueueMessage::Sweep { .. } => "sweep",
         QueueMessage::Page(_) => "page",
         QueueMessage::Notice(_) => "notice",

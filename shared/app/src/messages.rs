@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use klaxon_domain::alert::AlertKey;
 use klaxon_domain::escalation::{PageRequest, TimerPayload};
+use klaxon_domain::heartbeat::HeartbeatTimer;
 use klaxon_domain::ids::{AlertId, GroupKey, IncidentId, UserId};
 use klaxon_domain::timeline::Actor;
 use klaxon_domain::user::Channel;
@@ -121,6 +122,8 @@ pub enum QueueMessage {
     Incident(IncidentMessage),
     /// A fired escalation timer → routing.
     Timer(TimerPayload),
+    /// A fired heartbeat timer → routing: the heartbeat may have missed its deadline.
+    HeartbeatTimer(HeartbeatTimer),
     /// The periodic recovery sweep → routing.
     Sweep {
         /// When the sweep was scheduled to run (informational).
@@ -139,7 +142,9 @@ impl QueueMessage {
         match self {
             QueueMessage::Alert(_) => QueueName::Alerts,
             QueueMessage::Incident(_) => QueueName::Incidents,
-            QueueMessage::Timer(_) | QueueMessage::Sweep { .. } => QueueName::Timers,
+            QueueMessage::Timer(_)
+            | QueueMessage::HeartbeatTimer(_)
+            | QueueMessage::Sweep { .. } => QueueName::Timers,
             QueueMessage::Page(_) | QueueMessage::Notice(_) => QueueName::Notifications,
         }
     }
@@ -185,6 +190,23 @@ impl QueueMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use klaxon_domain::heartbeat::HeartbeatName;
+
+    #[test]
+    fn a_heartbeat_timer_travels_on_the_timers_queue() {
+        let message = QueueMessage::HeartbeatTimer(HeartbeatTimer {
+            heartbeat: HeartbeatName::new("backup").unwrap(),
+            version: 4,
+        });
+        assert_eq!(message.queue(), QueueName::Timers);
+        let text = message.to_json();
+        assert_eq!(
+            text,
+            r#"{"kind":"heartbeat_timer","heartbeat":"backup","version":4}"#
+        );
+        assert_eq!(QueueMessage::from_json(&text).unwrap(), message);
+    }
+
     use klaxon_domain::escalation::TimerKind;
     use klaxon_domain::ids::IncidentId;
 

@@ -6,6 +6,7 @@
 use crate::messages::QueueMessage;
 use chrono::{DateTime, Utc};
 use klaxon_domain::escalation::{TimerName, TimerPayload};
+use klaxon_domain::heartbeat::HeartbeatTimer;
 use std::future::Future;
 
 pub use klaxon_store::{Clock, SystemClock};
@@ -47,6 +48,15 @@ pub trait Timers: Send + Sync {
         name: &TimerName,
         due: DateTime<Utc>,
         payload: &TimerPayload,
+    ) -> impl Future<Output = Result<(), TimerError>> + Send;
+
+    /// Arms a heartbeat's timer: like [`Timers::arm`], but the timer delivers a
+    /// [`QueueMessage::HeartbeatTimer`].
+    fn arm_heartbeat(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &HeartbeatTimer,
     ) -> impl Future<Output = Result<(), TimerError>> + Send;
 
     /// Cancels a timer. Cancelling a timer that does not exist (fired, or never armed) succeeds.

@@ -126,7 +126,13 @@ impl Function {
                 names.extend(TIMER_VARIABLES);
             }
             Function::Ack => {
-                names.push("NOTIFICATIONS_QUEUE_URL");
+                // Heartbeat pings resolve the missed-heartbeat alert (alerts queue); declared
+                // incidents are announced to routing (incidents queue).
+                names.extend([
+                    "ALERTS_QUEUE_URL",
+                    "INCIDENTS_QUEUE_URL",
+                    "NOTIFICATIONS_QUEUE_URL",
+                ]);
                 names.extend(TIMER_VARIABLES);
                 names.push("LINK_SIGNING_KEYS_SECRET_ARN");
             }

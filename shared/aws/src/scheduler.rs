@@ -39,6 +39,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{Clock, TimerError, Timers};
 use klaxon_domain::escalation::{TimerName, TimerPayload};
+use klaxon_domain::heartbeat::HeartbeatTimer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -221,7 +222,46 @@ impl Timers for SchedulerTimers {
         due: DateTime<Utc>,
         payload: &TimerPayload,
     ) -> Result<(), TimerError> {
-        let message = QueueMessage::Timer(payload.clone());
+        self.arm_message(name, due, QueueMessage::Timer(payload.clone()))
+            .await
+    }
+
+    async fn arm_heartbeat(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &HeartbeatTimer,
+    ) -> Result<(), TimerError> {
+        self.arm_message(name, due, QueueMessage::HeartbeatTimer(payload.clone()))
+            .await
+    }
+
+    async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
+        let result = with_retries(&self.retry, || {
+            self.client
+                .delete_schedule()
+                .name(name.as_str())
+                .group_name(&self.settings.group_name)
+                .send()
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(failure) if failure.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(failure) => Err(Self::error(name, failure.describe())),
+        }
+    }
+}
+
+impl SchedulerTimers {
+    /// Arms timer `name` due at `due` delivering `message` (a schedule, or a delayed queue
+    /// message when due within the direct window).
+    async fn arm_message(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        message: QueueMessage,
+    ) -> Result<(), TimerError> {
         match self.plan(due, self.clock.now()) {
             ArmPlan::Direct { delay } => {
                 tracing::info!(
@@ -266,22 +306,6 @@ impl Timers for SchedulerTimers {
                     Err(failure) => Err(Self::error(name, failure.describe())),
                 }
             }
-        }
-    }
-
-    async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
-        let result = with_retries(&self.retry, || {
-            self.client
-                .delete_schedule()
-                .name(name.as_str())
-                .group_name(&self.settings.group_name)
-                .send()
-        })
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(failure) if failure.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(failure) => Err(Self::error(name, failure.describe())),
         }
     }
 }

@@ -152,6 +152,7 @@ pub(crate) fn message_kind(message: &QueueMessage) -> &'static str {
         QueueMessage::Alert(_) => "alert",
         QueueMessage::Incident(_) => "incident",
         QueueMessage::Timer(_) => "timer",
+        QueueMessage::HeartbeatTimer(_) => "heartbeat_timer",
         QueueMessage::Sweep { .. } => "sweep",
         QueueMessage::Page(_) => "page",
         QueueMessage::Notice(_) => "notice",

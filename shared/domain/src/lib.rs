@@ -15,6 +15,7 @@
 //! - [`schedule`]: rotations, layers, restrictions, overrides and on-call resolution.
 //! - [`incident`], [`timeline`]: incident lifecycle and CloudEvents timeline entries.
 //! - [`user`]: responders and their contact methods.
+//! - [`heartbeat`]: heartbeats (dead man's switch): pings, one versioned timer, expiry.
 //! - [`config`]: configuration as code, validated with exact error paths.
 //! - [`analytics`]: response metrics (time to acknowledge and resolve, pages, off-hours
 //!   pages) per incident and aggregated over a period.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod duration;
 pub mod escalation;
 pub mod grouping;
+pub mod heartbeat;
 pub mod ids;
 pub mod incident;
 pub mod ingest;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::{QueueError, TimerError, Timers};
 use klaxon_domain::escalation::{TimerName, TimerPayload};
+use klaxon_domain::heartbeat::HeartbeatTimer;
 use rusqlite::params;
 use tokio::sync::watch;
 
@@ -63,9 +64,8 @@ impl SqliteTimers {
                         .collect::<Result<_, _>>()?
                 };
                 for (name, payload) in &due {
-                    match serde_json::from_str::<TimerPayload>(payload) {
-                        Ok(payload) => {
-                            let message = QueueMessage::Timer(payload);
+                    match stored_message(payload) {
+                        Ok(message) => {
                             // Stamped with the queue's clock, so it is receivable at once.
                             insert_message(
                                 &tx,
@@ -108,7 +108,8 @@ impl SqliteTimers {
             .map_err(|error| timer_error("(next due)", error))
     }
 
-    /// Every pending timer, earliest first.
+    /// Every pending incident timer, earliest first (heartbeat timers are left out: see
+    /// [`SqliteTimers::pending_heartbeats`]).
     pub async fn pending(&self) -> Result<Vec<PendingTimer>, TimerError> {
         let rows: Vec<(String, i64, String)> = self
             .queue
@@ -123,6 +124,7 @@ impl SqliteTimers {
             .await
             .map_err(|error| timer_error("(pending)", error))?;
         rows.into_iter()
+            .filter(|(_, _, payload)| serde_json::from_str::<HeartbeatTimer>(payload).is_err())
             .map(|(name, due, payload)| {
                 let payload = serde_json::from_str(&payload).map_err(|parse| TimerError {
                     name: name.clone(),
@@ -141,23 +143,37 @@ impl SqliteTimers {
             .collect()
     }
 
-    /// A receiver that changes whenever a timer is armed (the pump re-plans its sleep).
-    pub fn subscribe_armed(&self) -> watch::Receiver<u64> {
-        self.queue.inner().timers_armed.subscribe()
+    /// Every pending heartbeat timer: (name, due, payload), earliest first.
+    pub async fn pending_heartbeats(
+        &self,
+    ) -> Result<Vec<(String, DateTime<Utc>, HeartbeatTimer)>, TimerError> {
+        let rows: Vec<(String, i64, String)> = self
+            .queue
+            .run(QueueName::Timers.as_str(), |connection, _| {
+                let mut statement = connection
+                    .prepare("SELECT name, due, payload FROM timers ORDER BY due, name")?;
+                let rows = statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(|error| timer_error("(pending)", error))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, due, payload)| {
+                let payload = serde_json::from_str::<HeartbeatTimer>(&payload).ok()?;
+                Some((name, from_millis(due), payload))
+            })
+            .collect())
     }
-}
 
-impl Timers for SqliteTimers {
-    async fn arm(
+    async fn insert(
         &self,
         name: &TimerName,
         due: DateTime<Utc>,
-        payload: &TimerPayload,
+        body: String,
     ) -> Result<(), TimerError> {
-        let body = serde_json::to_string(payload).map_err(|error| TimerError {
-            name: name.to_string(),
-            message: error.to_string(),
-        })?;
         let key = name.to_string();
         let inserted = self
             .queue
@@ -179,6 +195,39 @@ impl Timers for SqliteTimers {
         Ok(())
     }
 
+    /// A receiver that changes whenever a timer is armed (the pump re-plans its sleep).
+    pub fn subscribe_armed(&self) -> watch::Receiver<u64> {
+        self.queue.inner().timers_armed.subscribe()
+    }
+}
+
+impl Timers for SqliteTimers {
+    async fn arm(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &TimerPayload,
+    ) -> Result<(), TimerError> {
+        let body = serde_json::to_string(payload).map_err(|error| TimerError {
+            name: name.to_string(),
+            message: error.to_string(),
+        })?;
+        self.insert(name, due, body).await
+    }
+
+    async fn arm_heartbeat(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &HeartbeatTimer,
+    ) -> Result<(), TimerError> {
+        let body = serde_json::to_string(payload).map_err(|error| TimerError {
+            name: name.to_string(),
+            message: error.to_string(),
+        })?;
+        self.insert(name, due, body).await
+    }
+
     async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
         let key = name.to_string();
         self.queue
@@ -188,6 +237,17 @@ impl Timers for SqliteTimers {
             .await
             .map_err(|error| timer_error(name.as_str(), error))?;
         Ok(())
+    }
+}
+
+/// The message a stored timer delivers: an incident timer's payload, or a heartbeat's (the
+/// two shapes never parse as each other: each requires a field the other lacks).
+fn stored_message(payload: &str) -> Result<QueueMessage, serde_json::Error> {
+    match serde_json::from_str::<TimerPayload>(payload) {
+        Ok(payload) => Ok(QueueMessage::Timer(payload)),
+        Err(error) => serde_json::from_str::<HeartbeatTimer>(payload)
+            .map(QueueMessage::HeartbeatTimer)
+            .map_err(|_| error),
     }
 }
 

@@ -8,6 +8,7 @@ use klaxon_app::ports::{
     Timers, WebhookPost, WebhookSender,
 };
 use klaxon_domain::escalation::{TimerName, TimerPayload};
+use klaxon_domain::heartbeat::HeartbeatTimer;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,10 +109,14 @@ pub struct ArmedTimer {
     pub payload: TimerPayload,
 }
 
+/// Armed heartbeat timers by name: (due, payload).
+pub type ArmedHeartbeats = BTreeMap<String, (DateTime<Utc>, HeartbeatTimer)>;
+
 /// Timers kept in a map by name (arming an existing name keeps the first, like the adapters).
 #[derive(Debug, Clone, Default)]
 pub struct RecordingTimers {
     armed: Arc<Mutex<BTreeMap<String, ArmedTimer>>>,
+    heartbeats: Arc<Mutex<ArmedHeartbeats>>,
     cancelled: Arc<Mutex<Vec<String>>>,
 }
 
@@ -124,6 +129,11 @@ impl RecordingTimers {
     /// The armed timers by name.
     pub fn armed(&self) -> BTreeMap<String, ArmedTimer> {
         self.armed.lock().unwrap().clone()
+    }
+
+    /// The armed heartbeat timers by name: (due, payload).
+    pub fn armed_heartbeats(&self) -> ArmedHeartbeats {
+        self.heartbeats.lock().unwrap().clone()
     }
 
     /// Names cancelled so far (in order).
@@ -160,8 +170,23 @@ impl Timers for RecordingTimers {
         Ok(())
     }
 
+    async fn arm_heartbeat(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &HeartbeatTimer,
+    ) -> Result<(), TimerError> {
+        self.heartbeats
+            .lock()
+            .unwrap()
+            .entry(name.as_str().to_string())
+            .or_insert((due, payload.clone()));
+        Ok(())
+    }
+
     async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
         self.armed.lock().unwrap().remove(name.as_str());
+        self.heartbeats.lock().unwrap().remove(name.as_str());
         self.cancelled
             .lock()
             .unwrap()

@@ -301,6 +301,26 @@ impl<T: Timers> Timers for FaultyTimers<T> {
         }
     }
 
+    async fn arm_heartbeat(
+        &self,
+        name: &TimerName,
+        due: DateTime<Utc>,
+        payload: &klaxon_domain::heartbeat::HeartbeatTimer,
+    ) -> Result<(), TimerError> {
+        let error = |fault: LocalFault| TimerError {
+            name: name.as_str().to_owned(),
+            message: fault.message().to_owned(),
+        };
+        match self.faults.pick("timers:arm", true) {
+            None => self.inner.arm_heartbeat(name, due, payload).await,
+            Some(LocalFault::CrashAfterCommit) => {
+                self.inner.arm_heartbeat(name, due, payload).await?;
+                Err(error(LocalFault::CrashAfterCommit))
+            }
+            Some(fault) => Err(error(fault)),
+        }
+    }
+
     async fn cancel(&self, name: &TimerName) -> Result<(), TimerError> {
         let error = |fault: LocalFault| TimerError {
             name: name.as_str().to_owned(),

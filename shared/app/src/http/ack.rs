@@ -49,6 +49,7 @@ where
     T: Timers + 'static,
 {
     let actions = super::actions::routes(Arc::clone(&service));
+    let heartbeats = super::heartbeats::routes(Arc::clone(&service));
     Router::new()
         .route(
             LINKS_PATH,
@@ -62,6 +63,7 @@ where
         .route("/v1/slack/actions", post(slack_action::<S, Q, T>))
         .with_state(service)
         .merge(actions)
+        .merge(heartbeats)
 }
 
 fn malformed_link(reason: &str) -> Response {

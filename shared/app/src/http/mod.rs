@@ -16,6 +16,7 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod heartbeats;
 pub mod ingest;
 pub mod opsgenie;
 pub mod pages;

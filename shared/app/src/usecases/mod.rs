@@ -9,6 +9,7 @@
 //! - [`queries`]: incidents, timelines, on-call, overrides (`api`).
 //! - [`config`]: the cached current configuration; reading and uploading it (`api`).
 //! - [`ack`]: signed links, API and Slack acknowledge/resolve (`ack`).
+//! - [`heartbeats`]: heartbeat pings, expiry on a fired heartbeat timer, the listing.
 //! - [`access`]: API-key authentication shared by `ack` and `api`.
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod effects;
 pub mod error;
 pub mod grouping;
+pub mod heartbeats;
 pub mod ingest;
 pub mod lifecycle;
 pub mod notify;

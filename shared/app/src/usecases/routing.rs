@@ -120,6 +120,12 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 event: IncidentEvent::Triggered,
             }) => self.triggered(incident).await,
             QueueMessage::Timer(payload) => self.timer_fired(payload).await,
+            QueueMessage::HeartbeatTimer(timer) => {
+                match super::heartbeats::expire(&self.core, &self.queue, timer).await? {
+                    super::heartbeats::ExpiryOutcome::Unchanged => Ok(RoutingOutcome::Unchanged),
+                    _ => Ok(RoutingOutcome::Advanced),
+                }
+            }
             QueueMessage::Sweep { .. } => self.sweep().await.map(RoutingOutcome::Swept),
             other => Err(UseCaseError::invalid(
                 "kind",

@@ -74,7 +74,7 @@ impl fmt::Display for ConfigPath {
 
 /// The top-level sections in the order the documentation lists them; errors are reported in
 /// this order.
-pub(crate) const SECTIONS: [&str; 11] = [
+pub(crate) const SECTIONS: [&str; 12] = [
     "version",
     "users",
     "schedules",
@@ -84,6 +84,7 @@ pub(crate) const SECTIONS: [&str; 11] = [
     "maintenance_windows",
     "integrations",
     "teams",
+    "heartbeats",
     "notifications",
     "settings",
 ];

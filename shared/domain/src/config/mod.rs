@@ -32,6 +32,7 @@ use crate::Instant;
 use crate::alert::Alert;
 use crate::escalation::EscalationPolicy;
 use crate::grouping::{Grouping, GroupingConfig};
+use crate::heartbeat::{HEARTBEAT_LABEL, Heartbeat, HeartbeatName};
 use crate::ids::{IntegrationName, PolicyId, ScheduleId, UserId};
 use crate::routing::{MaintenanceWindow, RoutingConfig, RoutingContext, RoutingDecision, route};
 use crate::schedule::Schedule;
@@ -64,6 +65,8 @@ pub struct Config {
     pub integrations: Vec<Integration>,
     /// Teams: their members and what they own.
     pub teams: Vec<Team>,
+    /// Heartbeats (dead man's switches) and the incidents a missed one opens.
+    pub heartbeats: Vec<Heartbeat>,
     /// Shared Slack, Teams and webhook endpoints.
     pub notifications: Notifications,
     /// Global settings.
@@ -82,6 +85,7 @@ impl Default for Config {
             maintenance_windows: Vec::new(),
             integrations: Vec::new(),
             teams: Vec::new(),
+            heartbeats: Vec::new(),
             notifications: Notifications::default(),
             settings: Settings::default(),
         }
@@ -191,14 +195,53 @@ impl Config {
     }
 
     /// Routes an incident with this configuration's rules, defaults and maintenance windows.
+    /// An incident opened by a missed heartbeat (its integration and `heartbeat` label) takes
+    /// the heartbeat's escalation policy and urgency when it names them; suppression by a rule
+    /// or a maintenance window still applies.
     pub fn route(&self, context: &RoutingContext, now: Instant) -> RoutingDecision {
-        route(
+        let mut decision = route(
             context,
             &self.routing.rules,
             &self.routing.defaults,
             &self.maintenance_windows,
             now,
-        )
+        );
+        if let Some(heartbeat) = self.heartbeat_of(context) {
+            if let Some(policy) = &heartbeat.escalation_policy {
+                decision.explanation.push(format!(
+                    "heartbeat {}: escalation policy {policy}",
+                    heartbeat.name
+                ));
+                decision.policy = Some(policy.clone());
+            }
+            if let Some(urgency) = heartbeat.urgency {
+                decision.explanation.push(format!(
+                    "heartbeat {}: urgency {}",
+                    heartbeat.name,
+                    match urgency {
+                        crate::vocabulary::Urgency::High => "high",
+                        crate::vocabulary::Urgency::Low => "low",
+                    }
+                ));
+                decision.urgency = urgency;
+            }
+        }
+        decision
+    }
+
+    /// The heartbeat named `name`.
+    pub fn heartbeat(&self, name: &HeartbeatName) -> Option<&Heartbeat> {
+        self.heartbeats.iter().find(|h| &h.name == name)
+    }
+
+    /// The heartbeat whose missed-heartbeat alert has this routing context: the `heartbeat`
+    /// label names it and the alert came from its integration (another integration's alert
+    /// with the same label does not borrow its policy).
+    fn heartbeat_of(&self, context: &RoutingContext) -> Option<&Heartbeat> {
+        let name = context.labels.get(HEARTBEAT_LABEL)?;
+        self.heartbeats
+            .iter()
+            .find(|h| h.name.as_str() == name && h.integration == context.integration)
     }
 
     /// The configuration as deterministic JSON: keys sorted at every level, lists in file

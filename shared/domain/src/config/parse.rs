@@ -69,6 +69,8 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
     origins.integrations = origin;
     let (teams, origin) = sections.list("teams", "id", no_hook);
     origins.teams = origin;
+    let (heartbeats, origin) = sections.list("heartbeats", "name", no_hook);
+    origins.heartbeats = origin;
 
     let notifications = parse_notifications(
         sections.take("notifications"),
@@ -88,6 +90,7 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
         maintenance_windows,
         integrations,
         teams,
+        heartbeats,
         notifications,
         settings,
     };

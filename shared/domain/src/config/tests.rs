@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 mod api;
 mod document;
 mod example;
+mod heartbeats;
 mod integrations;
 mod many_errors;
 mod paging;

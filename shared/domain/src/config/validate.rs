@@ -7,12 +7,14 @@ use crate::ids::IntegrationName;
 use crate::matcher::AlertMatcher;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod heartbeats;
 mod integrations;
 mod paging;
 mod people;
 mod teams;
 mod warnings;
 
+use heartbeats::check_heartbeats;
 use integrations::{check_integrations, check_notifications};
 use paging::{check_grouping, check_policies, check_routing, check_windows};
 use people::{check_schedules, check_users};
@@ -70,6 +72,7 @@ pub(crate) struct Origins {
     pub(crate) windows: ListOrigin,
     pub(crate) integrations: ListOrigin,
     pub(crate) teams: ListOrigin,
+    pub(crate) heartbeats: ListOrigin,
     pub(crate) webhooks: ListOrigin,
 }
 
@@ -84,6 +87,7 @@ impl Origins {
             windows: ListOrigin::identity(config.maintenance_windows.len()),
             integrations: ListOrigin::identity(config.integrations.len()),
             teams: ListOrigin::identity(config.teams.len()),
+            heartbeats: ListOrigin::identity(config.heartbeats.len()),
             webhooks: ListOrigin::identity(config.notifications.webhooks.len()),
         }
     }
@@ -219,6 +223,7 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
         integrations: &integrations,
     };
     check_teams(config, origins, &known, issues);
+    check_heartbeats(config, origins, &policies, &integrations, issues);
     check_notifications(config, origins, issues);
 
     if let Some(timeout) = config.settings.ack_timeout {

@@ -28,6 +28,7 @@ mod codec;
 mod config;
 mod console;
 mod deliveries;
+mod heartbeats;
 mod idempotency;
 mod incidents;
 mod keys;

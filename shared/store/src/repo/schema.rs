@@ -98,8 +98,13 @@ pub const EDITS: &str = "EDITS#";
 /// `<happened>#<change id>`).
 pub const CHANGE: &str = "CHANGE#";
 
+/// Partition of a heartbeat's state: `HEARTBEAT#<name>`.
+pub const HEARTBEAT: &str = "HEARTBEAT#";
+/// Sort key of a heartbeat's state item.
+pub const HEARTBEAT_STATE: &str = "HEARTBEAT_STATE";
+
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 39] = [
+pub const ALL: [&str; 41] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -139,6 +144,8 @@ pub const ALL: [&str; 39] = [
     STATUS,
     EDITS,
     CHANGE,
+    HEARTBEAT,
+    HEARTBEAT_STATE,
 ];
 
 /// An instant as sortable text: RFC 3339 in UTC with nine fraction digits, fixed width for
@@ -341,6 +348,11 @@ pub fn change_key(integration: &str, happened: Instant, id: &str) -> Key {
         change_partition(integration),
         format!("{}#{id}", sort_time(happened)),
     )
+}
+
+/// The key of a heartbeat's state: `HEARTBEAT#<name>`, `HEARTBEAT_STATE`.
+pub fn heartbeat_key(name: &str) -> Key {
+    Key::new(format!("{HEARTBEAT}{name}"), HEARTBEAT_STATE)
 }
 
 #[cfg(test)]
