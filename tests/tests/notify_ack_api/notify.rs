@@ -35,6 +35,7 @@ fn page_to(world: &World, incident: &Incident, tier: u32, targets: Vec<Target>) 
         resolve_at: world.now(),
         cycle: 0,
         responders: None,
+        quiet_hours: false,
     })
 }
 

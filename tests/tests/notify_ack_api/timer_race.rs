@@ -49,6 +49,16 @@ impl Timers for FiresOnArm {
         Ok(())
     }
 
+    async fn arm_heartbeat(
+        &self,
+        _name: &TimerName,
+        _due: chrono::DateTime<chrono::Utc>,
+        _payload: &klaxon_domain::heartbeat::HeartbeatTimer,
+    ) -> Result<(), TimerError> {
+        // No heartbeat is configured in this race; nothing arms one.
+        Ok(())
+    }
+
     async fn cancel(&self, _name: &TimerName) -> Result<(), TimerError> {
         Ok(())
     }

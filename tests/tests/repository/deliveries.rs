@@ -22,6 +22,7 @@ async fn deliveries_are_claimed_once_and_finished_by_their_claimer<S: Store>(f: 
         resolve_at: f.now(),
         cycle: 0,
         responders: None,
+        quiet_hours: false,
     };
     let email = Delivery::page(&request, &alice(), Channel::Email);
     assert_eq!(email.key, format!("{id}/r0/t1/alice/email"));
@@ -429,6 +430,7 @@ async fn a_claim_whose_write_was_applied_but_failed_is_released_for_the_next_sen
         resolve_at: f.now(),
         cycle: 0,
         responders: None,
+        quiet_hours: false,
     };
     let email = Delivery::page(&request, &alice(), Channel::Email);
     let stale = HumanDuration::from_mins(5);
