@@ -1,4 +1,4 @@
-//! Heartbeat state: one item per heartbeat (`HEARTBEAT#<name>`, `STATE`), written only by a
+//! Heartbeat state: one item per heartbeat (`HEARTBEAT#<name>`, `HEARTBEAT_STATE`), written only by a
 //! ping or an expiry, each conditional on the version it read (optimistic locking), so two
 //! racing pings or a ping racing its timer never both win. No item means the heartbeat never
 //! pinged: inactive.
