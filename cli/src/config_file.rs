@@ -1,5 +1,6 @@
 //! Loading the configuration file with errors that name the file and every problem.
 
+use crate::holiday_calendar::IcsFiles;
 use anyhow::{Context, anyhow};
 use klaxon_domain::config::{Config, ConfigErrors};
 use std::path::Path;
@@ -10,9 +11,13 @@ pub fn read(path: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("cannot read config file {}", path.display()))
 }
 
-/// Parses and validates a configuration file's text (YAML or JSON by extension).
+/// Parses and validates a configuration file's text (YAML or JSON by extension). A schedule's
+/// `holidays_ics` is read relative to the file's folder.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    Config::from_file(&path.to_string_lossy(), text)
+    let calendars = IcsFiles {
+        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    Config::from_file_with_calendars(&path.to_string_lossy(), text, &calendars)
 }
 
 /// Reads, parses and validates the configuration file, or says exactly what is wrong with it.

@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod config_file;
 mod failure;
+mod holiday_calendar;
 mod output;
 mod time;
 

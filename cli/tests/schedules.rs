@@ -1,12 +1,12 @@
 //! `klaxon oncall`, `klaxon schedule show` and `klaxon schedule export --ics`, including DST
-//! hand-offs. Expected values are worked out from the configurations by hand.
+//! hand-offs and holiday coverage. Expected values are worked out from the configurations by hand.
 
 // Tests run fixed inputs; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{dst_config, example_config, klaxon};
+use common::{dst_config, example_config, holidays_config, klaxon, temp_file};
 use serde_json::{Value, json};
 
 fn oncall(config: &str, schedule: &str, at: &str) -> Value {
@@ -520,4 +520,119 @@ fn ics_export_to_stdout_refuses_json_instead_of_ignoring_it() {
     ])
     .fails(2, "--json needs --output FILE with --ics");
     assert!(run.stdout.is_empty(), "{run:#?}");
+}
+
+// ---- Holidays ------------------------------------------------------------------------------
+
+#[test]
+fn oncall_on_a_holiday_from_the_ics_file_names_the_holiday_cover() {
+    let config = holidays_config();
+    // 2026-08-31 is in holidays/uk-2026.ics; London is on BST (+01:00), so the holiday is
+    // 2026-08-30 23:00Z to 2026-08-31 23:00Z.
+    let holiday = oncall(&config, "london", "2026-08-31T12:00:00Z");
+    assert_eq!(
+        holiday["user"],
+        json!({"id": "hana", "name": "Hana Holiday"})
+    );
+    assert_eq!(
+        holiday["source"],
+        json!({"kind": "layer", "index": 0, "name": "Holiday cover"})
+    );
+    assert_eq!(
+        holiday["since"],
+        json!({"utc": "2026-08-30T23:00:00Z", "local": "2026-08-31T00:00:00+01:00"})
+    );
+    assert_eq!(
+        holiday["until"],
+        json!({"utc": "2026-08-31T23:00:00Z", "local": "2026-09-01T00:00:00+01:00"})
+    );
+    // The next day the weekly team is back: alice's week began on the holiday at 09:00 BST.
+    let after = oncall(&config, "london", "2026-08-31T23:00:00Z");
+    assert_eq!(after["user"]["id"], "alice");
+    assert_eq!(after["source"]["name"], "Weekly");
+    // The day before, bob's week (from Monday 2026-08-24 09:00 BST) until the holiday starts.
+    let before = oncall(&config, "london", "2026-08-30T22:59:59Z");
+    assert_eq!(before["user"]["id"], "bob");
+    assert_eq!(before["until"]["utc"], "2026-08-30T23:00:00Z");
+}
+
+#[test]
+fn a_listed_holiday_on_the_fall_back_day_lasts_25_hours() {
+    let config = holidays_config();
+    let holiday = oncall(&config, "london", "2026-10-25T12:00:00Z");
+    assert_eq!(holiday["user"]["id"], "hana");
+    assert_eq!(
+        holiday["since"],
+        json!({"utc": "2026-10-24T23:00:00Z", "local": "2026-10-25T00:00:00+01:00"})
+    );
+    assert_eq!(
+        holiday["until"],
+        json!({"utc": "2026-10-26T00:00:00Z", "local": "2026-10-26T00:00:00Z"})
+    );
+}
+
+#[test]
+fn schedule_show_hands_a_two_day_holiday_to_the_cover_and_back() {
+    let config = holidays_config();
+    // London is on GMT in December: local midnight is 00:00Z.
+    let report = show(
+        &config,
+        &["london", "--from", "2026-12-24", "--to", "2026-12-28"],
+    );
+    let intervals: Vec<(&str, &str, &str)> = report["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["start"]["utc"].as_str().unwrap(),
+                i["end"]["utc"].as_str().unwrap(),
+                i["user"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        intervals,
+        [
+            ("2026-12-24T00:00:00Z", "2026-12-25T00:00:00Z", "alice"),
+            ("2026-12-25T00:00:00Z", "2026-12-27T00:00:00Z", "hana"),
+            ("2026-12-27T00:00:00Z", "2026-12-28T00:00:00Z", "alice"),
+        ]
+    );
+}
+
+fn calendar_with(event: &str) -> String {
+    format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{event}END:VCALENDAR\r\n")
+}
+
+#[test]
+fn validate_names_the_ics_file_and_the_event_it_cannot_use() {
+    let text = std::fs::read_to_string(holidays_config())
+        .unwrap()
+        .replace("holidays/uk-2026.ics", "repeating.ics");
+    let (dir, path) = temp_file("klaxon.yaml", &text);
+    std::fs::write(
+        dir.path().join("repeating.ics"),
+        calendar_with(
+            "BEGIN:VEVENT\r\nUID:may-day\r\nSUMMARY:May Day\r\nDTSTART;VALUE=DATE:20260504\r\n\
+             RRULE:FREQ=YEARLY;BYMONTH=5;BYDAY=1MO\r\nEND:VEVENT\r\n",
+        ),
+    )
+    .unwrap();
+    let report = klaxon(&["config", "validate", &path, "--json"]);
+    assert_eq!(report.code, 1, "{report:#?}");
+    let errors = report.json()["errors"].clone();
+    assert_eq!(errors.as_array().map(Vec::len), Some(1), "{errors}");
+    assert_eq!(errors[0]["path"], "schedules[0].holidays_ics");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("repeating.ics: event 1 \"May Day\" (UID may-day) repeats (RRULE)"),
+        "{message}"
+    );
+
+    // A missing file is named too, and commands that load the file refuse to run.
+    let missing = text.replace("repeating.ics", "absent.ics");
+    let (_other, path) = temp_file("klaxon.yaml", &missing);
+    klaxon(&["--config", &path, "oncall", "--at", "2026-12-25T12:00:00Z"])
+        .fails(1, "schedules[0].holidays_ics: absent.ics: cannot read");
 }

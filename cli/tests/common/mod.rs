@@ -30,6 +30,14 @@ pub fn dst_config() -> String {
         .to_string()
 }
 
+/// The holiday coverage test configuration (its `.ics` file sits beside it).
+pub fn holidays_config() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/holidays.yaml")
+        .display()
+        .to_string()
+}
+
 /// A sample payload from `events/ingest/`.
 pub fn event(name: &str) -> String {
     repo()

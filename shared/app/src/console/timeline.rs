@@ -497,6 +497,68 @@ mod tests {
     }
 
     #[test]
+    fn a_holiday_cover_layer_is_drawn_on_the_holiday_only() {
+        let config = Config::from_yaml(
+            r#"
+users:
+  - { id: alice, name: Alice, email: alice@example.com }
+  - { id: hana, name: Hana, email: hana@example.com }
+schedules:
+  - id: support
+    name: Support
+    time_zone: UTC
+    holidays: ["2026-12-02"]
+    layers:
+      - name: Holiday cover
+        holidays: only
+        rotation: { participants: [hana], start: "2026-01-05T00:00:00", shift: { weeks: 1 } }
+      - name: Weekly
+        holidays: except
+        rotation: { participants: [alice], start: "2026-01-05T00:00:00", shift: { weeks: 1 } }
+"#,
+        )
+        .unwrap();
+        let schedule = &config.schedules[0];
+        // Monday 30 November to Sunday 6 December: the holiday, Wednesday, is the third day.
+        let week = Range::around(
+            Span::Week,
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            chrono_tz::UTC,
+        );
+        let now = "2026-12-01T12:00:00Z".parse().unwrap();
+        let timeline = draw(&config, schedule, &[], &week, now);
+        let spans = |row: &Row| -> Vec<(String, String, String)> {
+            row.bars
+                .iter()
+                .map(|bar| (bar.who.clone(), bar.x.clone(), bar.width.clone()))
+                .collect()
+        };
+        let names: Vec<&str> = timeline.rows.iter().map(|row| row.name.as_str()).collect();
+        assert_eq!(names, ["Holiday cover", "Weekly", "Final"]);
+        let span =
+            |who: &str, x: &str, width: &str| (who.to_owned(), x.to_owned(), width.to_owned());
+        assert_eq!(
+            spans(&timeline.rows[0]),
+            [span("Hana", "28.571%", "14.286%")]
+        );
+        assert_eq!(
+            spans(&timeline.rows[1]),
+            [
+                span("Alice", "0.000%", "28.571%"),
+                span("Alice", "42.857%", "57.143%")
+            ]
+        );
+        assert_eq!(
+            spans(&timeline.rows[2]),
+            [
+                span("Alice", "0.000%", "28.571%"),
+                span("Hana", "28.571%", "14.286%"),
+                span("Alice", "42.857%", "57.143%")
+            ]
+        );
+    }
+
+    #[test]
     fn a_range_places_instants_in_percent() {
         let zone = chrono_tz::UTC;
         let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(); // a Monday

@@ -9,6 +9,7 @@
 //! integration keys are created with the CLI, webhook URLs are `${ENV_VAR}` references.
 
 mod error;
+mod holidays;
 mod parse;
 mod sections;
 mod teams;
@@ -18,6 +19,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigErrors, ConfigIssue, ConfigPath, PathSegment};
+pub use holidays::{HolidayCalendars, NoHolidayCalendars};
 pub use sections::{
     DEFAULT_ACK_LINK_LIFETIME, EnvRef, GenericWebhook, IncomingWebhook, Integration, Notifications,
     Settings, Sso, UnsetVariable,
@@ -124,16 +126,31 @@ impl Config {
         parse::config_from_value(parse::json_value(text)?)
     }
 
-    /// Parses and validates `text`, choosing YAML or JSON by `file_name`'s extension.
+    /// Parses and validates `text`, choosing YAML or JSON by `file_name`'s extension. A
+    /// schedule's `holidays_ics` is an error here (there is no file to read): see
+    /// [`Config::from_file_with_calendars`].
     pub fn from_file(file_name: &str, text: &str) -> Result<Config, ConfigErrors> {
-        match ConfigFormat::from_file_name(file_name) {
-            Some(ConfigFormat::Yaml) => Self::from_yaml(text),
-            Some(ConfigFormat::Json) => Self::from_json(text),
-            None => Err(ConfigErrors::single(
-                ConfigPath::root(),
-                format!("{file_name}: unknown file type: use .yaml, .yml or .json"),
-            )),
-        }
+        Self::from_file_with_calendars(file_name, text, &NoHolidayCalendars)
+    }
+
+    /// Like [`Config::from_file`], reading the `.ics` files schedules name in `holidays_ics`
+    /// through `calendars`: their dates join the schedule's `holidays`.
+    pub fn from_file_with_calendars(
+        file_name: &str,
+        text: &str,
+        calendars: &dyn HolidayCalendars,
+    ) -> Result<Config, ConfigErrors> {
+        let value = match ConfigFormat::from_file_name(file_name) {
+            Some(ConfigFormat::Yaml) => parse::yaml_value(text)?,
+            Some(ConfigFormat::Json) => parse::json_value(text)?,
+            None => {
+                return Err(ConfigErrors::single(
+                    ConfigPath::root(),
+                    format!("{file_name}: unknown file type: use .yaml, .yml or .json"),
+                ));
+            }
+        };
+        parse::config_from_value_with(value, calendars)
     }
 
     /// Runs the semantic checks on a configuration built in code (parsing already runs them).

@@ -7,6 +7,7 @@
 //! reported again as unknown.
 
 use super::error::{ConfigErrors, ConfigPath, Issues, PathSegment, SECTIONS};
+use super::holidays::{HolidayCalendars, NoHolidayCalendars, expand_holiday_calendars};
 use super::sections::{GenericWebhook, INTEGRATION_SECRET_FIELDS, Notifications, Settings};
 use super::validate::{ListOrigin, Origins, check};
 use super::{CONFIG_VERSION, Config};
@@ -35,8 +36,17 @@ pub(crate) fn json_value(text: &str) -> Result<Value, ConfigErrors> {
         .map_err(|e| ConfigErrors::single(ConfigPath::root(), format!("invalid JSON: {e}")))
 }
 
-/// Builds and validates a configuration from a generic value.
+/// Builds and validates a configuration from a generic value; `holidays_ics` is an error.
 pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
+    config_from_value_with(root, &NoHolidayCalendars)
+}
+
+/// Builds and validates a configuration from a generic value, reading `holidays_ics` files
+/// through `calendars`.
+pub(crate) fn config_from_value_with(
+    root: Value,
+    calendars: &dyn HolidayCalendars,
+) -> Result<Config, ConfigErrors> {
     let mut sections = Sections::of(root)?;
     let root = ConfigPath::root();
     let version = sections.value_or("version", CONFIG_VERSION);
@@ -44,6 +54,15 @@ pub(crate) fn config_from_value(root: Value) -> Result<Config, ConfigErrors> {
     let mut origins = Origins::default();
     let (users, origin) = sections.list("users", "id", no_hook);
     origins.users = origin;
+    if let Some(mut schedules) = sections.take("schedules") {
+        expand_holiday_calendars(
+            &mut schedules,
+            &root.key("schedules"),
+            calendars,
+            &mut sections.issues,
+        );
+        sections.map.insert("schedules".to_string(), schedules);
+    }
     let (schedules, origin) = sections.list("schedules", "id", no_hook);
     origins.schedules = origin;
     let (escalation_policies, origin) = sections.list("escalation_policies", "id", no_hook);
@@ -288,6 +307,9 @@ fn time_hint(path: &ConfigPath) -> &'static str {
              schedule's time_zone applies)"
         }
         [.., "from" | "to"] => "expected a time of day such as \"09:00\"",
+        [.., "holidays"] => {
+            "expected a date such as \"2026-12-25\" (a local day in the schedule's time_zone)"
+        }
         _ => "expected an RFC 3339 instant such as \"2026-03-14T01:00:00Z\"",
     }
 }

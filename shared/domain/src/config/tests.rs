@@ -15,6 +15,7 @@ mod api;
 mod document;
 mod example;
 mod heartbeats;
+mod holidays;
 mod integrations;
 mod many_errors;
 mod paging;

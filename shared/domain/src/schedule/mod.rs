@@ -3,7 +3,9 @@
 //! A [`Schedule`] has an IANA time zone and layers in priority order: at any instant, the first
 //! layer that has someone on call wins. Each layer is a [`Rotation`] (participants in order,
 //! a start, a shift length) optionally limited by [`Restriction`]s (weekday and time-of-day
-//! windows, in the schedule's zone). [`Override`]s win over every layer. [`Unavailability`]
+//! windows, in the schedule's zone) and by the schedule's holidays ([`HolidayRule`]: a
+//! "holiday coverage" layer applies only on holidays, a normal one can be left out on them).
+//! [`Override`]s win over every layer. [`Unavailability`]
 //! makes a layer skip to the next participant of that layer who is available.
 //!
 //! Time rules (`docs/schedules.md` explains them with worked examples):
@@ -15,11 +17,14 @@
 //!   length: 02:30 on the New York spring-forward day is 03:30 EDT.
 //! - A local time that occurs twice (in a fall-back overlap) is the earlier occurrence.
 //! - Restriction window edges are local times too and follow the same two rules.
+//! - A holiday is the local calendar day: from its 00:00 to the next day's 00:00 in the
+//!   schedule's zone (23 or 25 real hours across a DST change), edges resolved by the same rules.
 //! - Before its rotation start, a layer has nobody on call.
 //!
 //! Resolution: [`Schedule::on_call_at`] answers for one instant, [`Schedule::final_schedule`]
 //! for a range (it backs the ICS feed).
 
+mod holiday;
 mod on_call;
 mod restriction;
 mod rotation;
@@ -29,6 +34,7 @@ mod weekdays;
 #[cfg(test)]
 mod tests;
 
+pub use holiday::holiday_window;
 pub use on_call::OnCall;
 pub use restriction::Window;
 pub use rotation::Shift;
@@ -37,7 +43,7 @@ pub use time::{local_time, resolve_local};
 use crate::Instant;
 use crate::duration::HumanDuration;
 use crate::ids::{ScheduleId, UserId};
-use chrono::{NaiveDateTime, NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// An on-call schedule.
@@ -55,6 +61,12 @@ pub struct Schedule {
     /// Periods in which a participant cannot be on call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unavailability: Vec<Unavailability>,
+    /// Holidays: local calendar days in `time_zone` (each from its 00:00 to the next day's
+    /// 00:00). Layers with a [`HolidayRule`] follow them; other layers ignore them. A config
+    /// file may also name an `.ics` file (`holidays_ics`), whose all-day events the loader
+    /// adds here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<NaiveDate>,
 }
 
 /// One layer of a schedule.
@@ -68,6 +80,20 @@ pub struct Layer {
     /// When this layer applies; empty means always.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<Restriction>,
+    /// How the layer treats the schedule's holidays; absent: it ignores them. Combined with
+    /// `restrictions`: the layer applies when both allow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<HolidayRule>,
+}
+
+/// How a layer treats its schedule's holidays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolidayRule {
+    /// `only`: the layer applies on holidays only (holiday coverage).
+    Only,
+    /// `except`: the layer does not apply on holidays.
+    Except,
 }
 
 /// A rotation: participants take turns, one shift each, in order, from `start`.

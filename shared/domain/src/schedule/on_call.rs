@@ -30,25 +30,30 @@ impl Unavailability {
 }
 
 impl Layer {
-    /// Whether the layer's restrictions let it apply at `at` (no restrictions: always).
-    pub fn applies_at(&self, zone: Tz, at: Instant) -> bool {
-        self.restrictions.is_empty()
-            || self
-                .restrictions
-                .iter()
-                .any(|restriction| restriction.covers(zone, at))
+    /// Whether the layer applies at `at`: its holiday rule allows it (`on_holiday` says whether
+    /// `at` is within one of the schedule's holidays; no rule: always allowed) and its
+    /// restrictions cover `at` (no restrictions: always).
+    pub fn applies_at(&self, zone: Tz, on_holiday: bool, at: Instant) -> bool {
+        self.holidays.is_none_or(|rule| rule.allows(on_holiday))
+            && (self.restrictions.is_empty()
+                || self
+                    .restrictions
+                    .iter()
+                    .any(|restriction| restriction.covers(zone, at)))
     }
 
-    /// Who this layer puts on call at `at`: nobody outside its restrictions or before its
-    /// rotation starts. An unavailable participant is skipped for the next available one in
-    /// rotation order (wrapping); if all are unavailable the layer has nobody.
+    /// Who this layer puts on call at `at`: nobody where it does not apply (see
+    /// [`Layer::applies_at`]) or before its rotation starts. An unavailable participant is
+    /// skipped for the next available one in rotation order (wrapping); if all are unavailable
+    /// the layer has nobody.
     pub fn on_call_at(
         &self,
         zone: Tz,
+        on_holiday: bool,
         unavailability: &[Unavailability],
         at: Instant,
     ) -> Option<&UserId> {
-        if !self.applies_at(zone, at) {
+        if !self.applies_at(zone, on_holiday, at) {
             return None;
         }
         let shift = self.rotation.shift_at(zone, at)?;
@@ -67,7 +72,8 @@ impl Schedule {
     /// An override in force wins over every layer. If several are in force, the one with the
     /// latest start wins; among those starting at the same instant, the one that comes last in
     /// `overrides` wins (pass overrides in creation order, so the newest wins). Without an
-    /// override, the first layer (in priority order) with someone on call wins.
+    /// override, the first layer (in priority order) with someone on call wins; on a holiday,
+    /// layers marked `holidays: except` are passed over, and off one, `holidays: only` layers.
     pub fn on_call_at(&self, overrides: &[Override], at: Instant) -> Option<OnCall> {
         // `max_by_key` returns the last of equal maxima: that is the tie rule above.
         let winning_override = overrides
@@ -82,9 +88,10 @@ impl Schedule {
                 },
             });
         }
+        let on_holiday = self.is_holiday_at(at);
         self.layers.iter().enumerate().find_map(|(index, layer)| {
             layer
-                .on_call_at(self.time_zone, &self.unavailability, at)
+                .on_call_at(self.time_zone, on_holiday, &self.unavailability, at)
                 .map(|user| OnCall {
                     user: user.clone(),
                     source: OnCallSource::Layer {
@@ -100,7 +107,7 @@ impl Schedule {
     /// when `to <= from`.
     ///
     /// Only instants where the answer can change are evaluated (rotation hand-offs, restriction
-    /// window edges, override and unavailability edges), so the cost grows with the number of
+    /// window edges, holiday edges, override and unavailability edges), so the cost grows with the number of
     /// such boundaries in the range, not with its length in minutes.
     pub fn final_schedule(
         &self,
@@ -153,6 +160,13 @@ impl Schedule {
                     .flat_map(|period| [period.start, period.end]),
             );
         boundaries.extend(edges);
+        if self.layers.iter().any(|layer| layer.holidays.is_some()) {
+            boundaries.extend(
+                self.holiday_windows_between(from, to)
+                    .into_iter()
+                    .flat_map(|window| [window.start, window.end]),
+            );
+        }
         for layer in &self.layers {
             boundaries.extend(layer.rotation.handoffs_between(zone, from, to));
             for restriction in &layer.restrictions {

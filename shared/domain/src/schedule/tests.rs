@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 mod availability;
 mod dst;
 mod final_schedule;
+mod holidays;
 mod names;
 mod restrictions;
 mod totality;
@@ -37,6 +38,7 @@ fn layer(name: &str, rotation: Rotation, restrictions: Vec<Restriction>) -> Laye
         name: name.into(),
         rotation,
         restrictions,
+        holidays: None,
     }
 }
 
@@ -47,6 +49,7 @@ fn schedule(zone: Tz, layers: Vec<Layer>) -> Schedule {
         time_zone: zone,
         layers,
         unavailability: Vec::new(),
+        holidays: Vec::new(),
     }
 }
 

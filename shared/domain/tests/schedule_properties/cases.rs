@@ -39,6 +39,11 @@ impl Case {
         }
         let first_day = reference::local(zone, self.from).date() - TimeDelta::days(2);
         let last_day = reference::local(zone, self.to).date() + TimeDelta::days(1);
+        for holiday in &self.schedule.holidays {
+            for day in [*holiday, *holiday + TimeDelta::days(1)] {
+                edges.push(reference::instant(zone, day.and_time(NaiveTime::MIN)));
+            }
+        }
         for layer in &self.schedule.layers {
             for restriction in &layer.restrictions {
                 for day in first_day.iter_days().take_while(|day| *day <= last_day) {
@@ -135,6 +140,22 @@ pub(crate) fn restriction() -> impl Strategy<Value = Restriction> {
         })
 }
 
+/// A layer's holiday rule: mostly none, so cases still look like ordinary schedules.
+pub(crate) fn holiday_rule() -> impl Strategy<Value = Option<HolidayRule>> {
+    prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(HolidayRule::Only)),
+        1 => Just(Some(HolidayRule::Except)),
+    ]
+}
+
+/// Holidays as days from the case's anchor (the local date of its range start): the range
+/// starts at most a day and a half before a DST change when near one, so these land on,
+/// before and after change days.
+fn holiday_offsets() -> impl Strategy<Value = Vec<i64>> {
+    prop::collection::vec(-1i64..=3, 0..=3)
+}
+
 /// Layer parameters; the start is relative to the case's anchor date.
 fn layer_parts() -> impl Strategy<Value = LayerParts> {
     (
@@ -146,6 +167,7 @@ fn layer_parts() -> impl Strategy<Value = LayerParts> {
         time_of_day(),
         shift_length(),
         prop::collection::vec(restriction(), 0..=2),
+        holiday_rule(),
     )
 }
 
@@ -160,7 +182,14 @@ fn period_parts() -> impl Strategy<Value = (usize, i64, i64)> {
 }
 
 /// What [`layer_parts`] generates for one layer.
-type LayerParts = (Vec<usize>, i64, NaiveTime, ShiftLength, Vec<Restriction>);
+type LayerParts = (
+    Vec<usize>,
+    i64,
+    NaiveTime,
+    ShiftLength,
+    Vec<Restriction>,
+    Option<HolidayRule>,
+);
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
@@ -174,6 +203,7 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(layer_parts(), 1..=3),
         prop::collection::vec(period_parts(), 0..=3),
         prop::collection::vec((any::<bool>(), period_parts()), 0..=3),
+        holiday_offsets(),
     )
         .prop_map(
             |(
@@ -187,6 +217,7 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
                 layers,
                 away,
                 overrides,
+                holiday_offsets,
             )| {
                 let changes = transitions(zone, year);
                 let from = match changes.get(transition_index % changes.len().max(1)) {
@@ -209,6 +240,10 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
                         time_zone: zone,
                         layers: case_layers(layers, anchor),
                         unavailability: case_unavailability(away, from),
+                        holidays: holiday_offsets
+                            .into_iter()
+                            .map(|offset| anchor + TimeDelta::days(offset))
+                            .collect(),
                     },
                     overrides: case_overrides(overrides, from),
                     from,
@@ -224,7 +259,7 @@ fn case_layers(parts: Vec<LayerParts>, anchor: NaiveDate) -> Vec<Layer> {
         .into_iter()
         .enumerate()
         .map(
-            |(index, (participants, start_day, start_time, shift, restrictions))| Layer {
+            |(index, (participants, start_day, start_time, shift, restrictions, holidays))| Layer {
                 name: format!("layer-{index}"),
                 rotation: Rotation {
                     participants: participants.into_iter().map(user).collect(),
@@ -232,6 +267,7 @@ fn case_layers(parts: Vec<LayerParts>, anchor: NaiveDate) -> Vec<Layer> {
                     shift,
                 },
                 restrictions,
+                holidays,
             },
         )
         .collect()

@@ -6,6 +6,8 @@
 //! - Daily and weekly hand-offs land on the configured local wall-clock time every day, through
 //!   every DST change of a year.
 //! - Overrides always win over layers.
+//! - Holidays: `except` layers never cover a holiday instant, `only` layers never cover
+//!   anything else, and layers without a rule are unaffected (`holidays.rs`).
 
 // Test helpers build fixed, valid inputs; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -18,12 +20,13 @@ use klaxon_domain::chrono_tz::Tz;
 use klaxon_domain::duration::HumanDuration;
 use klaxon_domain::ids::{ScheduleId, UserId};
 use klaxon_domain::schedule::{
-    Layer, OnCallInterval, OnCallSource, Override, Restriction, Rotation, Schedule, ShiftLength,
-    Unavailability, local_time,
+    HolidayRule, Layer, OnCallInterval, OnCallSource, Override, Restriction, Rotation, Schedule,
+    ShiftLength, Unavailability, local_time,
 };
 use proptest::prelude::*;
 
 mod cases;
+mod holidays;
 mod quiet_hours;
 mod reference;
 

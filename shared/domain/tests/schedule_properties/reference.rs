@@ -78,6 +78,15 @@ pub fn restriction_covers(restriction: &Restriction, zone: Tz, at: Instant) -> b
     })
 }
 
+/// Whether `at` is within a holiday: the local day from its 00:00 to the next day's 00:00.
+pub fn holiday_covers(holidays: &[NaiveDate], zone: Tz, at: Instant) -> bool {
+    holidays.iter().any(|day| {
+        let start = instant(zone, day.and_time(NaiveTime::MIN));
+        let end = instant(zone, (*day + TimeDelta::days(1)).and_time(NaiveTime::MIN));
+        start <= at && at < end
+    })
+}
+
 fn unavailable(unavailability: &[Unavailability], user: &UserId, at: Instant) -> bool {
     unavailability
         .iter()
@@ -87,10 +96,16 @@ fn unavailable(unavailability: &[Unavailability], user: &UserId, at: Instant) ->
 fn layer_on_call(
     layer: &Layer,
     handoffs: &[Instant],
-    zone: Tz,
-    unavailability: &[Unavailability],
+    schedule: &Schedule,
     at: Instant,
 ) -> Option<UserId> {
+    let zone = schedule.time_zone;
+    let on_holiday = holiday_covers(&schedule.holidays, zone, at);
+    match layer.holidays {
+        Some(HolidayRule::Only) if !on_holiday => return None,
+        Some(HolidayRule::Except) if on_holiday => return None,
+        _ => {}
+    }
     if !layer.restrictions.is_empty()
         && !layer
             .restrictions
@@ -104,7 +119,7 @@ fn layer_on_call(
     let participants = &layer.rotation.participants;
     (0..participants.len())
         .map(|step| &participants[(shift + step) % participants.len()])
-        .find(|user| !unavailable(unavailability, user, at))
+        .find(|user| !unavailable(&schedule.unavailability, user, at))
         .cloned()
 }
 
@@ -130,13 +145,7 @@ pub fn on_call(
         return Some((winner.user.clone(), source));
     }
     for (index, layer) in schedule.layers.iter().enumerate() {
-        let found = layer_on_call(
-            layer,
-            &handoffs[index],
-            schedule.time_zone,
-            &schedule.unavailability,
-            at,
-        );
+        let found = layer_on_call(layer, &handoffs[index], schedule, at);
         if let Some(user) = found {
             let source = OnCallSource::Layer {
                 index,

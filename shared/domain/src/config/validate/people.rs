@@ -4,7 +4,7 @@ use super::MIN_CUSTOM_SHIFT;
 use super::{Known, Origins, require_unique};
 use crate::config::Config;
 use crate::config::error::{ConfigPath, Issues};
-use crate::schedule::ShiftLength;
+use crate::schedule::{HolidayRule, ShiftLength};
 use crate::user::{Channel, check_e164, check_email, check_slack_id};
 use std::collections::BTreeSet;
 
@@ -130,6 +130,14 @@ pub(super) fn check_schedules(
             issues.push(path.key("layers"), "a schedule needs at least one layer");
         }
         for (l, layer) in schedule.layers.iter().enumerate() {
+            if layer.holidays == Some(HolidayRule::Only) && schedule.holidays.is_empty() {
+                // The layer could never apply: almost certainly a forgotten list.
+                issues.push(
+                    path.key("layers").index(l).key("holidays"),
+                    "`only` limits this layer to the schedule's holidays, but the schedule has \
+                     none: add dates in `holidays` (or an .ics file in `holidays_ics`)",
+                );
+            }
             let rotation = path.key("layers").index(l).key("rotation");
             if layer.rotation.participants.is_empty() {
                 issues.push(

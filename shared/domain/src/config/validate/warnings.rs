@@ -4,6 +4,7 @@ use super::{CLOUD_TIER_DELAY_PRECISION, MIN_TIER_DELAY};
 use crate::alert::Severity;
 use crate::config::Config;
 use crate::config::error::{ConfigPath, Issues};
+use crate::schedule::HolidayRule;
 use std::collections::BTreeMap;
 
 /// Notes on a valid configuration that are allowed but worth a look.
@@ -36,6 +37,21 @@ pub(crate) fn warnings(config: &Config, issues: &mut Issues) {
                          (exact in `klaxon serve`)",
                         tier.delay
                     ),
+                );
+            }
+        }
+    }
+    for (s, schedule) in config.schedules.iter().enumerate() {
+        for (l, layer) in schedule.layers.iter().enumerate() {
+            if layer.holidays == Some(HolidayRule::Except) && schedule.holidays.is_empty() {
+                issues.push(
+                    ConfigPath::root()
+                        .key("schedules")
+                        .index(s)
+                        .key("layers")
+                        .index(l)
+                        .key("holidays"),
+                    "`except` has no effect: the schedule lists no holidays",
                 );
             }
         }

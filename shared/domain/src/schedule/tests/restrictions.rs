@@ -152,7 +152,7 @@ fn several_restrictions_are_a_union() {
             window(&[], "18:00:00", "20:00:00"),
         ],
     );
-    let applies = |at: &str| layer.applies_at(Tz::UTC, utc(at));
+    let applies = |at: &str| layer.applies_at(Tz::UTC, false, utc(at));
     assert!(applies("2026-03-02T09:00:00Z"));
     assert!(!applies("2026-03-02T12:00:00Z"));
     assert!(applies("2026-03-02T19:00:00Z"));
