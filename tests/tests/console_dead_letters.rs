@@ -55,7 +55,10 @@ async fn an_admin_sees_a_dead_letter_and_redrives_it_once() {
         let refused = world.post_form(&path, Some(&admin), &forged).await;
         assert_eq!(refused.status(), 403, "{forged:?}");
     }
-    assert_eq!(dead_ids(&world, QueueName::Incidents).await, vec![id.clone()]);
+    assert_eq!(
+        dead_ids(&world, QueueName::Incidents).await,
+        vec![id.clone()]
+    );
 
     let done = world
         .post_form(&path, Some(&admin), &[("csrf", &csrf)])
