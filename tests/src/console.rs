@@ -2,6 +2,7 @@
 //! user per role, sign-in through the outbox, and small HTTP helpers that keep the session
 //! cookie by hand (redirects are not followed, so every answer can be checked).
 
+use klaxon_app::messages::QueueName;
 use klaxon_domain::config::Config;
 use klaxon_local::outbox::{Outbox, OutboxRecord};
 use klaxon_local::runtime::{Console, LocalRuntime, RuntimeOptions};
@@ -219,6 +220,25 @@ impl ConsoleWorld {
         let response = self.use_link(&link).await;
         assert_eq!(response.status(), 303, "sign-in redirects to the incidents");
         session_of(response.headers()).expect("a session cookie")
+    }
+
+    /// Puts `body` on queue `queue` of the runtime and waits until its consumer dead-letters
+    /// it (a body that is not a Klaxon message dies on its first receive); returns the dead
+    /// letter's id.
+    pub async fn dead_letter(&self, queue: QueueName, body: &str) -> String {
+        let local = self.runtime.queue();
+        local
+            .send_raw(queue, None, None, body.to_owned())
+            .await
+            .unwrap();
+        eventually("the dead letter", async || {
+            let letters = local.dead_letters(queue).await.unwrap();
+            letters
+                .into_iter()
+                .find(|letter| letter.body == body)
+                .map(|letter| letter.id.to_string())
+        })
+        .await
     }
 
     /// Sends a critical alert through the API and waits for its incident.

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use klaxon_app::messages::QueueName;
 use klaxon_domain::ids::ScheduleId;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_tests::console::{ConsoleWorld, Session, form_value};
@@ -60,6 +61,8 @@ struct Targets {
     override_a: String,
     override_b: String,
     key: String,
+    /// A dead letter of the incidents queue.
+    dead_letter: String,
     /// Alice's calendar feed path (with its signature).
     calendar: String,
 }
@@ -181,6 +184,21 @@ fn routes(t: &Targets) -> Vec<Row> {
             &[],
             ADMIN_ONLY,
         ),
+        // The admin's 200 shows the refused requests before it redrove nothing (it would be
+        // a 404 for a dead letter already redriven).
+        post(
+            format!(
+                "/console/admin/dead-letters/incidents/{}/redrive",
+                t.dead_letter
+            ),
+            &[],
+            ADMIN_ONLY,
+        ),
+        post(
+            "/console/admin/dead-letters/notifications/redrive-all",
+            &[],
+            ADMIN_ONLY,
+        ),
     ]
 }
 
@@ -264,7 +282,14 @@ async fn targets(world: &ConsoleWorld, responder: &(Session, String)) -> Targets
     let start = html.find("/console/calendar/").expect("a calendar link");
     let calendar = html[start..start + html[start..].find('"').unwrap()].to_owned();
     let key = world.runtime.repository().list_keys().await.unwrap();
+    let dead_letter = world
+        .dead_letter(
+            QueueName::Incidents,
+            r#"{"kind":"unknown","incident":"roles"}"#,
+        )
+        .await;
     Targets {
+        dead_letter,
         first: ids[0].clone(),
         second: ids[1].clone(),
         third: ids[2].clone(),

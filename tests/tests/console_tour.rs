@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use klaxon_app::messages::QueueName;
 use klaxon_tests::axe::assert_accessible;
 use klaxon_tests::browser::{BrowserWorld, wait_text, wait_url};
 use klaxon_tests::console::eventually;
@@ -164,6 +165,10 @@ async fn tour(width: u32) {
     wait_text(&b.browser, "main", "Your session has ended").await;
     visit(&b, "signed-out").await;
 
+    // A page notify cannot read (from a newer version, say) is a dead letter on the admin page.
+    let body = format!(r#"{{"kind":"page_from_a_newer_version","incident":"{id}"}}"#);
+    let dead = b.world.dead_letter(QueueName::Notifications, &body).await;
+
     // An admin creates an integration key, sees it once, and a sender can use it.
     b.sign_in("ann@example.com").await;
     b.browser
@@ -174,6 +179,12 @@ async fn tour(width: u32) {
         .await
         .unwrap();
     wait_text(&b.browser, "#integrations", "/v1/alerts").await;
+    wait_text(
+        &b.browser,
+        "#dead-letters-notifications",
+        "page_from_a_newer_version",
+    )
+    .await;
     visit(&b, "admin").await;
     b.browser
         .find("#integration-ci button[type=submit]:not(.secondary)")
@@ -207,6 +218,30 @@ async fn tour(width: u32) {
     assert!(
         !page.contains(secret.trim()),
         "the secret is not shown again"
+    );
+
+    // The admin redrives the dead letter: it goes back on the notifications queue.
+    b.browser
+        .find(&format!("#dead-letter-notifications-{dead} button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b.browser, "main", "is back on the notifications queue").await;
+    visit(&b, "admin-dead-letter-redriven").await;
+    let letters = b
+        .world
+        .runtime
+        .queue()
+        .dead_letters(QueueName::Notifications)
+        .await;
+    assert!(
+        letters
+            .unwrap()
+            .iter()
+            .all(|letter| letter.id.to_string() != dead),
+        "redriven, not left behind"
     );
     b.finish().await;
 }

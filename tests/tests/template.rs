@@ -91,6 +91,17 @@ fn consumed_queues(template: &Value, id: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The dead-letter queues a function manages (lists and redrives): those its environment
+/// names in a `*_DEAD_LETTER_QUEUE_URL` variable (the api function, for the console's admin
+/// page). It may receive from them as from its event sources.
+fn managed_dead_letter_queues(template: &Value, function: &Value) -> BTreeSet<String> {
+    environment(template, function)
+        .iter()
+        .filter(|(name, _)| name.ends_with("_DEAD_LETTER_QUEUE_URL"))
+        .flat_map(|(_, value)| referenced_resources(template, value))
+        .collect()
+}
+
 /// Everything a function uses: what its environment names, what it consumes, and its
 /// asynchronous invocations' destinations (which Lambda sends with the function's role).
 fn used_resources(template: &Value, id: &str, function: &Value) -> BTreeSet<String> {
@@ -140,7 +151,8 @@ fn iam_problems(template: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for (id, function) in resources_of_type(template, "AWS::Serverless::Function") {
         let used = used_resources(template, id, function);
-        let consumed = consumed_queues(template, id);
+        let mut consumed = consumed_queues(template, id);
+        consumed.extend(managed_dead_letter_queues(template, function));
         let mut granted_consume = BTreeSet::new();
         let mut granted_secrets = BTreeSet::new();
         for statement in statements(function) {
@@ -221,12 +233,12 @@ fn no_function_statement_allows_a_queue_table_or_secret_the_function_does_not_us
 #[test]
 fn the_iam_check_finds_grants_beyond_what_a_function_uses() {
     let mut template = template();
-    // The api function (it sends notices and reads the link keys for the console's sign-in
-    // links) allowed to send to the alerts queue and to read the Slack secret; notify allowed
+    // The api function (it sends notices and redriven dead letters and reads the link keys
+    // for the console's sign-in links) allowed to send to the failed-events queue and to read the Slack secret; notify allowed
     // to receive from the alerts queue.
     let api = &mut template["Resources"]["ApiFunction"]["Properties"]["Policies"][0]["Statement"];
     let api = api.as_array_mut().unwrap();
-    api.push(json!({"Sid": "Extra", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "AlertsQueue.Arn"}));
+    api.push(json!({"Sid": "Extra", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "IngestFailedEventsQueue.Arn"}));
     api.push(json!({"Sid": "Keys", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": ["SlackSigningSecret"]}));
     let notify = template["Resources"]["NotifyFunction"]["Properties"]["Policies"][0]["Statement"]
         .as_array_mut()
@@ -242,7 +254,7 @@ fn the_iam_check_finds_grants_beyond_what_a_function_uses() {
     assert!(
         problems
             .iter()
-            .any(|p| p.starts_with("ApiFunction: Extra allows AlertsQueue")),
+            .any(|p| p.starts_with("ApiFunction: Extra allows IngestFailedEventsQueue")),
         "{problems:?}"
     );
     assert!(

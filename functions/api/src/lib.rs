@@ -156,7 +156,8 @@ impl ApiHandler {
     /// Builds the deployed handler over the table: the console sends sign-in links through
     /// SES (`SENDER_EMAIL`), signs them with the current link signing key (secret
     /// `LINK_SIGNING_KEYS_SECRET_ARN`, read now), starts them with `PUBLIC_BASE_URL`, and
-    /// acknowledging needs the notifications queue and the timers.
+    /// acknowledging needs the notifications queue and the timers; the admin page lists and
+    /// redrives the dead-letter queues (`*_DEAD_LETTER_QUEUE_URL`).
     ///
     /// Sign-in links live 15 minutes and are checked against the key read at cold start: after
     /// a rotation, a link signed by an instance that already has the new key fails on one
@@ -177,7 +178,8 @@ impl ApiHandler {
                     context.email()?,
                     signer,
                     ConsoleSettings::new(base),
-                ),
+                )
+                .with_dead_letters(Arc::new(context.dead_letters())),
             ))
         };
         if let Some(base) = context.settings.public_base_url.as_deref() {

@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod consumer;
+pub mod dead_letters;
 pub mod dryrun;
 mod fmt_hidden;
 pub mod heartbeat;

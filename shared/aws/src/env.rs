@@ -4,14 +4,15 @@
 //! | variable | meaning | needed by |
 //! |---|---|---|
 //! | `TABLE_NAME` | the DynamoDB table | every function |
-//! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest, routing (sweep) |
-//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, routing (sweep) |
+//! | `ALERTS_QUEUE_URL` | `alerts.fifo` (must end in `.fifo`) | ingest, routing (sweep), ack, api (redriven dead letters) |
+//! | `INCIDENTS_QUEUE_URL` | incidents queue | grouping, routing (sweep), ack, api (redriven dead letters) |
 //! | `NOTIFICATIONS_QUEUE_URL` | notifications queue (pages; notices after an ack or resolve) | grouping, routing, ack, api |
 //! | `TIMERS_QUEUE_URL` | timers queue (timers already due go straight there) | grouping, routing, ack, api |
 //! | `TIMERS_QUEUE_ARN` | timers queue ARN, the schedules' target | grouping, routing, ack, api |
 //! | `SCHEDULER_ROLE_ARN` | the scheduler's execution role | grouping, routing, ack, api |
 //! | `SCHEDULE_GROUP_NAME` | the escalation timers' schedule group | grouping, routing, ack, api |
 //! | `SCHEDULER_DLQ_ARN` | dead-letter queue for undeliverable timers | optional (timer users) |
+//! | `ALERTS_DEAD_LETTER_QUEUE_URL`, `INCIDENTS_DEAD_LETTER_QUEUE_URL`, `TIMERS_DEAD_LETTER_QUEUE_URL`, `NOTIFICATIONS_DEAD_LETTER_QUEUE_URL`, `SCHEDULER_DEAD_LETTER_QUEUE_URL` | the dead-letter queues the console's admin page lists and redrives | api |
 //! | `SENDER_EMAIL` | SES sender address | notify, api (console sign-in links) |
 //! | `SES_CONFIGURATION_SET` | SES configuration set | optional (notify) |
 //! | `SMS_SENDER_ID` | SNS SMS sender id | optional (notify) |
@@ -30,11 +31,13 @@
 //! `AWS_ENDPOINT_URL` is also honoured by the SDK's own configuration loader; it is read here
 //! too so that [`load_aws_config`] applies it explicitly and logs can show it.
 
+use crate::dead_letters::{SqsDeadLetters, dead_letter_url_variable};
 use crate::scheduler::SchedulerSettings;
 use crate::ses::SesEmail;
 use crate::sns::SnsSms;
 use crate::sqs::{SqsQueue, queue_url_variable};
 use aws_config::{BehaviorVersion, SdkConfig};
+use klaxon_app::dead_letters::DeadLetterQueue;
 use klaxon_app::messages::QueueName;
 
 /// Why the environment is not usable.
@@ -74,6 +77,15 @@ pub enum Function {
     /// The read/config API (HTTP).
     Api,
 }
+
+/// The dead-letter queues' variables, in [`DeadLetterQueue::ALL`] order.
+const DEAD_LETTER_VARIABLES: [&str; 5] = [
+    "ALERTS_DEAD_LETTER_QUEUE_URL",
+    "INCIDENTS_DEAD_LETTER_QUEUE_URL",
+    "TIMERS_DEAD_LETTER_QUEUE_URL",
+    "NOTIFICATIONS_DEAD_LETTER_QUEUE_URL",
+    "SCHEDULER_DEAD_LETTER_QUEUE_URL",
+];
 
 /// The variables every timer user needs.
 const TIMER_VARIABLES: [&str; 4] = [
@@ -144,11 +156,17 @@ impl Function {
                 ]);
             }
             Function::Api => {
-                // The console: sign-in links by email, and acknowledging from its pages.
-                names.push("NOTIFICATIONS_QUEUE_URL");
+                // The console: sign-in links by email, and acknowledging from its pages; the
+                // admin page redrives dead letters back to every pipeline queue.
+                names.extend([
+                    "ALERTS_QUEUE_URL",
+                    "INCIDENTS_QUEUE_URL",
+                    "NOTIFICATIONS_QUEUE_URL",
+                ]);
                 names.extend(TIMER_VARIABLES);
                 // PUBLIC_BASE_URL is optional: without it the console is not served.
                 names.extend(["SENDER_EMAIL", "LINK_SIGNING_KEYS_SECRET_ARN"]);
+                names.extend(DEAD_LETTER_VARIABLES);
             }
         }
         names
@@ -178,6 +196,9 @@ pub struct CloudSettings {
     pub schedule_group_name: Option<String>,
     /// `SCHEDULER_DLQ_ARN`.
     pub scheduler_dlq_arn: Option<String>,
+    /// `ALERTS_DEAD_LETTER_QUEUE_URL` … `SCHEDULER_DEAD_LETTER_QUEUE_URL`, in
+    /// [`DeadLetterQueue::ALL`] order.
+    pub dead_letter_queue_urls: [Option<String>; 5],
     /// `SENDER_EMAIL`.
     pub sender_email: Option<String>,
     /// `SES_CONFIGURATION_SET`.
@@ -214,6 +235,7 @@ impl std::fmt::Debug for CloudSettings {
             .field("scheduler_role_arn", &self.scheduler_role_arn)
             .field("schedule_group_name", &self.schedule_group_name)
             .field("scheduler_dlq_arn", &self.scheduler_dlq_arn)
+            .field("dead_letter_queue_urls", &self.dead_letter_queue_urls)
             .field("sender_email", &self.sender_email)
             .field("ses_configuration_set", &self.ses_configuration_set)
             .field("sms_sender_id", &self.sms_sender_id)
@@ -285,6 +307,7 @@ impl CloudSettings {
             scheduler_role_arn: get("SCHEDULER_ROLE_ARN"),
             schedule_group_name: get("SCHEDULE_GROUP_NAME"),
             scheduler_dlq_arn: get("SCHEDULER_DLQ_ARN"),
+            dead_letter_queue_urls: DEAD_LETTER_VARIABLES.map(get),
             sender_email: get("SENDER_EMAIL"),
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
             sms_sender_id: get("SMS_SENDER_ID"),
@@ -311,7 +334,10 @@ impl CloudSettings {
             ("AWS_ENDPOINT_URL", &self.aws_endpoint_url),
             ("SELF_HEARTBEAT_URL", &self.self_heartbeat_url),
         ];
-        for (name, value) in urls {
+        let dead_letter_urls = DEAD_LETTER_VARIABLES
+            .into_iter()
+            .zip(&self.dead_letter_queue_urls);
+        for (name, value) in urls.into_iter().chain(dead_letter_urls) {
             if let Some(value) = value {
                 check_url(name, value)?;
             }
@@ -381,7 +407,10 @@ impl CloudSettings {
             "SELF_HEARTBEAT_URL" => &self.self_heartbeat_url,
             "SELF_HEARTBEAT_METHOD" => &self.self_heartbeat_method,
             "AWS_ENDPOINT_URL" => &self.aws_endpoint_url,
-            _ => return None,
+            name => {
+                let index = DEAD_LETTER_VARIABLES.iter().position(|v| *v == name)?;
+                &self.dead_letter_queue_urls[index]
+            }
         };
         value.as_deref()
     }
@@ -481,6 +510,24 @@ impl CloudSettings {
                     Err(_) => queue,
                 }
             })
+    }
+
+    /// The URL of dead-letter queue `queue`, if set.
+    pub fn dead_letter_queue_url(&self, queue: DeadLetterQueue) -> Option<&str> {
+        self.get(dead_letter_url_variable(queue))
+    }
+
+    /// An [`SqsDeadLetters`] knowing every dead-letter queue that is configured, redriving to
+    /// the queues [`CloudSettings::sqs_queue`] knows.
+    pub fn sqs_dead_letters(&self, client: aws_sdk_sqs::Client) -> SqsDeadLetters {
+        let sources = self.sqs_queue(client.clone());
+        DeadLetterQueue::ALL.into_iter().fold(
+            SqsDeadLetters::new(client, sources),
+            |letters, queue| match self.dead_letter_queue_url(queue) {
+                Some(url) => letters.with_queue(queue, url),
+                None => letters,
+            },
+        )
     }
 
     /// An [`SesEmail`] from `SENDER_EMAIL` (and `SES_CONFIGURATION_SET` when set).

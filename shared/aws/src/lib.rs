@@ -9,6 +9,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod apigw;
+pub mod dead_letters;
 pub mod dynamo;
 pub mod env;
 pub mod lambda;

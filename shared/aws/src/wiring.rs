@@ -140,6 +140,13 @@ impl FunctionContext {
         self.settings.sqs_queue(aws_sdk_sqs::Client::new(&self.aws))
     }
 
+    /// The dead-letter queues (`*_DEAD_LETTER_QUEUE_URL`), redriving to the queues
+    /// [`FunctionContext::queue`] knows.
+    pub fn dead_letters(&self) -> crate::dead_letters::SqsDeadLetters {
+        self.settings
+            .sqs_dead_letters(aws_sdk_sqs::Client::new(&self.aws))
+    }
+
     /// The EventBridge Scheduler timers (`SCHEDULE_GROUP_NAME`, `TIMERS_QUEUE_*`,
     /// `SCHEDULER_ROLE_ARN`, optional `SCHEDULER_DLQ_ARN`).
     pub fn timers(&self) -> Result<SchedulerTimers, EnvError> {

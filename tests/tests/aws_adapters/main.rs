@@ -155,6 +155,7 @@ async fn unreachable_config() -> aws_config::SdkConfig {
         .build()
 }
 
+mod dead_letters;
 mod dynamo_throttling;
 mod lambda_batch;
 mod scheduler;

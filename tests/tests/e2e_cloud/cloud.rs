@@ -9,10 +9,12 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName
 use chrono::{DateTime, NaiveDateTime, Utc};
 use grouping::CloudGroupingHandler;
 use ingest::CloudIngestHandler;
+use klaxon_app::dead_letters::DeadLetterQueue;
 use klaxon_app::messages::{QueueMessage, QueueName};
 use klaxon_app::ports::UuidV7Ids;
 use klaxon_app::security::keys::PlainKey;
 use klaxon_aws::FunctionContext;
+use klaxon_aws::dead_letters::dead_letter_url_variable;
 use klaxon_aws::dynamo::{DynamoStore, create_table_from_definition};
 use klaxon_aws::env::{CloudSettings, Function};
 use klaxon_aws::lambda::{SqsBatchResponse, SqsEvent};
@@ -72,6 +74,9 @@ pub struct Cloud {
     pub scheduler: aws_sdk_scheduler::Client,
     /// The four queues.
     pub queues: Vec<QueueRef>,
+    /// The dead-letter queues' URLs and ARNs (no redrive policy points at them: a test that
+    /// wants messages to die attaches one, see `dead_letters.rs`).
+    pub dead_letter_queues: BTreeMap<DeadLetterQueue, (String, String)>,
     /// The escalation schedule group.
     pub group: String,
     /// The SES sender address (unique to this deployment).
@@ -139,6 +144,38 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, name: QueueName) -> QueueRef {
         .remove(&QueueAttributeName::QueueArn)
         .unwrap();
     QueueRef { name, url, arn }
+}
+
+/// A dead-letter queue like template.yaml's (FIFO for the alerts queue's): its URL and ARN.
+async fn create_dead_letter_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue: DeadLetterQueue,
+) -> (String, String) {
+    let mut queue_name = unique_name(&format!("e2e-{}-dlq", queue.as_str()));
+    let mut request = sqs.create_queue();
+    if queue == DeadLetterQueue::Alerts {
+        queue_name.push_str(".fifo");
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    let url = request
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&QueueAttributeName::QueueArn)
+        .unwrap();
+    (url, arn)
 }
 
 /// The environment variable names template.yaml gives `function` (its own and the globals).
@@ -219,6 +256,10 @@ impl Cloud {
         for name in QueueName::ALL {
             queues.push(create_queue(&sqs, name).await);
         }
+        let mut dead_letter_queues = BTreeMap::new();
+        for queue in DeadLetterQueue::ALL {
+            dead_letter_queues.insert(queue, create_dead_letter_queue(&sqs, queue).await);
+        }
         let group = unique_name("e2e-escalation");
         scheduler
             .create_schedule_group()
@@ -245,7 +286,7 @@ impl Cloud {
             .find(|q| q.name == QueueName::Timers)
             .map(|q| q.arn.clone())
             .unwrap();
-        let variables: HashMap<String, String> = HashMap::from([
+        let mut variables: HashMap<String, String> = HashMap::from([
             ("TABLE_NAME".to_owned(), table.clone()),
             ("ALERTS_QUEUE_URL".to_owned(), url(QueueName::Alerts)),
             ("INCIDENTS_QUEUE_URL".to_owned(), url(QueueName::Incidents)),
@@ -280,6 +321,9 @@ impl Cloud {
                 .await,
             ),
         ]);
+        for (queue, (url, _)) in &dead_letter_queues {
+            variables.insert(dead_letter_url_variable(*queue).to_owned(), url.clone());
+        }
         let clock = Arc::new(ManualClock::new(test_start()));
         let every_variable = variables.clone();
         let context =
@@ -361,6 +405,7 @@ impl Cloud {
             sqs,
             scheduler,
             queues,
+            dead_letter_queues,
             group,
             sender,
             phone,

@@ -7,6 +7,9 @@
 use super::cloud::{Cloud, PUBLIC_BASE_URL};
 use super::events::{request, response, with_key};
 use base64::Engine;
+use klaxon_app::dead_letters::DeadLetterQueue;
+use klaxon_app::messages::{IncidentEvent, IncidentMessage, QueueMessage, QueueName};
+use klaxon_domain::ids::IncidentId;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_tests::console::form_value;
 use serde_json::{Value, json};
@@ -261,4 +264,100 @@ async fn sign_in_through_ses(cloud: &Cloud) -> (String, usize) {
     .await;
     assert_eq!(replay.status, 403, "a used link fails on DynamoDB too");
     (cookie, sent.emails.len())
+}
+
+/// Makes alice an admin: a new configuration version, as `klaxon config apply` stores it.
+async fn make_alice_admin(cloud: &Cloud) {
+    let text = klaxon_tests::pipeline::pipeline_config_text()
+        .replace("+15555550100", &cloud.phone)
+        .replace(
+            "    email: alice@example.com\n",
+            "    email: alice@example.com\n    role: admin\n",
+        );
+    let config = klaxon_domain::config::Config::from_yaml(&text).unwrap();
+    cloud
+        .repo
+        .save_config(
+            &config.to_canonical_json().unwrap(),
+            &config.fingerprint().unwrap(),
+            &klaxon_domain::timeline::Actor::system("e2e"),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_redrives_a_dead_letter_from_the_admin_page_of_the_api_function() {
+    let cloud = Cloud::new().await;
+    make_alice_admin(&cloud).await;
+    let (dlq, _) = &cloud.dead_letter_queues[&DeadLetterQueue::Incidents];
+    let message = QueueMessage::Incident(IncidentMessage {
+        incident: IncidentId::new("0192dead0001").unwrap(),
+        event: IncidentEvent::Triggered,
+    });
+    let sent = cloud
+        .sqs
+        .send_message()
+        .queue_url(dlq)
+        .message_body(message.to_json())
+        .send()
+        .await
+        .unwrap();
+    let id = sent.message_id.unwrap();
+    let (cookie, _) = sign_in_through_ses(&cloud).await;
+
+    let page = console(
+        &cloud,
+        console_event("GET", "/console/admin", Some(&cookie), None),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"dead-letters-scheduler\""),
+        "{}",
+        page.body
+    );
+    let incidents = page.body.find("id=\"dead-letters-incidents\"").unwrap();
+    let card = &page.body[incidents..];
+    assert!(card.contains(&id), "{card}");
+    assert!(card.contains("/console/incidents/0192dead0001"), "{card}");
+    let csrf = form_value(&page.body, "csrf").unwrap();
+    let redrive = format!("/console/admin/dead-letters/incidents/{id}/redrive");
+
+    let forged = console(
+        &cloud,
+        console_event("POST", &redrive, Some(&cookie), Some("csrf=nope")),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let incidents_queue = cloud.queue(QueueName::Incidents).clone();
+    assert!(
+        cloud.receive(&incidents_queue).await.is_empty(),
+        "nothing redriven"
+    );
+
+    let form = format!("csrf={csrf}");
+    let done = console(
+        &cloud,
+        console_event("POST", &redrive, Some(&cookie), Some(&form)),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains("is back on the incidents queue"),
+        "{}",
+        done.body
+    );
+    let again = console(
+        &cloud,
+        console_event("POST", &redrive, Some(&cookie), Some(&form)),
+    )
+    .await;
+    assert_eq!(again.status, 404, "already redriven: {}", again.body);
+    let back = cloud.receive(&incidents_queue).await;
+    assert_eq!(back.len(), 1, "redriven once");
+    assert_eq!(
+        QueueMessage::from_json(back[0].body.as_deref().unwrap()).unwrap(),
+        message
+    );
 }

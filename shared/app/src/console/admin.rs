@@ -1,8 +1,10 @@
 //! The admin page (admin role only): every integration with the URL its sender posts to and
 //! its keys (by the start of their hash: a key's secret is shown once, on the page that
 //! creates it, and never again), API keys, forms to create and revoke keys, and the applied
-//! configuration version with what each earlier version changed.
+//! configuration version with what each earlier version changed, and the dead letters
+//! ([`super::dead_letters`]).
 
+use super::dead_letters::DeadLetterQueueRow;
 use super::handlers::{Svc, error_page, render, require, require_form_fields};
 use super::service::{ConsoleError, ConsoleService, SignedIn};
 use super::views::Chrome;
@@ -76,6 +78,10 @@ pub struct AdminView {
     pub fingerprint: String,
     /// The latest versions, newest first (the first is the one applied).
     pub versions: Vec<VersionRow>,
+    /// Whether this deployment lists its dead letters here.
+    pub dead_letters_available: bool,
+    /// Every dead-letter queue with its dead letters.
+    pub dead_letters: Vec<DeadLetterQueueRow>,
 }
 
 fn key_row(key: &StoredKey) -> KeyRow {
@@ -117,7 +123,7 @@ fn changes(before: &Value, after: &Value) -> Vec<String> {
     lines
 }
 
-fn require_admin(who: &SignedIn) -> Result<(), ConsoleError> {
+pub(super) fn require_admin(who: &SignedIn) -> Result<(), ConsoleError> {
     if who.role == Role::Admin {
         Ok(())
     } else {
@@ -151,11 +157,14 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
             .map(key_row)
             .collect();
         let (fingerprint, versions) = self.config_history().await?;
+        let dead_letters = self.dead_letter_rows().await;
         Ok(AdminView {
             integrations,
             api_keys,
             fingerprint,
             versions,
+            dead_letters_available: dead_letters.is_some(),
+            dead_letters: dead_letters.unwrap_or_default(),
         })
     }
 
@@ -263,7 +272,7 @@ pub struct AdminPage {
     pub notice: Option<String>,
 }
 
-async fn admin_page<S: Store, Q: Queue, T: Timers, E: EmailSender>(
+pub(super) async fn admin_page<S: Store, Q: Queue, T: Timers, E: EmailSender>(
     svc: &ConsoleService<S, Q, T, E>,
     who: &SignedIn,
     created: Option<(String, String)>,

@@ -22,9 +22,11 @@
 //! | `GET /console/calendar/{user}.ics?s` | anyone with the link (calendar apps send no cookie) | that person's shifts as iCalendar; `403` for a wrong signature, `404` for no such user |
 //! | `GET /console/analytics?from&to` | signed in (any role) | MTTA and MTTR per week, incidents per week by severity, noisiest sources, on-call load: SVG charts and tables; `400` naming `from` or `to` |
 //! | `GET /console/analytics.csv?from&to&table` | signed in (any role) | the API's analytics CSV (`groups` per week, `sources`, `load`, `changes`); `401` without a session |
-//! | `GET /console/admin` | admin | integrations with their endpoint URLs and keys (by hash prefix), API keys, the applied configuration version and what the earlier versions changed; `403` for other roles |
+//! | `GET /console/admin` | admin | integrations with their endpoint URLs and keys (by hash prefix), API keys, the applied configuration version and what the earlier versions changed, the dead letters of every dead-letter queue; `403` for other roles |
 //! | `POST /console/admin/keys` (`csrf`, `kind`, `name`, `label`) | admin | creates a key and shows its secret this once |
 //! | `POST /console/admin/keys/{hash}/revoke` (`csrf`) | admin | revokes the key |
+//! | `POST /console/admin/dead-letters/{queue}/{id}/redrive` (`csrf`) | admin | sends the dead letter back to its source queue, the page with what happened; `404` when it is gone (already redriven), `400` naming `queue` or `id` |
+//! | `POST /console/admin/dead-letters/{queue}/redrive-all` (`csrf`) | admin | sends up to 100 dead letters of the queue back, the page says how many |
 //! | `GET /console/policies` | signed in (any role) | every policy's tiers and targets, grouping and routing rules in priority order, defaults, maintenance windows, the "test an alert" form |
 //! | `POST /console/policies/test` (`csrf`, `payload`, `integration`) | signed in (any role) | the page with the dry run `klaxon route test` does (nothing stored, nobody paged); `400` naming `payload` when it cannot be read |
 //! | `GET /console/schedules/{id}?view&start&zone` | signed in (any role) | a week (`view=week`, the default) or month timeline per layer and the final row, overrides marked, in `zone` (default the viewer's configured zone); the final rotation and overrides over 14 days; the override forms for responders and admins; `400` naming `view`, `start` or `zone` when bad |
@@ -40,6 +42,7 @@ pub mod assets;
 pub mod bulk;
 pub mod calendar;
 pub mod charts;
+pub mod dead_letters;
 pub mod escalation_view;
 mod handlers;
 pub mod html;
@@ -112,6 +115,14 @@ where
         .route(
             "/console/admin/keys/{hash}/revoke",
             post(admin::revoke_key::<S, Q, T, E>),
+        )
+        .route(
+            "/console/admin/dead-letters/{queue}/{id}/redrive",
+            post(dead_letters::redrive::<S, Q, T, E>),
+        )
+        .route(
+            "/console/admin/dead-letters/{queue}/redrive-all",
+            post(dead_letters::redrive_all::<S, Q, T, E>),
         )
         .route("/console/policies", get(policies::page::<S, Q, T, E>))
         .route("/console/policies/test", post(policies::test::<S, Q, T, E>))

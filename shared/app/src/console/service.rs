@@ -5,6 +5,7 @@
 
 use super::signin::{SigninLink, SigninSigner, random_token};
 use super::sso::{SsoCallback, SsoClient, SsoError, SsoStart};
+use crate::dead_letters::DeadLetters;
 use crate::ports::{Email, EmailSender, Queue, Timers};
 use crate::render::escape_html;
 use crate::usecases::lifecycle::{StopAction, stop_incident};
@@ -20,6 +21,7 @@ use klaxon_domain::timeline::Actor;
 use klaxon_domain::user::Role;
 use klaxon_store::Store;
 use klaxon_store::repo::{ConsoleSession, SigninToken, StoredIncident};
+use std::sync::Arc;
 
 /// The path of the sign-in link (GET shows a button, POST signs in).
 pub const SIGNIN_LINK_PATH: &str = "/console/signin/link";
@@ -123,6 +125,8 @@ pub struct ConsoleService<S, Q, T, E> {
     sso: SsoClient,
     env: EnvLookup,
     settings: ConsoleSettings,
+    // A trait object, not a fifth type parameter: only the admin page uses it.
+    dead_letters: Option<Arc<dyn DeadLetters>>,
 }
 
 impl<S, Q, T, E> std::fmt::Debug for ConsoleService<S, Q, T, E> {
@@ -156,7 +160,21 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
             signer,
             env: process_env(),
             settings,
+            dead_letters: None,
         }
+    }
+
+    /// Lists and redrives dead letters on the admin page through `dead_letters` (without it
+    /// the page says this deployment's dead letters are not available here).
+    #[must_use]
+    pub fn with_dead_letters(mut self, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        self.dead_letters = Some(dead_letters);
+        self
+    }
+
+    /// The dead-letters port, when the deployment gave one.
+    pub(super) fn dead_letter_port(&self) -> Option<&dyn DeadLetters> {
+        self.dead_letters.as_deref()
     }
 
     /// Reads `${VAR}` references (the single sign-on client secret) with `env` instead of

@@ -292,7 +292,8 @@ pub(super) fn build_services(
         settings.signin,
         ConsoleSettings::new(settings.public_url.to_owned()),
     )
-    .with_env(settings.env.clone());
+    .with_env(settings.env.clone())
+    .with_dead_letters(Arc::new(queue.clone()));
     let notify = NotifyService::new(
         cores.core("notify")?,
         Senders {
