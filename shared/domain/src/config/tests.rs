@@ -18,6 +18,7 @@ mod heartbeats;
 mod integrations;
 mod many_errors;
 mod paging;
+mod postmortems;
 mod schedules;
 mod teams;
 mod users;
