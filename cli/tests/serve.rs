@@ -279,5 +279,7 @@ mod commands;
 mod errors_and_signals;
 #[path = "serve/heartbeats.rs"]
 mod heartbeats;
+#[path = "serve/postmortems.rs"]
+mod postmortems;
 #[path = "serve/responders.rs"]
 mod responders;
