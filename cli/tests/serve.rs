@@ -281,5 +281,7 @@ mod errors_and_signals;
 mod heartbeats;
 #[path = "serve/holidays.rs"]
 mod holidays;
+#[path = "serve/postmortems.rs"]
+mod postmortems;
 #[path = "serve/responders.rs"]
 mod responders;

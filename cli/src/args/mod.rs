@@ -11,6 +11,7 @@ mod heartbeats;
 mod incidents;
 mod keys;
 mod overrides;
+mod postmortem;
 mod route;
 mod schedule;
 mod serve;
@@ -22,6 +23,7 @@ pub use heartbeats::*;
 pub use incidents::*;
 pub use keys::*;
 pub use overrides::*;
+pub use postmortem::*;
 pub use route::*;
 pub use schedule::*;
 pub use serve::*;
@@ -115,6 +117,12 @@ pub enum Command {
     /// The state of every heartbeat (dead man's switch) on a running Klaxon.
     #[command(subcommand)]
     Heartbeats(HeartbeatsCommand),
+    /// Create, edit, review and export incident post-mortems on a running Klaxon.
+    #[command(subcommand)]
+    Postmortem(PostmortemCommand),
+    /// List, add and complete post-mortem action items on a running Klaxon.
+    #[command(subcommand)]
+    ActionItems(ActionItemsCommand),
     /// List and redrive the dead letters of a local data directory's queues.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),

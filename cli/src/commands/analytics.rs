@@ -165,8 +165,9 @@ fn changes_line(report: &Value) -> String {
 }
 
 impl Client {
-    /// Sends a GET asking for `accept`; returns the body of a 2xx answer as text.
-    async fn get_text(
+    /// Sends a GET asking for `accept`; returns the body of a 2xx answer as text (the CSV
+    /// analytics, the Markdown post-mortem).
+    pub(super) async fn get_text(
         &self,
         path: &str,
         query: &[(&str, String)],

@@ -11,6 +11,7 @@ pub(crate) mod import;
 mod keys;
 mod link_secret;
 mod oncall;
+mod postmortem;
 mod responder;
 mod route;
 mod schedule;
@@ -63,6 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
         Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),
         Command::Heartbeats(HeartbeatsCommand::List(args)) => heartbeats::list(&args, output),
+        Command::Postmortem(command) => postmortem::run(&command, output),
+        Command::ActionItems(command) => postmortem::action_items(&command, output),
         Command::DeadLetters(DeadLettersCommand::List(args)) => dead_letters::list(&args, output),
         Command::DeadLetters(DeadLettersCommand::Redrive(args)) => {
             dead_letters::redrive(&args, output)

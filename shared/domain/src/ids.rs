@@ -130,6 +130,20 @@ slug_id!(
     /// An integration's name (`alertmanager-prod`): the source of alerts a key authenticates.
     IntegrationName
 );
+slug_id!(
+    /// A post-mortem template's name in the configuration (`default`, `security`).
+    TemplateName
+);
+impl TemplateName {
+    /// The name of the template shipped with Klaxon (`default`).
+    pub fn shipped_default() -> Self {
+        Self("default".to_owned())
+    }
+}
+slug_id!(
+    /// A post-mortem action item's identifier, unique within its post-mortem (`ai-3f2a9c01d4e5`).
+    ActionItemId
+);
 
 /// Maximum dedup key length in characters: Opsgenie's limit on `alias` (PagerDuty's `dedup_key`
 /// allows 255). Counted in characters, as both vendors count, so a non-ASCII key the vendor

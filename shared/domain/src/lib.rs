@@ -17,6 +17,8 @@
 //! - [`user`]: responders and their contact methods.
 //! - [`heartbeat`]: heartbeats (dead man's switch): pings, one versioned timer, expiry.
 //! - [`config`]: configuration as code, validated with exact error paths.
+//! - [`postmortem`]: post-mortems (templates, facts, sections, status, action items) and
+//!   their Markdown export.
 //! - [`analytics`]: response metrics (time to acknowledge and resolve, pages, off-hours
 //!   pages) per incident and aggregated over a period.
 //! - [`vocabulary`]: the small enums (urgency, resolve and stop reasons, targets) the modules
@@ -36,6 +38,7 @@ pub mod ids;
 pub mod incident;
 pub mod ingest;
 pub mod matcher;
+pub mod postmortem;
 pub mod quiet;
 pub mod routing;
 pub mod schedule;

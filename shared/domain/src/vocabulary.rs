@@ -9,6 +9,7 @@
 
 use crate::ids::{RuleId, ScheduleId, UserId};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// How urgently to page: high urgency uses every tier and the users' high-urgency channels;
 /// low urgency pages tier 0 only, on the users' low-urgency channels.
@@ -111,4 +112,85 @@ pub enum Target {
     User(UserId),
     /// `schedule: primary`: whoever is on call on it at the time of paging.
     Schedule(ScheduleId),
+}
+
+/// Where a post-mortem is in its review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostmortemStatus {
+    /// Being written.
+    Draft,
+    /// Written; being reviewed.
+    InReview,
+    /// Final.
+    Published,
+}
+
+impl PostmortemStatus {
+    /// The wire name (`draft`, `in_review`, `published`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::InReview => "in_review",
+            Self::Published => "published",
+        }
+    }
+
+    /// Parses a wire name; `in-review` is accepted too (command lines use dashes).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "draft" => Ok(Self::Draft),
+            "in_review" | "in-review" => Ok(Self::InReview),
+            "published" => Ok(Self::Published),
+            other => Err(format!(
+                "must be \"draft\", \"in_review\" or \"published\" (got {other:?})"
+            )),
+        }
+    }
+
+    /// Whether a post-mortem may move from `self` to `to` (`self == to` is a no-op, not a
+    /// move, and is not asked here).
+    pub fn may_become(self, to: Self) -> bool {
+        matches!(
+            (self, to),
+            (Self::Draft, Self::InReview)
+                | (Self::InReview, Self::Draft)
+                | (Self::InReview, Self::Published)
+        )
+    }
+}
+
+impl fmt::Display for PostmortemStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an action item is still to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// To do.
+    Open,
+    /// Done.
+    Done,
+}
+
+impl ActionStatus {
+    /// The wire name (`open`, `done`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Done => "done",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "open" => Ok(Self::Open),
+            "done" => Ok(Self::Done),
+            other => Err(format!("must be \"open\" or \"done\" (got {other:?})")),
+        }
+    }
 }

@@ -4,10 +4,10 @@
 
 use super::*;
 
-const SAMPLE_INCIDENT: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f6";
+pub(super) const SAMPLE_INCIDENT: &str = "0192f3a1b2c37d4e8f90a1b2c3d4e5f6";
 
 /// A native alert (critical: the standard policy) with `labels`.
-fn alert_event(cloud: &Cloud, dedup: &str, labels: Value) -> Value {
+pub(super) fn alert_event(cloud: &Cloud, dedup: &str, labels: Value) -> Value {
     let body = json!({
         "dedup_key": dedup,
         "status": "firing",
@@ -23,7 +23,7 @@ fn alert_event(cloud: &Cloud, dedup: &str, labels: Value) -> Value {
 
 /// The `ack-incident-{route}.json` sample for `incident` with this deployment's API key, its
 /// body replaced when `body` is given.
-fn action(cloud: &Cloud, route: &str, incident: &str, body: Option<Value>) -> Value {
+pub(super) fn action(cloud: &Cloud, route: &str, incident: &str, body: Option<Value>) -> Value {
     let event = request(
         &format!("ack-incident-{route}.json"),
         &[
@@ -38,7 +38,7 @@ fn action(cloud: &Cloud, route: &str, incident: &str, body: Option<Value>) -> Va
 }
 
 /// A fresh `Idempotency-Key` on an event.
-fn keyed(mut event: Value, key: &str) -> Value {
+pub(super) fn keyed(mut event: Value, key: &str) -> Value {
     event["headers"]["idempotency-key"] = json!(key);
     event
 }

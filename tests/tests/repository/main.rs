@@ -270,5 +270,6 @@ mod incidents;
 mod ingest_duplicate;
 mod keys_and_config;
 mod listing;
+mod postmortems;
 mod races;
 mod resolution;

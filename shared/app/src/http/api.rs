@@ -15,6 +15,9 @@
 //! | `GET /v1/analytics?from=&to=&by=&table=` | response metrics of a period (JSON, or CSV with `Accept: text/csv`) |
 //! | `GET /v1/config` | the current configuration snapshot |
 //! | `PUT /v1/config` | upload YAML or JSON; 400 `invalid_config` lists every error |
+//!
+//! The post-mortem routes (`/v1/incidents/{id}/postmortem…`, `/v1/action-items`) are in
+//! [`super::postmortems`], merged here.
 
 use super::ApiError;
 use super::auth::key_from_headers;
@@ -103,6 +106,7 @@ type Svc<S> = Arc<QueryService<S>>;
 
 /// The API routes over `service`.
 pub fn routes<S: Store + 'static>(service: Svc<S>) -> Router {
+    let postmortems = super::postmortems::routes(Arc::clone(&service));
     Router::new()
         .route("/v1/incidents", get(list_incidents::<S>))
         .route("/v1/incidents/{id}", get(show_incident::<S>))
@@ -119,6 +123,7 @@ pub fn routes<S: Store + 'static>(service: Svc<S>) -> Router {
         .route("/v1/analytics", get(analytics::<S>))
         .route("/v1/config", get(get_config::<S>).put(put_config::<S>))
         .with_state(service)
+        .merge(postmortems)
 }
 
 async fn authenticate<S: Store>(

@@ -20,6 +20,7 @@ pub mod heartbeats;
 pub mod ingest;
 pub mod opsgenie;
 pub mod pages;
+pub mod postmortems;
 
 pub use error::ApiError;
 

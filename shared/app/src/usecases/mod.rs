@@ -10,6 +10,7 @@
 //! - [`config`]: the cached current configuration; reading and uploading it (`api`).
 //! - [`ack`]: signed links, API and Slack acknowledge/resolve (`ack`).
 //! - [`heartbeats`]: heartbeat pings, expiry on a fired heartbeat timer, the listing.
+//! - [`postmortems`]: post-mortems and their action items (`api`).
 //! - [`access`]: API-key authentication shared by `ack` and `api`.
 
 pub mod access;
@@ -25,6 +26,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod notify;
 pub mod opsgenie;
+pub mod postmortems;
 pub mod queries;
 mod quiet;
 pub mod routing;

@@ -74,7 +74,7 @@ impl fmt::Display for ConfigPath {
 
 /// The top-level sections in the order the documentation lists them; errors are reported in
 /// this order.
-pub(crate) const SECTIONS: [&str; 12] = [
+pub(crate) const SECTIONS: [&str; 13] = [
     "version",
     "users",
     "schedules",
@@ -85,6 +85,7 @@ pub(crate) const SECTIONS: [&str; 12] = [
     "integrations",
     "teams",
     "heartbeats",
+    "postmortem_templates",
     "notifications",
     "settings",
 ];

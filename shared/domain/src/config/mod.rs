@@ -35,7 +35,8 @@ use crate::alert::Alert;
 use crate::escalation::EscalationPolicy;
 use crate::grouping::{Grouping, GroupingConfig};
 use crate::heartbeat::{HEARTBEAT_LABEL, Heartbeat, HeartbeatName};
-use crate::ids::{IntegrationName, PolicyId, ScheduleId, UserId};
+use crate::ids::{IntegrationName, PolicyId, ScheduleId, TemplateName, UserId};
+use crate::postmortem::{DEFAULT_TEMPLATE, PostmortemTemplate, default_template};
 use crate::routing::{MaintenanceWindow, RoutingConfig, RoutingContext, RoutingDecision, route};
 use crate::schedule::Schedule;
 use crate::user::User;
@@ -69,6 +70,8 @@ pub struct Config {
     pub teams: Vec<Team>,
     /// Heartbeats (dead man's switches) and the incidents a missed one opens.
     pub heartbeats: Vec<Heartbeat>,
+    /// Post-mortem templates (the shipped `default` applies when none is marked default).
+    pub postmortem_templates: Vec<PostmortemTemplate>,
     /// Shared Slack, Teams and webhook endpoints.
     pub notifications: Notifications,
     /// Global settings.
@@ -88,6 +91,7 @@ impl Default for Config {
             integrations: Vec::new(),
             teams: Vec::new(),
             heartbeats: Vec::new(),
+            postmortem_templates: Vec::new(),
             notifications: Notifications::default(),
             settings: Settings::default(),
         }
@@ -244,6 +248,33 @@ impl Config {
             }
         }
         decision
+    }
+
+    /// The post-mortem template `name`, or without a name the default one: the template
+    /// marked `default: true`, else one named `default`, else the shipped
+    /// [`default_template`]. The name `default` always finds a template (the configured one
+    /// of that name, or the shipped one); another unknown name is `None`.
+    pub fn postmortem_template(&self, name: Option<&TemplateName>) -> Option<PostmortemTemplate> {
+        let named = |wanted: &str| {
+            self.postmortem_templates
+                .iter()
+                .find(|t| t.name.as_str() == wanted)
+                .cloned()
+        };
+        match name {
+            Some(name) if name.as_str() == DEFAULT_TEMPLATE => {
+                Some(named(DEFAULT_TEMPLATE).unwrap_or_else(default_template))
+            }
+            Some(name) => named(name.as_str()),
+            None => Some(
+                self.postmortem_templates
+                    .iter()
+                    .find(|t| t.default)
+                    .cloned()
+                    .or_else(|| named(DEFAULT_TEMPLATE))
+                    .unwrap_or_else(default_template),
+            ),
+        }
     }
 
     /// The heartbeat named `name`.

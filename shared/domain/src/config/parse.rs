@@ -90,6 +90,8 @@ pub(crate) fn config_from_value_with(
     origins.teams = origin;
     let (heartbeats, origin) = sections.list("heartbeats", "name", no_hook);
     origins.heartbeats = origin;
+    let (postmortem_templates, origin) = sections.list("postmortem_templates", "name", no_hook);
+    origins.postmortem_templates = origin;
 
     let notifications = parse_notifications(
         sections.take("notifications"),
@@ -110,6 +112,7 @@ pub(crate) fn config_from_value_with(
         integrations,
         teams,
         heartbeats,
+        postmortem_templates,
         notifications,
         settings,
     };

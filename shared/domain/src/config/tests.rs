@@ -19,6 +19,7 @@ mod holidays;
 mod integrations;
 mod many_errors;
 mod paging;
+mod postmortems;
 mod schedules;
 mod teams;
 mod users;

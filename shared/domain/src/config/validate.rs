@@ -11,6 +11,7 @@ mod heartbeats;
 mod integrations;
 mod paging;
 mod people;
+mod postmortems;
 mod teams;
 mod warnings;
 
@@ -18,6 +19,7 @@ use heartbeats::check_heartbeats;
 use integrations::{check_integrations, check_notifications};
 use paging::{check_grouping, check_policies, check_routing, check_windows};
 use people::{check_schedules, check_users};
+use postmortems::check_postmortem_templates;
 use teams::check_teams;
 pub(crate) use warnings::warnings;
 
@@ -73,6 +75,7 @@ pub(crate) struct Origins {
     pub(crate) integrations: ListOrigin,
     pub(crate) teams: ListOrigin,
     pub(crate) heartbeats: ListOrigin,
+    pub(crate) postmortem_templates: ListOrigin,
     pub(crate) webhooks: ListOrigin,
 }
 
@@ -88,6 +91,7 @@ impl Origins {
             integrations: ListOrigin::identity(config.integrations.len()),
             teams: ListOrigin::identity(config.teams.len()),
             heartbeats: ListOrigin::identity(config.heartbeats.len()),
+            postmortem_templates: ListOrigin::identity(config.postmortem_templates.len()),
             webhooks: ListOrigin::identity(config.notifications.webhooks.len()),
         }
     }
@@ -224,6 +228,7 @@ pub(crate) fn check(config: &Config, origins: &Origins, issues: &mut Issues) {
     };
     check_teams(config, origins, &known, issues);
     check_heartbeats(config, origins, &policies, &integrations, issues);
+    check_postmortem_templates(config, origins, issues);
     check_notifications(config, origins, issues);
 
     if let Some(timeout) = config.settings.ack_timeout {

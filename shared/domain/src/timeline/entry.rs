@@ -2,11 +2,13 @@
 
 use crate::Instant;
 use crate::alert::{AlertChange, Severity};
-use crate::ids::{AlertId, DedupKey, GroupKey, IntegrationName, PolicyId, UserId};
+use crate::ids::{
+    ActionItemId, AlertId, DedupKey, GroupKey, IntegrationName, PolicyId, TemplateName, UserId,
+};
 use crate::user::Channel;
 use crate::vocabulary::{
-    EscalationStatus, ExhaustedReason, ResolveReason, RetriggerReason, StopReason,
-    SuppressionReason, Target, Urgency,
+    ActionStatus, EscalationStatus, ExhaustedReason, PostmortemStatus, ResolveReason,
+    RetriggerReason, StopReason, SuppressionReason, Target, Urgency,
 };
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +116,43 @@ pub enum TimelineEntry {
     NoteAdded {
         /// The note (plain text).
         text: String,
+    },
+    /// `io.klaxon.postmortem.created`: a post-mortem was started for the incident.
+    #[serde(rename = "io.klaxon.postmortem.created")]
+    PostmortemCreated {
+        /// The template it was created from.
+        template: TemplateName,
+    },
+    /// `io.klaxon.postmortem.status_changed`: the post-mortem went to review or back to draft.
+    #[serde(rename = "io.klaxon.postmortem.status_changed")]
+    PostmortemStatusChanged {
+        /// The previous status.
+        from: PostmortemStatus,
+        /// The new status.
+        to: PostmortemStatus,
+    },
+    /// `io.klaxon.postmortem.published`: the post-mortem was published (final).
+    #[serde(rename = "io.klaxon.postmortem.published")]
+    PostmortemPublished {},
+    /// `io.klaxon.postmortem.action_item_added`: follow-up work was agreed.
+    #[serde(rename = "io.klaxon.postmortem.action_item_added")]
+    ActionItemAdded {
+        /// The item's id.
+        item: ActionItemId,
+        /// What to do.
+        title: String,
+        /// Who does it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<UserId>,
+    },
+    /// `io.klaxon.postmortem.action_item_updated`: an action item changed (done, reopened,
+    /// retitled, reassigned or re-dated).
+    #[serde(rename = "io.klaxon.postmortem.action_item_updated")]
+    ActionItemUpdated {
+        /// The item's id.
+        item: ActionItemId,
+        /// Its status after the change.
+        status: ActionStatus,
     },
     /// `io.klaxon.alert.linked`: an alert joined the incident.
     #[serde(rename = "io.klaxon.alert.linked")]
@@ -295,6 +334,11 @@ impl TimelineEntry {
             TimelineEntry::EscalatedByHand { .. } => "io.klaxon.escalation.escalated",
             TimelineEntry::RespondersAdded { .. } => "io.klaxon.incident.responders_added",
             TimelineEntry::NoteAdded { .. } => "io.klaxon.incident.note",
+            TimelineEntry::PostmortemCreated { .. } => "io.klaxon.postmortem.created",
+            TimelineEntry::PostmortemStatusChanged { .. } => "io.klaxon.postmortem.status_changed",
+            TimelineEntry::PostmortemPublished {} => "io.klaxon.postmortem.published",
+            TimelineEntry::ActionItemAdded { .. } => "io.klaxon.postmortem.action_item_added",
+            TimelineEntry::ActionItemUpdated { .. } => "io.klaxon.postmortem.action_item_updated",
             TimelineEntry::AlertLinked { .. } => "io.klaxon.alert.linked",
             TimelineEntry::AlertResolved { .. } => "io.klaxon.alert.resolved",
             TimelineEntry::AlertUpdated { .. } => "io.klaxon.alert.updated",

@@ -41,7 +41,34 @@ fn one_of_each() -> Vec<TimelineEntry> {
     let mut entries = incident_and_alert_entries();
     entries.extend(escalation_and_notification_entries());
     entries.extend(responder_entries());
+    entries.extend(postmortem_entries());
     entries
+}
+
+/// The post-mortem entry kinds.
+fn postmortem_entries() -> Vec<TimelineEntry> {
+    use crate::ids::{ActionItemId, TemplateName};
+    use crate::vocabulary::{ActionStatus, PostmortemStatus};
+    let item = ActionItemId::new("ai-1").unwrap();
+    vec![
+        TimelineEntry::PostmortemCreated {
+            template: TemplateName::shipped_default(),
+        },
+        TimelineEntry::PostmortemStatusChanged {
+            from: PostmortemStatus::Draft,
+            to: PostmortemStatus::InReview,
+        },
+        TimelineEntry::PostmortemPublished {},
+        TimelineEntry::ActionItemAdded {
+            item: item.clone(),
+            title: "alert on disk".into(),
+            owner: Some(UserId::new("bob").unwrap()),
+        },
+        TimelineEntry::ActionItemUpdated {
+            item,
+            status: ActionStatus::Done,
+        },
+    ]
 }
 
 /// The responder action entry kinds.

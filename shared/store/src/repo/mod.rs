@@ -34,6 +34,7 @@ mod incidents;
 mod keys;
 pub mod lock;
 mod overrides;
+mod postmortems;
 pub mod schema;
 mod senders;
 mod timeline;
@@ -55,6 +56,7 @@ pub use incidents::{
 };
 pub use keys::{KeyKind, KeyRecord, StoredKey};
 pub use lock::{Attempt, LOCK_ATTEMPTS, retry_on_conflict};
+pub use postmortems::{ListedActionItem, MAX_POSTMORTEM_BYTES, StoredPostmortem};
 pub use senders::{AlertChangeWrite, AlertEdits, REQUEST_RETENTION, SenderRequest};
 
 use crate::{Clock, Cursor, Key, Store, StoreError};

@@ -103,8 +103,19 @@ pub const HEARTBEAT: &str = "HEARTBEAT#";
 /// Sort key of a heartbeat's state item.
 pub const HEARTBEAT_STATE: &str = "HEARTBEAT_STATE";
 
+/// Sort key of an incident's post-mortem, in the incident's partition.
+pub const POSTMORTEM: &str = "POSTMORTEM";
+/// Sort key prefix of a post-mortem action item, in the incident's partition:
+/// `ACTION_ITEM#<item id>`.
+pub const ACTION_ITEM: &str = "ACTION_ITEM#";
+/// `gsi1` partition of the open action items of every post-mortem (sort:
+/// `<due>#<incident id>#<item id>`, undated items last).
+pub const OPEN_ACTION_ITEMS: &str = "OPEN_ACTION_ITEMS";
+/// `gsi2` partition of every action item (sort: `<created>#<incident id>#<item id>`).
+pub const ACTION_ITEMS: &str = "ACTION_ITEMS";
+
 /// Every key literal above, for the test that keeps `docs/data-model.md` in step.
-pub const ALL: [&str; 41] = [
+pub const ALL: [&str; 45] = [
     ALERT,
     OCCURRENCE,
     CHUNK,
@@ -146,6 +157,10 @@ pub const ALL: [&str; 41] = [
     CHANGE,
     HEARTBEAT,
     HEARTBEAT_STATE,
+    POSTMORTEM,
+    ACTION_ITEM,
+    OPEN_ACTION_ITEMS,
+    ACTION_ITEMS,
 ];
 
 /// An instant as sortable text: RFC 3339 in UTC with nine fraction digits, fixed width for
@@ -353,6 +368,36 @@ pub fn change_key(integration: &str, happened: Instant, id: &str) -> Key {
 /// The key of a heartbeat's state: `HEARTBEAT#<name>`, `HEARTBEAT_STATE`.
 pub fn heartbeat_key(name: &str) -> Key {
     Key::new(format!("{HEARTBEAT}{name}"), HEARTBEAT_STATE)
+}
+
+/// The key of an incident's post-mortem: `INCIDENT#<id>`, `POSTMORTEM`.
+pub fn postmortem_key(incident: &str) -> Key {
+    Key::new(incident_partition(incident), POSTMORTEM)
+}
+
+/// The key of a post-mortem action item: `INCIDENT#<id>`, `ACTION_ITEM#<item id>`.
+pub fn action_item_key(incident: &str, item: &str) -> Key {
+    Key::new(incident_partition(incident), format!("{ACTION_ITEM}{item}"))
+}
+
+/// The `gsi1` sort key of an open action item: `<due>#<incident id>#<item id>`, where `<due>`
+/// is the due date (`2026-04-01`) or `9999-12-31` for an undated item, so the soonest due
+/// come first and undated ones last.
+pub fn open_action_items_sort(
+    due: Option<chrono::NaiveDate>,
+    incident: &str,
+    item: &str,
+) -> String {
+    let due = due.map_or_else(
+        || "9999-12-31".to_owned(),
+        |d| d.format("%Y-%m-%d").to_string(),
+    );
+    format!("{due}#{incident}#{item}")
+}
+
+/// The `gsi2` sort key of an action item in the list of all: `<created>#<incident id>#<item id>`.
+pub fn action_items_sort(created: Instant, incident: &str, item: &str) -> String {
+    format!("{}#{incident}#{item}", sort_time(created))
 }
 
 #[cfg(test)]

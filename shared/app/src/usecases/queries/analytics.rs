@@ -43,7 +43,7 @@ fn check_period(from: Instant, to: Instant) -> Result<(), UseCaseError> {
 }
 
 /// The pages of `incident`: page deliveries the provider accepted.
-fn pages_of(deliveries: Vec<klaxon_store::repo::DeliveryRecord>) -> Vec<PageFact> {
+pub(crate) fn pages_of(deliveries: Vec<klaxon_store::repo::DeliveryRecord>) -> Vec<PageFact> {
     deliveries
         .into_iter()
         .filter(|d| d.status == DeliveryStatus::Sent)
