@@ -2,8 +2,8 @@
 //! Alertmanager itself (Debian's `prometheus-alertmanager`) against the built `klaxon serve`,
 //! scaled down from minutes to seconds: a route sends only the always-firing `Watchdog` alert
 //! to a `webhook_configs` receiver whose URL is the heartbeat's ping route, with the
-//! integration key as `http_config.authorization` (`Bearer`) and a `repeat_interval` shorter
-//! than the heartbeat's interval.
+//! integration key in a file named by `http_config.authorization.credentials_file` (`Bearer`)
+//! and a `repeat_interval` shorter than `group_interval` and than the heartbeat's interval.
 //!
 //! While the Watchdog fires, Alertmanager's repeats keep the heartbeat ok for longer than its
 //! deadline; once the alert stops, Klaxon opens the missed-heartbeat incident; when it fires
@@ -32,7 +32,8 @@ fn watchdog_config() -> String {
 
 /// The recipe's Alertmanager configuration (minutes become seconds): everything else goes to
 /// a receiver that sends nowhere.
-fn alertmanager_config(ping_url: &str, key: &str, send_resolved: bool) -> String {
+fn alertmanager_config(ping_url: &str, key_file: &Path, send_resolved: bool) -> String {
+    let key_file = key_file.display();
     format!(
         r#"route:
   receiver: default
@@ -52,7 +53,7 @@ receivers:
         http_config:
           authorization:
             type: Bearer
-            credentials: {key}
+            credentials_file: {key_file}
 "#
     )
 }
@@ -102,8 +103,10 @@ fn start(temp: &Path, send_resolved: bool) -> (Serve, Alertmanager) {
     let am_dir = temp.join("alertmanager");
     std::fs::create_dir_all(&am_dir).unwrap();
     let ping_url = format!("{}/v1/heartbeats/watchdog/ping", serve.url);
+    let key_file = am_dir.join("klaxon-prometheus.key");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
     let alertmanager = Alertmanager::start(
-        &alertmanager_config(&ping_url, &key, send_resolved),
+        &alertmanager_config(&ping_url, &key_file, send_resolved),
         &am_dir,
         free_port(),
     );
