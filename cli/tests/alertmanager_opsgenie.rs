@@ -8,136 +8,10 @@
 
 mod common;
 
+use common::alertmanager::{Alertmanager, block_on};
 use common::example_config;
-use common::server::{PATIENCE, Serve, eventually, free_port};
+use common::server::{Serve, eventually, free_port};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// The Alertmanager binary: `KLAXON_ALERTMANAGER`, else Debian's
-/// `/usr/bin/prometheus-alertmanager`. Missing, the test fails saying so (never skips).
-fn alertmanager_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("KLAXON_ALERTMANAGER") {
-        return PathBuf::from(path);
-    }
-    let path = PathBuf::from("/usr/bin/prometheus-alertmanager");
-    assert!(
-        path.exists(),
-        "{} is missing: run ./scripts/test once (it installs Debian's prometheus-alertmanager), or set KLAXON_ALERTMANAGER",
-        path.display()
-    );
-    path
-}
-
-/// A running Alertmanager, killed when dropped.
-struct Alertmanager {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Alertmanager {
-    /// Starts it with `config` on `port`, data in `dir`, clustering off, and waits until
-    /// `/-/ready` answers 200.
-    fn start(config: &str, dir: &Path, port: u16) -> Alertmanager {
-        let config_file = dir.join("alertmanager.yml");
-        std::fs::write(&config_file, config).unwrap();
-        let log = dir.join("alertmanager.log");
-        let child = Command::new(alertmanager_binary())
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("prometheus-alertmanager starts");
-        let mut alertmanager = Alertmanager {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = alertmanager.child.try_wait().unwrap() {
-                panic!(
-                    "alertmanager exited during start ({status}):\n{}",
-                    alertmanager.log()
-                );
-            }
-            let ready = block_on(async {
-                reqwest::get(format!("{}/-/ready", alertmanager.url))
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-            });
-            if ready {
-                return alertmanager;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "alertmanager did not become ready:\n{}",
-                alertmanager.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `POST /api/v2/alerts` with `alerts`; Alertmanager answers 200.
-    fn push(&self, alerts: &Value) {
-        let (status, text) = block_on(async {
-            let response = reqwest::Client::new()
-                .post(format!("{}/api/v2/alerts", self.url))
-                .json(alerts)
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        });
-        assert_eq!(status, 200, "alertmanager refused the alerts: {text}");
-    }
-
-    /// The sum of the samples of `metric` labelled `integration="opsgenie"` on `/metrics`.
-    fn opsgenie_metric(&self, metric: &str) -> f64 {
-        let text = block_on(async {
-            reqwest::get(format!("{}/metrics", self.url))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        });
-        let samples: Vec<f64> = text
-            .lines()
-            .filter(|line| line.starts_with(&format!("{metric}{{")))
-            .filter(|line| line.contains("integration=\"opsgenie\""))
-            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
-            .collect();
-        assert!(!samples.is_empty(), "{metric} is not on /metrics:\n{text}");
-        samples.iter().sum()
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(future)
-}
 
 /// The receiver under test: Alertmanager's Opsgenie integration pointed at Klaxon, with short
 /// grouping intervals so the notifications go out at once.
@@ -261,11 +135,11 @@ fn alertmanagers_opsgenie_receiver_with_update_alerts_opens_updates_and_resolves
         "one incident: {listed}"
     );
     assert!(
-        alertmanager.opsgenie_metric("alertmanager_notifications_total") >= 3.0,
+        alertmanager.metric("alertmanager_notifications_total", "opsgenie") >= 3.0,
         "two firing notifications and the resolved one"
     );
     assert_eq!(
-        alertmanager.opsgenie_metric("alertmanager_notifications_failed_total"),
+        alertmanager.metric("alertmanager_notifications_failed_total", "opsgenie"),
         0.0,
         "Alertmanager counted failed Opsgenie notifications:\n{}\n{resolved}",
         alertmanager.log()

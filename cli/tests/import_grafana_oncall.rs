@@ -383,7 +383,7 @@ fn the_report_lists_everything_not_mapped_and_the_differences() {
         "escalation chain FCHAIN1 steps[EP06]",
         "escalation chain FCHAIN2 -",
         "escalation chain FCHAIN2 steps[EP09]",
-        "integration CALRT02 heartbeat",
+        "integration CGRAF01 heartbeat",
         "integration CWEBH03 -",
         "route RJINJA1 -",
         "schedule SICAL03 -",
@@ -413,7 +413,8 @@ fn the_report_lists_everything_not_mapped_and_the_differences() {
         "matches the regex against the whole alert payload",
         "the members of Apps (dan, erin, frank) are paged as users",
         "members alice, bob, carol stand in for the team",
-        "heartbeats are not yet supported by Klaxon: \"Alertmanager prod\" expects a heartbeat every 1h",
+        "OnCall's API gives the heartbeat's link but not its timeout, so no Klaxon heartbeat was made: add `{name: grafana-alerts, integration: grafana-alerts, interval: <the timeout shown in OnCall>}`",
+        "| `alertmanager-prod` | Alertmanager prod's heartbeat URL | heartbeat ping | $KLAXON/v1/heartbeats/alertmanager-prod/ping?key=klx_… (or `Authorization: Bearer klx_…`) |",
         "maintenance (OnCall collects the alerts into one alert group) became a Klaxon maintenance window",
         "| `alertmanager-prod` | Alertmanager prod (alertmanager) | alertmanager | $KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…` |",
         "| `grafana-alerts` | Grafana alerts (grafana_alerting) | grafana | $KLAXON/v1/integrations/grafana with `Authorization: Bearer klx_…` |",
@@ -584,4 +585,61 @@ fn a_truncated_saved_response_fails_clearly() {
         &format!("{name} (for GET /api/v1/on_call_shifts/) is not valid JSON"),
     );
     assert_empty(dir.path());
+}
+
+/// An integration's heartbeat with a timeout becomes a Klaxon heartbeat on the imported
+/// integration, expected every timeout with no grace, and routed by that integration's routes
+/// (as OnCall routes its heartbeat alert); one whose timeout the API does not give is reported.
+#[test]
+fn an_integration_heartbeat_becomes_a_klaxon_heartbeat_routed_by_the_integrations_routes() {
+    let (dir, _) = import_saved(SOURCE, &fixtures(SOURCE), &[]);
+    let text = read(dir.path(), "klaxon.yaml");
+    let config = klaxon_domain::config::Config::from_file("klaxon.yaml", &text).unwrap();
+    let listed: Vec<(String, String, String, String)> = config
+        .heartbeats
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                h.integration.to_string(),
+                h.interval.to_string(),
+                h.grace.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(
+            "alertmanager-prod".to_owned(),
+            "alertmanager-prod".to_owned(),
+            "1h".to_owned(),
+            "0s".to_owned()
+        )]
+    );
+    let heartbeat = &config.heartbeats[0];
+    let now = chrono::Utc::now();
+    let alert = heartbeat.missed_alert(now, now).unwrap();
+    let decision = config.route(
+        &klaxon_domain::routing::RoutingContext::from_alert(&alert),
+        now,
+    );
+    // The integration's default route, whatever the maintenance window says.
+    let default_route = config
+        .routing
+        .rules
+        .iter()
+        .find(|r| {
+            r.matcher
+                .integrations
+                .iter()
+                .any(|i| i.as_str() == "alertmanager-prod")
+                && r.matcher.summary.is_none()
+        })
+        .unwrap();
+    assert_eq!(
+        decision.policy.as_ref().map(|p| p.as_str()),
+        default_route.policy.as_ref().map(|p| p.as_str()),
+        "{decision:?}"
+    );
+    assert!(decision.policy.is_some(), "{decision:?}");
 }

@@ -79,7 +79,7 @@ fn a_live_import_pages_retries_validates_and_replays_identically() {
     ])
     .ok();
     assert!(
-        run.stdout.contains("imported 38 objects from opsgenie"),
+        run.stdout.contains("imported 40 objects from opsgenie"),
         "{run:#?}"
     );
     // No progress line when standard error is not a terminal.
@@ -95,7 +95,7 @@ fn a_live_import_pages_retries_validates_and_replays_identically() {
     let valid = klaxon(&["config", "validate", out.to_str().unwrap()]).ok();
     assert!(
         valid.stdout.contains(
-            "is valid: 6 users, 2 schedules, 3 escalation policies, 4 routing rules, 4 integrations"
+            "is valid: 6 users, 2 schedules, 3 escalation policies, 4 routing rules, 6 integrations"
         ),
         "{valid:#?}"
     );
@@ -234,15 +234,17 @@ fn the_report_lists_every_object_and_everything_not_mapped() {
             count("maintenance"),
             count("heartbeat")
         ],
-        [6, 3, 2, 5, 2, 3, 5, 7, 2, 2]
+        [6, 3, 2, 5, 2, 3, 5, 7, 2, 4]
     );
     let expected = [
         "escalation e4d3c2b1-0002-4000-a000-000000000002 repeat.count",
         "escalation e4d3c2b1-0002-4000-a000-000000000002 repeat.resetRecipientStates",
         "escalation e4d3c2b1-0003-4000-a000-000000000003 -",
         "escalation e4d3c2b1-0003-4000-a000-000000000003 rules[0]",
-        "heartbeat etl -",
-        "heartbeat nightly-backup -",
+        "heartbeat Payments Cron (EU) alertTags",
+        "heartbeat etl ownerTeam",
+        "heartbeat nightly-backup ownerTeam",
+        "heartbeat old-report -",
         "integration a0000000-0000-4000-8000-000000000004 teamId",
         "integration a0000000-0000-4000-8000-000000000005 -",
         "maintenance m0000000-0000-4000-8000-000000000001 rules",
@@ -280,8 +282,9 @@ fn the_report_lists_every_object_and_everything_not_mapped() {
         "\"if not closed\" became \"if not acknowledged\"",
         "first layer (rotation) with someone on call wins",
         "voice-call step became an SMS",
-        "heartbeats are not yet supported by Klaxon: \"etl\" expects a ping every 30 minutes (enabled, alert \"ETL stopped\")",
-        "\"nightly-backup\" expects a ping every 1 days",
+        "Opsgenie's alert message \"ETL stopped\" is not the alert's summary",
+        "disabled in Opsgenie: not imported",
+        "expired in Opsgenie at the export: in Klaxon it is inactive until its first ping",
     ] {
         assert!(
             markdown.contains(needle),
@@ -290,7 +293,9 @@ fn the_report_lists_every_object_and_everything_not_mapped() {
     }
     // Each integration's new endpoint.
     assert!(markdown.contains("| `prometheus-prod` | Prometheus prod (Prometheus) | alertmanager | $KLAXON/v1/integrations/alertmanager with `Authorization: Bearer klx_…` |"), "{markdown}");
-    assert_eq!(report["endpoints"].as_array().unwrap().len(), 4);
+    assert_eq!(report["endpoints"].as_array().unwrap().len(), 7);
+    // Each heartbeat's new ping URL, in Opsgenie's shape.
+    assert!(markdown.contains("| `data-heartbeats` | heartbeat etl (Opsgenie heartbeat ping) | opsgenie | $KLAXON/v2/heartbeats/etl/ping with `Authorization: GenieKey klx_…`"), "{markdown}");
     // Overrides are runtime data, as commands.
     assert_eq!(
         read(dir.path(), "overrides.sh")
@@ -401,4 +406,89 @@ fn a_truncated_saved_response_fails_clearly() {
 #[test]
 fn a_live_import_needs_a_key() {
     import(&["--out", "/tmp/never-written.yaml"]).fails(2, "an API key is needed");
+}
+
+/// Opsgenie heartbeats become Klaxon heartbeats: interval and unit as a duration, priority as
+/// severity, the description (else the alert message) kept; each owner team's heartbeats share
+/// one `opsgenie` integration that the team's routing rules route, as Opsgenie routes a missed
+/// heartbeat to its owner team; a disabled one is left out (reported).
+#[test]
+fn heartbeats_become_klaxon_heartbeats_routed_by_their_owner_team() {
+    let (_dir, out) = import_fixtures();
+    let text = read(out.parent().unwrap(), "klaxon.yaml");
+    let config = klaxon_domain::config::Config::from_file("klaxon.yaml", &text).unwrap();
+    let heartbeats: Vec<(String, String, String, String, Option<String>)> = config
+        .heartbeats
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                h.integration.to_string(),
+                h.interval.to_string(),
+                h.severity.as_str().to_owned(),
+                h.description.clone(),
+            )
+        })
+        .collect();
+    let entry = |name: &str, integration: &str, interval: &str, severity: &str, d: &str| {
+        (
+            name.to_owned(),
+            integration.to_owned(),
+            interval.to_owned(),
+            severity.to_owned(),
+            Some(d.to_owned()),
+        )
+    };
+    assert_eq!(
+        heartbeats,
+        vec![
+            entry(
+                "payments-cron-eu",
+                "payments-heartbeats",
+                "5m",
+                "critical",
+                "settlement export to the bank"
+            ),
+            // No description: the alert message describes it.
+            entry("etl", "data-heartbeats", "30m", "warning", "ETL stopped"),
+            entry(
+                "nightly-backup",
+                "data-heartbeats",
+                "1d",
+                "error",
+                "pg_dump finished"
+            ),
+        ]
+    );
+    assert!(
+        config
+            .heartbeats
+            .iter()
+            .all(|h| h.grace.to_string() == "0s" && h.escalation_policy.is_none())
+    );
+    // The Payments team's default routing rule routes its heartbeat's alert.
+    let payments_default = config
+        .routing
+        .rules
+        .iter()
+        .find(|r| r.id.as_str() == "payments-default")
+        .unwrap();
+    let heartbeat = config
+        .heartbeat(&klaxon_domain::heartbeat::HeartbeatName::new("payments-cron-eu").unwrap())
+        .unwrap();
+    let now = chrono::Utc::now();
+    let alert = heartbeat.missed_alert(now, now).unwrap();
+    let decision = config.route(
+        &klaxon_domain::routing::RoutingContext::from_alert(&alert),
+        now,
+    );
+    assert_eq!(
+        decision.policy.as_ref().map(|p| p.as_str()),
+        payments_default.policy.as_ref().map(|p| p.as_str()),
+        "{decision:?}"
+    );
+    assert_eq!(
+        decision.policy.as_ref().map(|p| p.as_str()),
+        Some("payments-escalation")
+    );
 }

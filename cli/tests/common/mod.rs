@@ -3,6 +3,7 @@
 // Not every test file uses every helper; a failed expect is a failed test.
 #![allow(dead_code, clippy::expect_used)]
 
+pub mod alertmanager;
 pub mod server;
 
 use std::io::Write;

@@ -107,6 +107,22 @@ fn a_silent_heartbeat_opens_one_incident_and_the_next_ping_resolves_it() {
     refusals_change_nothing(&serve);
 
     let ci = serve.key("KLAXON_KEY_CI");
+    // A resolved Alertmanager notification is answered (Opsgenie's shape here) and is no ping.
+    let resolved = json!({"version": "4", "status": "resolved", "receiver": "klaxon",
+        "alerts": [{"status": "resolved", "labels": {"alertname": "Watchdog"}}]});
+    let (status, body) = http(
+        "POST",
+        &format!("{}/v2/heartbeats/backup/ping?apiKey={ci}", serve.url),
+        None,
+        Some(&resolved),
+    );
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        body["result"].as_str().unwrap().starts_with("Ignored"),
+        "{body}"
+    );
+    assert_eq!(state_of(&serve, "backup"), "inactive");
+
     let (status, body) = http(
         "GET",
         &format!("{}/v1/heartbeats/backup/ping", serve.url),

@@ -293,6 +293,38 @@ pub fn ping(heartbeat: &Heartbeat, state: Option<&HeartbeatState>, now: Instant)
     }
 }
 
+/// Why a ping request does not count as a ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IgnoredPing {
+    /// A resolved notification from Alertmanager (webhook payload v4) or Grafana alerting
+    /// (`{"status":"resolved","alerts":[…]}`): for an always-firing `Watchdog` alert it means
+    /// the alert *stopped* firing, the very silence the heartbeat exists to notice.
+    ResolvedNotification,
+}
+
+impl IgnoredPing {
+    /// The machine-readable reason in the ping's answer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoredPing::ResolvedNotification => "resolved_notification",
+        }
+    }
+}
+
+/// Whether a ping request's `body` means "do not count this ping". Pings carry no payload of
+/// their own, so any body is accepted and counts (empty, text, any JSON), except a resolved
+/// Alertmanager or Grafana alerting notification: a JSON object whose `status` is
+/// `"resolved"` and which has an `alerts` list.
+pub fn ignored_ping(body: &[u8]) -> Option<IgnoredPing> {
+    if body.is_empty() {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let resolved = value.get("status").and_then(serde_json::Value::as_str) == Some("resolved");
+    let notification = value.get("alerts").is_some_and(serde_json::Value::is_array);
+    (resolved && notification).then_some(IgnoredPing::ResolvedNotification)
+}
+
 /// What a fired heartbeat timer does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expiry {

@@ -195,7 +195,7 @@ fn variables(cloud: &Cloud) -> HashMap<String, String> {
 
 /// The requests of one ping (the second: the configuration and the secrets are cached by then
 /// in a warm function), counted by the proxy between the ack handler and moto. The figures are
-/// what docs/performance.md prices.
+/// what docs/heartbeats.md (Cost per ping on AWS) prices.
 #[tokio::test]
 async fn one_ping_costs_three_dynamodb_and_two_scheduler_requests() {
     let cloud = Cloud::new().await;
@@ -240,4 +240,44 @@ async fn one_ping_costs_three_dynamodb_and_two_scheduler_requests() {
         assert_eq!(calls("scheduler:DeleteSchedule"), 1, "{:?}", stats.requests);
         assert_eq!(stats.calls(), 5, "nothing else: {:?}", stats.requests);
     }
+}
+
+/// Alertmanager's webhook through the ack handler (`events/apigw/ack-heartbeat-ping-alertmanager-*`,
+/// bodies captured from Alertmanager 0.25): a firing notification is a ping; a resolved one is
+/// answered 200 "ignored" and changes nothing (no schedule, no state change), so a resolved
+/// Watchdog never postpones the page.
+#[tokio::test]
+async fn a_firing_alertmanager_notification_pings_and_a_resolved_one_changes_nothing() {
+    let cloud = Cloud::new().await;
+    let backup = klaxon_domain::heartbeat::HeartbeatName::new("backup").unwrap();
+
+    // Resolved before any ping: authenticated, ignored, still inactive (no state, no schedule).
+    let (code, body) = ping(&cloud, "ack-heartbeat-ping-alertmanager-resolved.json").await;
+    assert_eq!(
+        (code, body["status"].as_str(), body["reason"].as_str()),
+        (200, Some("ignored"), Some("resolved_notification")),
+        "{body}"
+    );
+    assert!(cloud.repo.heartbeat_state(&backup).await.unwrap().is_none());
+    assert!(heartbeat_schedules(&cloud).await.is_empty());
+    // A wrong key is refused all the same, resolved or not.
+    let mut wrong = ping_event(&cloud, "ack-heartbeat-ping-alertmanager-resolved.json");
+    wrong["headers"]["authorization"] = json!(format!("Bearer {}", cloud.key("am")));
+    assert_eq!(ack(&cloud, wrong).await.0, 403);
+
+    let (code, body) = ping(&cloud, "ack-heartbeat-ping-alertmanager-firing.json").await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("ok")), "{body}");
+    let pinged = cloud.repo.heartbeat_state(&backup).await.unwrap().unwrap();
+    assert_eq!(heartbeat_schedules(&cloud).await, vec!["hb.backup.1"]);
+
+    cloud.clock.advance(TimeDelta::minutes(5));
+    let (code, body) = ping(&cloud, "ack-heartbeat-ping-alertmanager-resolved.json").await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("ignored")),
+        "{body}"
+    );
+    let after = cloud.repo.heartbeat_state(&backup).await.unwrap().unwrap();
+    assert_eq!(after, pinged, "the deadline did not move");
+    assert_eq!(heartbeat_schedules(&cloud).await, vec!["hb.backup.1"]);
 }

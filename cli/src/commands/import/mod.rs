@@ -378,12 +378,21 @@ pub struct Slugs {
 impl Slugs {
     /// A unique slug made from `wanted` (`Anna Schmidt` → `anna-schmidt`, then `anna-schmidt-2`).
     pub fn take(&mut self, wanted: &str) -> String {
-        let base = slugify(wanted);
+        self.take_at_most(wanted, 64)
+    }
+
+    /// A unique slug of at most `max` characters (heartbeat names: 40) made from `wanted`.
+    pub fn take_at_most(&mut self, wanted: &str, max: usize) -> String {
+        let base: String = slugify(wanted).chars().take(max).collect();
+        let base = match base.trim_end_matches('-') {
+            "" => "imported".to_owned(),
+            trimmed => trimmed.to_owned(),
+        };
         let mut candidate = base.clone();
         let mut n = 2;
         while self.used.contains(&candidate) {
             let suffix = format!("-{n}");
-            let keep = 64 - suffix.len();
+            let keep = max.saturating_sub(suffix.len());
             candidate = format!("{}{suffix}", base.chars().take(keep).collect::<String>());
             n += 1;
         }

@@ -31,6 +31,9 @@ pub struct ConfigFile {
     /// `integrations`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub integrations: Vec<IntegrationEntry>,
+    /// `heartbeats`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heartbeats: Vec<HeartbeatEntry>,
     /// `notifications` (only the Slack webhook reference, when users are paged in Slack).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Notifications>,
@@ -252,6 +255,23 @@ pub struct IntegrationEntry {
     pub name: String,
     /// Wire format.
     pub format: String,
+}
+
+/// One heartbeat (`docs/config.md`, `heartbeats`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeartbeatEntry {
+    /// Slug of at most 40 characters (the ping URL's `{name}`).
+    pub name: String,
+    /// The integration whose key pings it.
+    pub integration: String,
+    /// `"30m"`, `"1d"`.
+    pub interval: String,
+    /// Severity of the missed-heartbeat alert; `None` keeps Klaxon's default (`error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// What it watches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

@@ -9,15 +9,21 @@
 //! Errors on `/v1` use the `ApiError` envelope: 401 `unauthorized`, 403 `forbidden` (another
 //! integration's key, or an API key), 404 `heartbeat_not_found`. On `/v2` they use Opsgenie's
 //! `{"message","took","requestId"}` with the same statuses. A refused ping changes nothing.
-//! A ping body is ignored (Opsgenie ignores it too), so any sender's payload is accepted.
+//! A ping body is accepted whatever it holds (Opsgenie ignores it too), so any sender's payload
+//! counts as a ping, except a resolved Alertmanager or Grafana alerting notification
+//! (`{"status":"resolved","alerts":[…]}`): that one is authenticated, answered 200
+//! `{"heartbeat","status":"ignored","reason":"resolved_notification"}` (202 on `/v2`) and
+//! changes nothing, because a resolved `Watchdog` means Prometheus stopped firing it.
 
 use super::ApiError;
 use super::auth::key_from_headers;
 use crate::ports::{Queue, Timers};
 use crate::usecases::UseCaseError;
 use crate::usecases::ack::AckService;
+use crate::usecases::heartbeats::PingAnswer;
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,18 +87,26 @@ async fn ping<S: Store, Q: Queue, T: Timers>(
     Path(name): Path<String>,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let key = key_from_headers(&headers, BEARER).or(query.key);
-    let pinged = svc
-        .heartbeat_ping(key.as_deref(), &name)
+    let answer = svc
+        .heartbeat_ping(key.as_deref(), &name, &body)
         .await
         .map_err(edge_error)?;
-    Ok(Json(json!({
-        "heartbeat": pinged.heartbeat,
-        "status": "ok",
-        "deadline": pinged.deadline,
-        "recovered": pinged.recovered,
-    }))
+    Ok(match answer {
+        PingAnswer::Pinged(pinged) => Json(json!({
+            "heartbeat": pinged.heartbeat,
+            "status": "ok",
+            "deadline": pinged.deadline,
+            "recovered": pinged.recovered,
+        })),
+        PingAnswer::Ignored { heartbeat, reason } => Json(json!({
+            "heartbeat": heartbeat,
+            "status": "ignored",
+            "reason": reason.as_str(),
+        })),
+    }
     .into_response())
 }
 
@@ -101,21 +115,25 @@ async fn genie_ping<S: Store, Q: Queue, T: Timers>(
     Path(name): Path<String>,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let started = svc.core().now();
     let request_id = svc.core().ids.new_id();
     let key = key_from_headers(&headers, GENIE).or(query.api_key);
-    let result = svc.heartbeat_ping(key.as_deref(), &name).await;
+    let result = svc.heartbeat_ping(key.as_deref(), &name, &body).await;
     let took = (svc.core().now() - started)
         .num_microseconds()
         .unwrap_or(0)
         .max(0) as f64
         / 1e6;
     match result {
-        Ok(_) => (
+        Ok(answer) => (
             StatusCode::ACCEPTED,
             Json(json!({
-                "result": "PONG - Heartbeat received",
+                "result": match answer {
+                    PingAnswer::Pinged(_) => "PONG - Heartbeat received",
+                    PingAnswer::Ignored { .. } => "Ignored - a resolved notification is not a heartbeat",
+                },
                 "took": took,
                 "requestId": request_id,
             })),

@@ -7,8 +7,9 @@
 //!   timer, then commit the state conditional on the version read. The old timer is cancelled
 //!   after the commit (a late fire of it is a no-op: its version is no longer the armed one).
 //!   Resolving and arming before the commit are idempotent, so a retry after a crash repeats
-//!   them harmlessly. Cost: one `GetItem`, one conditional `PutItem`, one `CreateSchedule`
-//!   and one `DeleteSchedule` (measured in `tests/tests/e2e_cloud/heartbeats.rs`).
+//!   them harmlessly. Cost in a warm function: two `GetItem` (the key, the state), one
+//!   conditional `PutItem`, one `CreateSchedule` and one `DeleteSchedule` (counted in
+//!   `tests/tests/e2e_cloud/heartbeats.rs`, priced in `docs/heartbeats.md`).
 //! - **Expiry** (routing, on a fired heartbeat timer): a stale or duplicate timer is a no-op;
 //!   the armed timer past its deadline commits the expired state, then sends the alert through
 //!   the normal pipeline (stored, queued for grouping). A redelivery of that timer sends the
@@ -24,6 +25,7 @@ use klaxon_domain::alert::AlertKey;
 use klaxon_domain::config::Config;
 use klaxon_domain::heartbeat::{
     self, Expiry, Heartbeat, HeartbeatName, HeartbeatState, HeartbeatStatus, HeartbeatTimer,
+    IgnoredPing,
 };
 use klaxon_domain::ids::AlertId;
 use klaxon_store::Store;
@@ -39,6 +41,20 @@ pub struct Pinged {
     pub deadline: Instant,
     /// The heartbeat had expired and this ping resolved its alert.
     pub recovered: bool,
+}
+
+/// What a ping request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PingAnswer {
+    /// It counted: the deadline moved.
+    Pinged(Pinged),
+    /// It was authenticated and did not count (nothing changed).
+    Ignored {
+        /// The heartbeat.
+        heartbeat: HeartbeatName,
+        /// Why.
+        reason: IgnoredPing,
+    },
 }
 
 /// One heartbeat as listed.
@@ -334,14 +350,27 @@ async fn resolve_alert<S: Store, Q: Queue>(
 }
 
 impl<S: Store, Q: Queue, T: Timers> super::ack::AckService<S, Q, T> {
-    /// A ping of heartbeat `name` with integration key `key` (see [`authenticate_ping`]).
+    /// A ping of heartbeat `name` with integration key `key` (see [`authenticate_ping`])
+    /// carrying `body`. A body that means "not a ping" ([`heartbeat::ignored_ping`]: a
+    /// resolved Alertmanager notification) is authenticated like any ping, then changes
+    /// nothing.
     pub async fn heartbeat_ping(
         &self,
         key: Option<&str>,
         name: &str,
-    ) -> Result<Pinged, UseCaseError> {
+        body: &[u8],
+    ) -> Result<PingAnswer, UseCaseError> {
         let (heartbeat, _config) = authenticate_ping(self.core(), key, name).await?;
-        ping(self.core(), self.queue(), self.timers(), &heartbeat).await
+        if let Some(reason) = heartbeat::ignored_ping(body) {
+            tracing::info!(heartbeat = %heartbeat.name, reason = reason.as_str(), "ping not counted");
+            return Ok(PingAnswer::Ignored {
+                heartbeat: heartbeat.name,
+                reason,
+            });
+        }
+        ping(self.core(), self.queue(), self.timers(), &heartbeat)
+            .await
+            .map(PingAnswer::Pinged)
     }
 
     /// Every heartbeat with its state, for an API key.

@@ -132,6 +132,34 @@ enum Step {
     Fire(usize, i64),
 }
 
+#[test]
+fn only_a_resolved_alertmanager_or_grafana_notification_is_not_a_ping() {
+    // Alertmanager's webhook payload (v4) for a Watchdog that stopped firing.
+    let resolved = br#"{"version":"4","groupKey":"{}:{alertname=\"Watchdog\"}","status":"resolved",
+        "receiver":"klaxon-heartbeat","alerts":[{"status":"resolved","labels":{"alertname":"Watchdog"}}]}"#;
+    assert_eq!(
+        ignored_ping(resolved),
+        Some(IgnoredPing::ResolvedNotification)
+    );
+    let firing = br#"{"version":"4","status":"firing","alerts":[{"status":"firing"}]}"#;
+    for counts in [
+        &b""[..],
+        &firing[..],
+        b"pg_dump done",
+        br#"{"status":"resolved"}"#,
+        br#"{"status":"resolved","alerts":"none"}"#,
+        br#"["resolved"]"#,
+        b"{not json",
+    ] {
+        assert_eq!(
+            ignored_ping(counts),
+            None,
+            "{}",
+            String::from_utf8_lossy(counts)
+        );
+    }
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (0i64..10).prop_map(Step::Ping),

@@ -3,7 +3,7 @@
 
 use super::{Documents, Ids, sorted, text};
 use crate::commands::import::model::{
-    ConfigFile, IntegrationEntry, Matcher, RuleEntry, WindowEntry,
+    ConfigFile, HeartbeatEntry, IntegrationEntry, Matcher, RuleEntry, WindowEntry,
 };
 use crate::commands::import::report::{Endpoint, Report};
 use crate::commands::import::{Slugs, duration_text, next_priority, slugify};
@@ -25,6 +25,10 @@ const INTEGRATION_FIELDS: &[&str] = &[
     "maintenance_end_at",
     "incidents_count",
 ];
+/// Klaxon's longest heartbeat name.
+const MAX_HEARTBEAT_NAME: usize = klaxon_domain::heartbeat::MAX_HEARTBEAT_NAME_LEN;
+/// Klaxon's longest heartbeat interval, 31 days.
+const MAX_INTERVAL_SECONDS: u64 = 31 * 86_400;
 const ROUTE_FIELDS: &[&str] = &[
     "id",
     "integration_id",
@@ -67,6 +71,7 @@ pub(super) fn integrations(
 ) {
     let mut slugs = Slugs::default();
     let mut rule_slugs = Slugs::default();
+    let mut heartbeat_names = Slugs::default();
     for integration in sorted(&docs.integrations, "name") {
         let source_id = text(integration, "id");
         let name = text(integration, "name");
@@ -80,23 +85,14 @@ pub(super) fn integrations(
             INTEGRATION_FIELDS,
         );
         let Some((format, url)) = format_of(&kind) else {
-            report.skip("integration", &source_id, format!("integration type {kind:?} has no Klaxon format (Klaxon takes its own JSON, Alertmanager, Grafana, CloudWatch, PagerDuty and Opsgenie)"));
+            let heartbeat = if integration.get("heartbeat").is_some_and(|h| !h.is_null()) {
+                "; its heartbeat is not imported either (add an integration of the format its sender can speak, and a heartbeat on it)"
+            } else {
+                ""
+            };
+            report.skip("integration", &source_id, format!("integration type {kind:?} has no Klaxon format (Klaxon takes its own JSON, Alertmanager, Grafana, CloudWatch, PagerDuty and Opsgenie){heartbeat}"));
             continue;
         };
-        if let Some(heartbeat) = integration.get("heartbeat").filter(|h| !h.is_null()) {
-            let every = heartbeat
-                .get("timeout_seconds")
-                .and_then(Value::as_u64)
-                .map_or("at an interval the API did not give".to_owned(), |s| {
-                    format!("every {}", duration_text(s))
-                });
-            report.field(
-                "integration",
-                &source_id,
-                "heartbeat",
-                format!("heartbeats are not yet supported by Klaxon: {name:?} expects a heartbeat {every}; keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance) until Klaxon has them"),
-            );
-        }
         let slug = slugs.take(&name);
         report.became(
             "integration",
@@ -113,6 +109,15 @@ pub(super) fn integrations(
             name: slug.clone(),
             format: format.to_owned(),
         });
+        if let Some(heartbeat) = integration.get("heartbeat").filter(|h| !h.is_null()) {
+            integration_heartbeat(
+                heartbeat,
+                (&source_id, &name, &slug),
+                config,
+                report,
+                &mut heartbeat_names,
+            );
+        }
         routes(
             docs,
             (&source_id, &name, &slug),
@@ -123,6 +128,69 @@ pub(super) fn integrations(
         );
         maintenance(integration, &slug, config, report);
     }
+}
+
+/// An integration's heartbeat as a Klaxon heartbeat on the imported integration (its routes
+/// route the missed-heartbeat alert, as OnCall's routes route its heartbeat alert), expected
+/// every `timeout_seconds` with no grace (OnCall expires it `timeout_seconds` after the last
+/// signal). OnCall's public API (`heartbeat: {"link": …}`) does not give the timeout; without
+/// it the heartbeat is reported, not guessed.
+fn integration_heartbeat(
+    heartbeat: &Value,
+    (source_id, name, slug): (&str, &str, &str),
+    config: &mut ConfigFile,
+    report: &mut Report,
+    names: &mut Slugs,
+) {
+    let heartbeat_name = names.take_at_most(name, MAX_HEARTBEAT_NAME);
+    let ping = format!(
+        "$KLAXON/v1/heartbeats/{heartbeat_name}/ping?key=klx_… (or `Authorization: Bearer klx_…`)"
+    );
+    let Some(seconds) = heartbeat
+        .get("timeout_seconds")
+        .and_then(Value::as_u64)
+        .filter(|s| *s > 0)
+    else {
+        report.field(
+            "integration",
+            source_id,
+            "heartbeat",
+            format!("OnCall's API gives the heartbeat's link but not its timeout, so no Klaxon heartbeat was made: add `{{name: {heartbeat_name}, integration: {slug}, interval: <the timeout shown in OnCall>}}` under heartbeats, and point the sender at {ping}"),
+        );
+        return;
+    };
+    if seconds > MAX_INTERVAL_SECONDS {
+        report.field(
+            "integration",
+            source_id,
+            "heartbeat",
+            format!(
+                "its timeout {} is longer than Klaxon's longest heartbeat interval, 31d",
+                duration_text(seconds)
+            ),
+        );
+        return;
+    }
+    let interval = duration_text(seconds);
+    report.became(
+        "integration",
+        source_id,
+        format!("heartbeat {heartbeat_name} (every {interval})"),
+    );
+    report.endpoints.push(Endpoint {
+        integration: slug.to_owned(),
+        // Not the link itself: it holds OnCall's token.
+        replaces: format!("{name}'s heartbeat URL"),
+        format: "heartbeat ping".to_owned(),
+        url: ping,
+    });
+    config.heartbeats.push(HeartbeatEntry {
+        name: heartbeat_name,
+        integration: slug.to_owned(),
+        interval,
+        severity: None,
+        description: Some(format!("OnCall heartbeat of {name}")),
+    });
 }
 
 /// The routes of one integration as routing rules, in OnCall's order (the default route last).

@@ -1,13 +1,31 @@
 //! Opsgenie integrations (with the endpoint each sender must use), maintenance and heartbeats.
 
 use super::{Documents, Ids, sorted, text};
-use crate::commands::import::Slugs;
-use crate::commands::import::model::{ConfigFile, IntegrationEntry, Matcher, WindowEntry};
+use crate::commands::import::model::{
+    ConfigFile, HeartbeatEntry, IntegrationEntry, Matcher, WindowEntry,
+};
 use crate::commands::import::report::{Endpoint, Report};
+use crate::commands::import::{Slugs, duration_text, slugify};
 use serde_json::Value;
 
 const INTEGRATION_FIELDS: &[&str] = &["id", "name", "enabled", "type", "teamId", "version"];
 const MAINTENANCE_FIELDS: &[&str] = &["id", "status", "description", "time", "rules"];
+const HEARTBEAT_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "interval",
+    "intervalUnit",
+    "enabled",
+    "expired",
+    "ownerTeam",
+    "alertMessage",
+    "alertTags",
+    "alertPriority",
+];
+/// Klaxon's longest heartbeat name (`klaxon_domain::heartbeat::MAX_HEARTBEAT_NAME_LEN`).
+const MAX_HEARTBEAT_NAME: usize = klaxon_domain::heartbeat::MAX_HEARTBEAT_NAME_LEN;
+/// Klaxon's longest heartbeat interval, 31 days.
+const MAX_INTERVAL_SECONDS: u64 = 31 * 86_400;
 
 /// Integrations: the types Klaxon speaks keep their format; the Klaxon endpoint is reported.
 pub(super) fn integrations(
@@ -177,35 +195,157 @@ fn silenced(window: &Value, source_id: &str, report: &mut Report, ids: &Ids) -> 
     integrations
 }
 
-/// Heartbeats: not yet supported by Klaxon; each is reported with its interval, so it can be
-/// rebuilt by hand.
-pub(super) fn heartbeats(docs: &Documents, report: &mut Report) {
+/// Heartbeats: each enabled one becomes a Klaxon heartbeat. Opsgenie creates a missed
+/// heartbeat's alert for the heartbeat's owner team, whose routing rules then route it; so the
+/// heartbeats of each owner team share one new integration `{team} heartbeats` (format
+/// `opsgenie`: senders keep Opsgenie's ping shape), which [`super::routing::routing_rules`]
+/// adds to the team's integrations. A disabled heartbeat is not imported (reported): Klaxon
+/// has no disabled heartbeat, and would start watching it at its first ping.
+pub(super) fn heartbeats(
+    docs: &Documents,
+    config: &mut ConfigFile,
+    report: &mut Report,
+    ids: &mut Ids,
+) {
+    let mut integration_slugs = Slugs::default();
+    for integration in &config.integrations {
+        integration_slugs.take(&integration.name);
+    }
+    let mut names = Slugs::default();
     for heartbeat in sorted(&docs.heartbeats, "name") {
         let name = text(heartbeat, "name");
         report.object("heartbeat", &name, &name);
-        let interval = heartbeat.get("interval").and_then(Value::as_u64);
+        report.unknown_fields("heartbeat", &name, "", heartbeat, HEARTBEAT_FIELDS);
+        let count = heartbeat.get("interval").and_then(Value::as_u64);
         let unit = text(heartbeat, "intervalUnit");
-        let every = match interval {
-            Some(n) if !unit.is_empty() => format!("a ping every {n} {unit}"),
-            _ => "a ping at an interval the API did not give".to_owned(),
+        let Some(seconds) = count.and_then(|n| interval_seconds(n, &unit)) else {
+            report.skip(
+                "heartbeat",
+                &name,
+                format!(
+                    "its interval ({count:?} {unit:?}) is not a number of minutes, hours or days"
+                ),
+            );
+            continue;
         };
-        let state = if heartbeat.get("enabled").and_then(Value::as_bool) == Some(false) {
-            "disabled"
-        } else {
-            "enabled"
+        let interval = duration_text(seconds);
+        if seconds > MAX_INTERVAL_SECONDS {
+            report.skip(
+                "heartbeat",
+                &name,
+                format!("its interval {interval} is longer than Klaxon's longest, 31d"),
+            );
+            continue;
+        }
+        if heartbeat.get("enabled").and_then(Value::as_bool) == Some(false) {
+            report.skip("heartbeat", &name, format!("disabled in Opsgenie: not imported, because a Klaxon heartbeat has no disabled state and would be watched from its first ping; when you enable it, add `{{name: {}, integration: …, interval: {interval}}}` under heartbeats", slugify(&name)));
+            continue;
+        }
+        let team = heartbeat.get("ownerTeam").cloned().unwrap_or(Value::Null);
+        let team_id = text(&team, "id");
+        let integration = match ids.heartbeat_integrations.get(&team_id) {
+            Some(slug) => slug.clone(),
+            None => {
+                let team_name = text(&team, "name");
+                let slug = integration_slugs.take(&if team_name.is_empty() {
+                    "heartbeats".to_owned()
+                } else {
+                    format!("{team_name} heartbeats")
+                });
+                config.integrations.push(IntegrationEntry {
+                    name: slug.clone(),
+                    format: "opsgenie".to_owned(),
+                });
+                ids.heartbeat_integrations
+                    .insert(team_id.clone(), slug.clone());
+                slug
+            }
         };
-        let alert = text(heartbeat, "alertMessage");
-        report.skip(
+        let slug = names.take_at_most(&name, MAX_HEARTBEAT_NAME);
+        let priority = text(heartbeat, "alertPriority");
+        let severity = match priority.as_str() {
+            "" => None,
+            p => match severity_of_priority(p) {
+                Some(severity) => Some(severity.to_owned()),
+                None => {
+                    report.field("heartbeat", &name, "alertPriority", format!("priority {p:?} is not P1 to P5: the alert keeps Klaxon's default severity, error"));
+                    None
+                }
+            },
+        };
+        let message = text(heartbeat, "alertMessage");
+        let description = [text(heartbeat, "description"), message.clone()]
+            .into_iter()
+            .map(|d| d.trim().chars().take(1024).collect::<String>())
+            .find(|d| !d.is_empty());
+        if !message.is_empty() {
+            report.semantics("heartbeat", &name, format!("Opsgenie's alert message {message:?} is not the alert's summary: Klaxon's says \"Heartbeat {slug} expired: no ping since …\" (the description annotation carries the heartbeat's description, else the message)"));
+        }
+        if heartbeat
+            .get("alertTags")
+            .and_then(Value::as_array)
+            .is_some_and(|tags| !tags.is_empty())
+        {
+            report.field("heartbeat", &name, "alertTags", "Klaxon's missed-heartbeat alert carries one label, heartbeat: <name>; route on it instead of the tags");
+        }
+        if heartbeat.get("expired").and_then(Value::as_bool) == Some(true) {
+            report.semantics("heartbeat", &name, "expired in Opsgenie at the export: in Klaxon it is inactive until its first ping, so the current silence opens no incident");
+        }
+        report.became(
             "heartbeat",
             &name,
-            format!(
-                "heartbeats are not yet supported by Klaxon: {name:?} expects {every} ({state}{}); keep a dead-man's-switch alert in the monitoring tool (an always-firing Alertmanager rule, for instance) until Klaxon has them",
-                if alert.is_empty() {
-                    String::new()
-                } else {
-                    format!(", alert {alert:?}")
-                }
-            ),
+            format!("heartbeat {slug} (integration {integration}, every {interval})"),
         );
+        report.endpoints.push(Endpoint {
+            integration: integration.clone(),
+            replaces: format!("heartbeat {name} (Opsgenie heartbeat ping)"),
+            format: "opsgenie".to_owned(),
+            url: format!("$KLAXON/v2/heartbeats/{slug}/ping with `Authorization: GenieKey klx_…` (replaces https://api.opsgenie.com/v2/heartbeats/{name}/ping)"),
+        });
+        ids.heartbeats.push((name.clone(), integration.clone()));
+        config.heartbeats.push(HeartbeatEntry {
+            name: slug,
+            integration,
+            interval,
+            severity,
+            description,
+        });
     }
+}
+
+/// After routing: a heartbeat whose integration no imported routing rule matches goes to
+/// `routing.defaults`; say so.
+pub(super) fn heartbeat_routes(config: &ConfigFile, report: &mut Report, ids: &Ids) {
+    for (name, integration) in &ids.heartbeats {
+        let routed = config
+            .routing
+            .rules
+            .iter()
+            .any(|rule| rule.matcher.integrations.contains(integration));
+        if !routed {
+            report.field("heartbeat", name, "ownerTeam", "no routing rule of its owner team was imported, so its alert uses routing.defaults (set a default policy, or escalation_policy on the heartbeat)");
+        }
+    }
+}
+
+/// Opsgenie's `interval` in `intervalUnit` as seconds (`minutes`, `hours`, `days`).
+fn interval_seconds(count: u64, unit: &str) -> Option<u64> {
+    let size = match unit {
+        "minutes" => 60,
+        "hours" => 3_600,
+        "days" => 86_400,
+        _ => return None,
+    };
+    count.checked_mul(size).filter(|s| *s > 0)
+}
+
+/// Opsgenie priorities as Klaxon severities, as Klaxon's Opsgenie format maps them.
+fn severity_of_priority(priority: &str) -> Option<&'static str> {
+    Some(match priority {
+        "P1" => "critical",
+        "P2" => "error",
+        "P3" => "warning",
+        "P4" | "P5" => "info",
+        _ => return None,
+    })
 }

@@ -187,6 +187,10 @@ struct Ids {
     integrations: BTreeMap<String, String>,
     /// Policy ids in use.
     policy_slugs: Slugs,
+    /// Opsgenie owner team id (empty: none) → the Klaxon integration of its heartbeats.
+    heartbeat_integrations: BTreeMap<String, String>,
+    /// Imported heartbeats: (Opsgenie name, Klaxon integration).
+    heartbeats: Vec<(String, String)>,
 }
 
 impl Ids {
@@ -252,9 +256,10 @@ pub fn map(docs: &Documents) -> Imported {
     schedules::overrides(docs, &mut report, &ids);
     routing::escalations(docs, &mut config, &mut report, &mut ids);
     integrations::integrations(docs, &mut config, &mut report, &mut ids);
+    integrations::heartbeats(docs, &mut config, &mut report, &mut ids);
     routing::routing_rules(docs, &mut config, &mut report, &mut ids);
+    integrations::heartbeat_routes(&config, &mut report, &ids);
     integrations::maintenance(docs, &mut config, &mut report, &ids);
-    integrations::heartbeats(docs, &mut report);
     forwarding::forwarding_rules(docs, &config, &mut report, &ids);
     Imported { config, report }
 }

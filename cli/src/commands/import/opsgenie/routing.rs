@@ -329,6 +329,8 @@ pub(super) fn routing_rules(
             .filter(|i| text(i, "teamId") == team_id)
             .filter_map(|i| ids.integrations.get(&text(i, "id")).cloned())
             .collect();
+        // The team's heartbeats' alerts, as Opsgenie routes a missed heartbeat to its owner.
+        integrations.extend(ids.heartbeat_integrations.get(&team_id).cloned());
         integrations.sort();
         let mut rules: Vec<&Value> = docs
             .routing_rules
