@@ -160,3 +160,64 @@ async fn redrive_all_empties_a_queue_and_other_roles_change_nothing() {
     assert!(!ids.contains(&first) && !ids.contains(&second), "{ids:?}");
     world.runtime.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_lists_and_redrives_dead_letters_with_an_api_key() {
+    let world = ConsoleWorld::start().await;
+    let id = world.dead_letter(QueueName::Incidents, BODY).await;
+    let key = world.runtime.keys().api.key.expose().to_owned();
+    let listed = world
+        .client
+        .get(world.url("/v1/dead-letters?queue=incidents"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: serde_json::Value = listed.json().await.unwrap();
+    let letter = &listed["queues"][0]["letters"][0];
+    assert_eq!(letter["id"], id.as_str(), "{listed}");
+    assert_eq!(letter["concerns"]["incident"], "0192dead0001");
+    assert!(
+        letter["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unparseable body")
+    );
+
+    let path = format!("/v1/dead-letters/incidents/{id}/redrive");
+    let anonymous = world.client.post(world.url(&path)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        dead_ids(&world, QueueName::Incidents).await,
+        vec![id.clone()]
+    );
+    let post = async || {
+        let response = (world.client.post(world.url(&path)))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, done) = post().await;
+    assert_eq!(
+        (status, &done["to"]),
+        (200, &serde_json::json!("incidents")),
+        "{done}"
+    );
+    let (status, again) = post().await;
+    assert_eq!(status, 404, "{again}");
+    let bad = (world
+        .client
+        .get(world.url("/v1/dead-letters?queue=scheduler")))
+    .bearer_auth(&key)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["field"], "queue");
+    world.runtime.shutdown().await.unwrap();
+}

@@ -1,14 +1,19 @@
-//! `klaxon dead-letters list|redrive`: the dead letters of `klaxon serve`'s queues.
+//! `klaxon dead-letters list|redrive`: the dead letters of `klaxon serve`'s queues, read from
+//! its file (`--db`), or of a running Klaxon through its API (`/v1/dead-letters`, which on AWS
+//! are the SQS dead-letter queues).
 
 use super::Output;
+use super::api::{Client, print};
 use super::store::{block_on, database_path};
 use crate::args::{DeadLettersListArgs, DeadLettersRedriveArgs};
+use crate::failure::UsageError;
 use crate::output;
 use anyhow::{Context, bail};
 use klaxon_app::messages::QueueName;
 use klaxon_local::queue::{MessageId, SqliteQueue};
 use klaxon_store::{Clock, SystemClock};
 use serde::Serialize;
+use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,9 +62,50 @@ async fn letters(queue: &SqliteQueue) -> anyhow::Result<Vec<Letter>> {
     Ok(all)
 }
 
+/// The API's listing as a table.
+fn render_remote(report: &Value) -> String {
+    let text = |letter: &Value, field: &str| match &letter[field] {
+        Value::Null => "-".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let mut rows = Vec::new();
+    for queue in report["queues"].as_array().into_iter().flatten() {
+        for letter in queue["letters"].as_array().into_iter().flatten() {
+            let concerns = (letter["concerns"].as_object())
+                .and_then(|c| c.iter().next())
+                .map_or_else(
+                    || "-".to_owned(),
+                    |(k, v)| format!("{k} {}", v.as_str().unwrap_or("")),
+                );
+            rows.push(vec![
+                text(letter, "id"),
+                text(queue, "queue"),
+                text(letter, "receives"),
+                text(letter, "sent_at"),
+                concerns,
+                text(letter, "last_error"),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return "no dead letters\n".to_owned();
+    }
+    output::table(
+        &["ID", "QUEUE", "RECEIVES", "SENT", "CONCERNS", "LAST ERROR"],
+        &rows,
+    )
+}
+
 /// Runs `dead-letters list`.
 pub fn list(args: &DeadLettersListArgs, output: Output) -> anyhow::Result<ExitCode> {
-    let queue = open(&args.db)?;
+    let Some(db) = &args.db else {
+        let client = Client::new(&args.api)?;
+        let report = block_on(client.call(reqwest::Method::GET, "/v1/dead-letters", &[], None))??;
+        print(output, &report, render_remote)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let queue = open(db)?;
     let letters = block_on(letters(&queue))??;
     let text = if output.json {
         output::json(&letters)?
@@ -84,13 +130,50 @@ pub fn list(args: &DeadLettersListArgs, output: Output) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `dead-letters redrive` through the API.
+fn redrive_remote(args: &DeadLettersRedriveArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let Some(queue) = args.queue.as_deref() else {
+        return Err(UsageError(
+            "--queue is needed to redrive through the API (the QUEUE column of `klaxon dead-letters list`)".into(),
+        )
+        .into());
+    };
+    let client = Client::new(&args.api)?;
+    let encode =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let path = format!(
+        "/v1/dead-letters/{}/{}/redrive",
+        encode(queue),
+        encode(&args.id)
+    );
+    let answer = block_on(client.call(reqwest::Method::POST, &path, &[], None))??;
+    print(output, &answer, |answer| {
+        format!(
+            "dead letter {} is back on the {} queue\n",
+            args.id,
+            answer["to"].as_str().unwrap_or(queue)
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `dead-letters redrive`.
 pub fn redrive(args: &DeadLettersRedriveArgs, output: Output) -> anyhow::Result<ExitCode> {
-    let queue = open(&args.db)?;
-    let id = args.id;
+    let Some(db) = &args.db else {
+        return redrive_remote(args, output);
+    };
+    let Ok(id) = args.id.parse::<i64>() else {
+        return Err(UsageError(format!(
+            "ID: {:?} is not a local dead letter id (a number from `klaxon dead-letters list`)",
+            args.id
+        ))
+        .into());
+    };
+    let queue = open(db)?;
     let found = block_on(async {
         let letter = letters(&queue).await?.into_iter().find(|l| l.id == id);
-        let Some(letter) = letter else {
+        let Some(letter) = letter.filter(|l| args.queue.as_deref().is_none_or(|q| q == l.queue))
+        else {
             bail!("no dead letter {id} (see `klaxon dead-letters list`)");
         };
         if !queue.redrive(MessageId(id)).await? {

@@ -287,3 +287,63 @@ fn incidents_overrides_and_keys_commands_work_against_a_running_serve() {
     cli_with_env(&["incidents", "list"], &[("KLAXON_URL", &serve.url)])
         .fails(2, "an API key is needed");
 }
+
+#[test]
+fn dead_letters_are_listed_and_redriven_through_a_running_serves_api() {
+    use klaxon_app::messages::QueueName;
+    use klaxon_local::queue::SqliteQueue;
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let serve = Serve::start(&serve_config(), &data_dir, free_port());
+    assert_eq!(
+        serve.cli(&["dead-letters", "list"]).ok().stdout,
+        "no dead letters\n"
+    );
+
+    // A notice the running server cannot read: its notify worker dead-letters it.
+    let clock: std::sync::Arc<dyn klaxon_store::Clock> =
+        std::sync::Arc::new(klaxon_store::SystemClock);
+    let queue = SqliteQueue::open(data_dir.join("klaxon.db"), clock).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body = r#"{"kind":"notice_from_the_future","incident":"0192dead0003"}"#;
+    runtime
+        .block_on(queue.send_raw(QueueName::Notifications, None, None, body.into()))
+        .unwrap();
+    let listing = eventually("the dead letter", || {
+        let listing = serve.cli(&["dead-letters", "list", "--json"]).ok().json();
+        let letters = listing["queues"][3]["letters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (!letters.is_empty()).then_some(listing)
+    });
+    let notifications = &listing["queues"][3];
+    assert_eq!(notifications["queue"], "notifications", "{listing}");
+    let id = notifications["letters"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let table = serve.cli(&["dead-letters", "list"]).ok().stdout;
+    let row = table.lines().nth(1).unwrap();
+    assert!(
+        row.contains("notifications") && row.contains("incident 0192dead0003"),
+        "{table}"
+    );
+
+    serve
+        .cli(&["dead-letters", "redrive", &id])
+        .fails(2, "--queue is needed");
+    let redriven = serve
+        .cli(&["dead-letters", "redrive", &id, "--queue", "notifications"])
+        .ok();
+    assert_eq!(
+        redriven.stdout,
+        format!("dead letter {id} is back on the notifications queue\n")
+    );
+    serve
+        .cli(&["dead-letters", "redrive", &id, "--queue", "notifications"])
+        .fails(1, "404 not_found");
+    serve
+        .cli(&["dead-letters", "redrive", &id, "--queue", "mail"])
+        .fails(1, "(field: queue)");
+}

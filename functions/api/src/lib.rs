@@ -53,6 +53,8 @@ type BuildRouter = dyn Fn(&str) -> Result<axum::Router, FunctionError> + Send + 
 struct DerivedConsole {
     build: Box<BuildRouter>,
     routers: std::sync::Mutex<Vec<(String, axum::Router)>>,
+    /// Routes merged into each router built (the dead-letter API).
+    extra: Option<axum::Router>,
 }
 
 impl DerivedConsole {
@@ -64,7 +66,10 @@ impl DerivedConsole {
         if let Some((_, router)) = routers.iter().find(|(known, _)| known == base) {
             return Ok(router.clone());
         }
-        let router = (self.build)(base)?;
+        let mut router = (self.build)(base)?;
+        if let Some(extra) = &self.extra {
+            router = router.merge(extra.clone());
+        }
         if routers.len() < MAX_BASE_URLS {
             routers.push((base.to_owned(), router.clone()));
         }
@@ -149,8 +154,19 @@ impl ApiHandler {
             derived: Some(Arc::new(DerivedConsole {
                 build: Box::new(build),
                 routers: std::sync::Mutex::new(Vec::new()),
+                extra: None,
             })),
         }
+    }
+
+    /// Adds `routes` to every router of this handler. Called right after construction, while
+    /// nothing shares the derived console yet.
+    fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.router = self.router.merge(routes.clone());
+        if let Some(derived) = self.derived.as_mut().and_then(Arc::get_mut) {
+            derived.extra = Some(routes);
+        }
+        self
     }
 
     /// Builds the deployed handler over the table: the console sends sign-in links through
@@ -168,6 +184,10 @@ impl ApiHandler {
     /// a header the client sent.
     pub async fn from_context(context: &FunctionContext) -> Result<Self, FunctionError> {
         let signer = signin_signer(context).await?;
+        let dead_letters = http::dead_letters::routes(
+            Arc::new(QueryService::new(context.core(COMPONENT)?)),
+            Arc::new(context.dead_letters()),
+        );
         let console = |context: &FunctionContext, base: &str, signer: SigninSigner| {
             Ok::<_, FunctionError>((
                 QueryService::new(context.core(COMPONENT)?),
@@ -184,14 +204,16 @@ impl ApiHandler {
         };
         if let Some(base) = context.settings.public_base_url.as_deref() {
             let (service, console) = console(context, base, signer)?;
-            return Ok(Self::with_console(service, console));
+            return Ok(Self::with_console(service, console).with_routes(dead_letters));
         }
         tracing::info!("PUBLIC_BASE_URL is not set: console links use API Gateway's domain name");
         let owned = context.clone();
-        Ok(Self::with_derived_console(
-            QueryService::new(context.core(COMPONENT)?),
-            move |base| console(&owned, base, signer.clone()),
-        ))
+        Ok(
+            Self::with_derived_console(QueryService::new(context.core(COMPONENT)?), move |base| {
+                console(&owned, base, signer.clone())
+            })
+            .with_routes(dead_letters),
+        )
     }
 
     /// Answers one API Gateway HTTP API event.

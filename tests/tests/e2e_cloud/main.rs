@@ -194,6 +194,7 @@ fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
 }
 
 mod console;
+mod dead_letters;
 mod heartbeats;
 mod postmortems;
 mod recovery;

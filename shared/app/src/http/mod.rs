@@ -15,6 +15,7 @@ pub mod ack;
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod dead_letters;
 pub mod error;
 pub mod heartbeats;
 pub mod ingest;

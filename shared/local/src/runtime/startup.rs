@@ -14,6 +14,7 @@ use crate::smtp::{SmtpConfig, SmtpEmail};
 use crate::store::SqliteStore;
 use crate::timers::SqliteTimers;
 use klaxon_app::console::{ConsoleService, ConsoleSettings, SigninSigner};
+use klaxon_app::dead_letters::DeadLetters;
 use klaxon_app::heartbeat::Heartbeat;
 use klaxon_app::messages::QueueName;
 use klaxon_app::ports::{Clock, IdGenerator, UuidV7Ids};
@@ -252,6 +253,7 @@ pub(super) struct Services {
     pub(super) ack: Arc<Ack>,
     pub(super) api: Arc<QueryService<SqliteStore>>,
     pub(super) console: Arc<WebConsole>,
+    pub(super) dead_letters: Arc<dyn DeadLetters>,
 }
 
 /// What the services need besides the adapters and the senders.
@@ -284,6 +286,7 @@ pub(super) fn build_services(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|error| RuntimeError::HttpClient(error.to_string()))?;
+    let dead_letters: Arc<dyn DeadLetters> = Arc::new(queue.clone());
     let console = ConsoleService::new(
         cores.core("console")?,
         queue.clone(),
@@ -293,7 +296,7 @@ pub(super) fn build_services(
         ConsoleSettings::new(settings.public_url.to_owned()),
     )
     .with_env(settings.env.clone())
-    .with_dead_letters(Arc::new(queue.clone()));
+    .with_dead_letters(Arc::clone(&dead_letters));
     let notify = NotifyService::new(
         cores.core("notify")?,
         Senders {
@@ -335,6 +338,7 @@ pub(super) fn build_services(
         )),
         api: Arc::new(QueryService::new(cores.core("api")?)),
         console: Arc::new(console),
+        dead_letters,
     })
 }
 
@@ -402,6 +406,10 @@ pub(super) fn serve(
         klaxon_app::http::ack::routes(Arc::clone(&services.ack)),
         klaxon_app::http::api::routes(Arc::clone(&services.api)),
         klaxon_app::console::routes(Arc::clone(&services.console)),
+        klaxon_app::http::dead_letters::routes(
+            Arc::clone(&services.api),
+            Arc::clone(&services.dead_letters),
+        ),
     ]);
     if let Some(tls) = tls {
         let serving = super::tls::serve(listener, router, tls.acceptor.clone(), stop.clone());
