@@ -205,3 +205,54 @@ async fn bulk_acknowledge_reports_each_incident_and_refusals_change_nothing() {
     assert_eq!(acks, 1, "one acknowledgement on the timeline");
     world.runtime.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_page_shows_its_post_mortem_once_one_is_started() {
+    let world = ConsoleWorld::start_with(&config()).await;
+    let stored = world.open_incident("pm-page").await;
+    let number = stored.incident.number();
+    let viewer = world.sign_in("vera@example.com").await;
+    let path = format!("/console/incidents/{}", stored.incident.id());
+    let (code, html) = page(&world, &path, &viewer).await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains(&format!(
+            "None yet (<code>klaxon postmortem create {number}</code>)"
+        )),
+        "{html}"
+    );
+
+    let api_key = world.runtime.keys().api.key.expose().to_owned();
+    let base = world.url(&format!("/v1/incidents/{number}/postmortem"));
+    let created = world
+        .client
+        .post(&base)
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let added = world
+        .client
+        .post(format!("{base}/action-items"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({"title": "Add a disk alert"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+
+    let (_, html) = page(&world, &path, &viewer).await;
+    assert!(
+        html.contains(r#"<dl class="facts" id="postmortem">"#),
+        "{html}"
+    );
+    for fact in [
+        "<dt>Status</dt><dd>draft</dd>",
+        "<dt>Version</dt><dd>2</dd>",
+        "<dt>Action items</dt><dd>1 (1 open)</dd>",
+    ] {
+        assert!(html.contains(fact), "{fact} in {html}");
+    }
+}

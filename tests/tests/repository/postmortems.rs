@@ -104,6 +104,16 @@ async fn a_postmortem_is_created_once_and_saved_only_under_the_version_read<S: S
     }
     let stored = f.repo.postmortem(&incident_id(id)).await.unwrap().unwrap();
     assert_eq!((stored.version, &stored.postmortem), (1, &pm));
+    let raw = f
+        .store
+        .get(&schema::postmortem_key(id))
+        .await
+        .unwrap()
+        .unwrap();
+    println!(
+        "post-mortem item (default template, empty draft): {} B",
+        item_size(&raw)
+    );
 
     let mut next = pm.clone();
     next.edit_sections(
@@ -204,6 +214,13 @@ async fn open_action_items_are_listed_across_incidents_by_due_date_and_leave_whe
             .map(|listed| (listed.number, listed.item.id.to_string()))
             .collect::<Vec<_>>()
     };
+    let raw = f
+        .store
+        .get(&schema::action_item_key("pma", "ai-late"))
+        .await
+        .unwrap()
+        .unwrap();
+    println!("action item item: {} B", item_size(&raw));
     let open = f.repo.action_items(true, None, 10).await.unwrap();
     assert_eq!(
         ids(&open),

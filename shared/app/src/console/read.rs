@@ -176,6 +176,8 @@ pub struct IncidentView {
     pub deliveries: Vec<DeliveryRecord>,
     /// The timeline, oldest first (the first [`TIMELINE_ENTRIES`]).
     pub timeline: Vec<TimelineRecord>,
+    /// Its post-mortem, if one was started.
+    pub postmortem: Option<klaxon_store::repo::StoredPostmortem>,
 }
 
 fn bad_cursor(error: RepoError) -> ConsoleError {
@@ -315,11 +317,13 @@ impl<S: Store, Q: Queue, T: Timers, E: EmailSender> ConsoleService<S, Q, T, E> {
         }
         let deliveries = repo.deliveries(&id).await?;
         let timeline = repo.timeline(&id, None, TIMELINE_ENTRIES).await?.items;
+        let postmortem = repo.postmortem(&id).await?;
         Ok(IncidentView {
             incident: stored.incident,
             alerts,
             deliveries,
             timeline,
+            postmortem,
         })
     }
 }

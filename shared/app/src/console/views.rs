@@ -418,6 +418,35 @@ pub struct IncidentDetailFragment {
     pub pages: Vec<PageView>,
     /// Timeline.
     pub timeline: Vec<EntryView>,
+    /// The post-mortem's facts (status, version, action items); empty when none was started.
+    pub postmortem: Vec<(&'static str, String)>,
+}
+
+/// What the incident page says about its post-mortem (read-only: the API and CLI edit it).
+fn postmortem_facts(view: &IncidentView) -> Vec<(&'static str, String)> {
+    let Some(stored) = &view.postmortem else {
+        return Vec::new();
+    };
+    let pm = &stored.postmortem;
+    let open = pm
+        .action_items
+        .iter()
+        .filter(|item| item.status == klaxon_domain::postmortem::ActionStatus::Open)
+        .count();
+    vec![
+        ("Status", pm.status.to_string()),
+        ("Version", stored.version.to_string()),
+        ("Template", pm.template.to_string()),
+        ("Updated", when(pm.updated_at)),
+        (
+            "Action items",
+            format!("{} ({open} open)", pm.action_items.len()),
+        ),
+        (
+            "Export",
+            format!("klaxon postmortem export {} > pm.md", pm.number),
+        ),
+    ]
 }
 
 fn escalation_facts(incident: &Incident) -> Vec<(&'static str, String)> {
@@ -539,6 +568,7 @@ impl IncidentDetailFragment {
             show_ack: can_act && status == IncidentStatus::Triggered,
             show_resolve: can_act && status != IncidentStatus::Resolved,
             escalation: escalation_facts(incident),
+            postmortem: postmortem_facts(view),
             alerts: view.alerts.iter().map(alert_view).collect(),
             pages: view.deliveries.iter().map(page_view).collect(),
             timeline: view

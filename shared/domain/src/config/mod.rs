@@ -71,6 +71,10 @@ pub struct Config {
     /// Heartbeats (dead man's switches) and the incidents a missed one opens.
     pub heartbeats: Vec<Heartbeat>,
     /// Post-mortem templates (the shipped `default` applies when none is marked default).
+    /// Left out of the stored form when empty, so a configuration without templates keeps the
+    /// fingerprint it had before templates existed (no new version on upgrade) and functions
+    /// of the previous release can still read it during a deploy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub postmortem_templates: Vec<PostmortemTemplate>,
     /// Shared Slack, Teams and webhook endpoints.
     pub notifications: Notifications,

@@ -4,8 +4,8 @@
 //! [`Repository`] holds a store and a clock and is cheap to clone when the store is. Its
 //! operations are grouped by entity (one file each): integration and API keys, configuration
 //! snapshots, alert dedup records, incidents (group pointers, links, counters, listings), the
-//! timeline, delivery records, idempotency records, schedule overrides and web console
-//! sessions, sign-in tokens and sign-in counters.
+//! timeline, delivery records, idempotency records, schedule overrides, post-mortems and their
+//! action items, and web console sessions, sign-in tokens and sign-in counters.
 //! `docs/data-model.md` is the access-pattern table (entity, keys, index, condition, TTL, size)
 //! and explains the choices; [`schema`] holds every key literal, and a test fails when the doc
 //! and the code disagree.

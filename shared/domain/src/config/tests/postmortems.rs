@@ -84,3 +84,12 @@ postmortem_templates:
         "the unknown field is named: {errors}"
     );
 }
+
+#[test]
+fn templates_round_trip_through_the_stored_form_and_none_leave_it_as_before() {
+    let config = Config::from_yaml(TEMPLATES).unwrap();
+    let stored = config.to_canonical_json().unwrap();
+    assert_eq!(Config::from_json(&stored).unwrap(), config);
+    let without = Config::default().to_canonical_json().unwrap();
+    assert!(!without.contains("postmortem_templates"), "{without}");
+}
