@@ -1,7 +1,8 @@
 //! Declaring an incident by hand against a running `klaxon serve`: `POST /v1/incidents` opens
 //! an incident that pages tier 0 of the declared policy once; a retry with the same
 //! `Idempotency-Key` answers the same incident and pages nobody again; the timeline records
-//! who declared it; bad input is refused naming the field, and changes nothing.
+//! who declared it; bad input is refused naming the field, and changes nothing; `klaxon
+//! incidents declare` does the same through the CLI.
 
 use super::*;
 use common::server::http_with_headers;
@@ -114,6 +115,33 @@ fn a_declared_incident_pages_tier_zero_once_and_a_retry_finds_the_same_incident(
     eventually("the second page to alice", || {
         (pages(&serve, "alice@example.com") >= 2).then_some(())
     });
+
+    // The CLI: the same route, its own key per run unless --key repeats one.
+    let declare_cli = |extra: &[&str]| {
+        let mut args = vec![
+            "incidents",
+            "declare",
+            "Database failover",
+            "--key",
+            "cli-1",
+        ];
+        args.extend_from_slice(extra);
+        serve.cli(&args)
+    };
+    let made = declare_cli(&["--severity", "warning", "--json"])
+        .ok()
+        .json();
+    assert_eq!(made["created"], true, "{made}");
+    let repeated = declare_cli(&["--severity", "warning"]).ok();
+    assert!(
+        repeated.stdout.contains("was declared already (same key)"),
+        "{}",
+        repeated.stdout
+    );
+    serve
+        .cli(&["incidents", "declare", "Bad", "--policy", "nope"])
+        .fails(1, "policy");
+    assert_eq!(incidents(&serve).len(), 3);
 
     // Acknowledge works as for any incident.
     serve
