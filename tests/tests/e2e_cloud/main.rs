@@ -194,6 +194,7 @@ fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
 }
 
 mod console;
+mod declare;
 mod heartbeats;
 mod recovery;
 mod refusals;
