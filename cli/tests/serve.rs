@@ -275,6 +275,8 @@ fn kill_9_loses_no_answered_alert_with_durability_full() {
 
 #[path = "serve/commands.rs"]
 mod commands;
+#[path = "serve/declare.rs"]
+mod declare;
 #[path = "serve/errors_and_signals.rs"]
 mod errors_and_signals;
 #[path = "serve/heartbeats.rs"]

@@ -99,6 +99,54 @@ pub enum IncidentsCommand {
             klaxon incidents note 42 \"rolled back 1.4.2\" --user anna"
     )]
     Note(NoteArgs),
+    /// Declare an incident by hand: it pages like any other.
+    #[command(
+        long_about = "Declare an incident (POST /v1/incidents): it goes through routing (the \
+            --policy and --urgency given, else the routing rules and defaults), pages tier 0 and \
+            escalates like an alert's incident. The request carries an Idempotency-Key (--key, \
+            or one made for this run), so a retry opens nothing twice.\n\n\
+            Examples:\n  \
+            klaxon incidents declare \"Checkout is down\" --severity critical --policy payments\n  \
+            klaxon incidents declare \"Bridge: EU latency\" --description \"see #inc-eu\" --user anna"
+    )]
+    Declare(DeclareArgs),
+}
+
+/// Arguments of `klaxon incidents declare`.
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    /// The incident's title (one line, at most 255 characters).
+    #[arg(value_name = "TITLE")]
+    pub title: String,
+
+    /// critical, error, warning or info [default: critical].
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Option<String>,
+
+    /// high or low [default: what the routing rules say].
+    #[arg(long, value_name = "URGENCY")]
+    pub urgency: Option<String>,
+
+    /// The escalation policy to page [default: what the routing rules say].
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+
+    /// Free text for the responders.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// The Idempotency-Key: the same key again answers the same incident [default: one made
+    /// for this run].
+    #[arg(long = "key", value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+
+    /// The user declaring it (a user id of the configuration) [default: the API key].
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The server.
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// Arguments of `klaxon incidents snooze`.

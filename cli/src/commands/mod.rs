@@ -60,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Incidents(IncidentsCommand::Escalate(args)) => responder::escalate(&args, output),
         Command::Incidents(IncidentsCommand::Note(args)) => responder::note(&args, output),
+        Command::Incidents(IncidentsCommand::Declare(args)) => responder::declare(&args, output),
         Command::Overrides(OverridesCommand::Add(args)) => api::add_override(&args, output),
         Command::Overrides(OverridesCommand::List(args)) => api::list_overrides(&args, output),
         Command::Overrides(OverridesCommand::Remove(args)) => api::remove_override(&args, output),

@@ -1,11 +1,13 @@
-//! `klaxon incidents snooze|reassign|add-responder|escalate|note`: the responder actions,
+//! `klaxon incidents snooze|reassign|add-responder|escalate|note|declare`: the responder actions,
 //! through the API. Each request carries a fresh `Idempotency-Key`, so the server applies it
 //! once even if the connection drops after it was sent and the same request arrives again.
 
 use super::Output;
 use super::api::{Client, actor, print, segment, text};
 use super::store::block_on;
-use crate::args::{AddResponderArgs, IncidentActionArgs, NoteArgs, ReassignArgs, SnoozeArgs};
+use crate::args::{
+    AddResponderArgs, DeclareArgs, IncidentActionArgs, NoteArgs, ReassignArgs, SnoozeArgs,
+};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -133,4 +135,47 @@ pub fn note(args: &NoteArgs, output: Output) -> anyhow::Result<ExitCode> {
         json!({"text": args.text}),
         |_| "noted".to_owned(),
     )
+}
+
+/// Runs `incidents declare`.
+pub fn declare(args: &DeclareArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.api)?;
+    let mut body = serde_json::Map::new();
+    body.insert("title".into(), json!(args.title));
+    let optional = [
+        ("severity", &args.severity),
+        ("urgency", &args.urgency),
+        ("policy", &args.policy),
+        ("description", &args.description),
+        ("user", &args.user),
+    ];
+    for (field, value) in optional {
+        if let Some(value) = value {
+            body.insert(field.into(), json!(value));
+        }
+    }
+    let key = args.idempotency_key.clone().unwrap_or_else(idempotency_key);
+    let result = block_on(client.send(
+        reqwest::Method::POST,
+        "/v1/incidents",
+        &[],
+        Some(Value::Object(body)),
+        Some(&key),
+    ))??;
+    print(output, &result, |result| {
+        let null = Value::Null;
+        let incident = result.get("incident").unwrap_or(&null);
+        let number = incident.get("number").and_then(Value::as_u64).unwrap_or(0);
+        let what = if result.get("created").and_then(Value::as_bool) == Some(false) {
+            "was declared already (same key)"
+        } else {
+            "declared"
+        };
+        format!(
+            "incident #{number} {what} by {} ({})\n",
+            actor(result.get("actor").unwrap_or(&null)),
+            text(incident, "title")
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

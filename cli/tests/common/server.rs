@@ -329,6 +329,17 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// An HTTP request; returns the status and the body (parsed as JSON when it is JSON, else as
 /// a JSON string).
 pub fn http(method: &str, url: &str, bearer: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    http_with_headers(method, url, bearer, body, &[])
+}
+
+/// [`http`] with extra request headers (`Idempotency-Key`).
+pub fn http_with_headers(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     runtime().block_on(async {
         let client = reqwest::Client::new();
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
@@ -338,6 +349,9 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>, body: Option<&Value>)
         }
         if let Some(body) = body {
             request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status().as_u16();

@@ -1,6 +1,7 @@
 //! Holiday coverage against a running `klaxon serve`: the configuration names an `.ics` file
 //! (read by `serve --config`, relative to the file), the stored snapshot carries its dates, and
-//! the API's on-call answer and calendar feed name the holiday cover on a holiday.
+//! the API's on-call answer and calendar feed name the holiday cover on a holiday; an upload
+//! through the API naming an `.ics` file is refused.
 
 use super::*;
 use common::holidays_config;
@@ -39,6 +40,26 @@ fn the_api_names_the_holiday_cover_on_a_holiday_from_the_ics_file() {
         "{stored}"
     );
     assert!(schedule.get("holidays_ics").is_none(), "{schedule}");
+
+    // Uploaded through the API there is no folder to read an .ics file from: refused at the
+    // field, and the stored version stays.
+    let mut upload = stored["config"].clone();
+    upload["schedules"][0]["holidays_ics"] = json!("holidays/uk-2026.ics");
+    let (status, refused) = http(
+        "PUT",
+        &format!("{}/v1/config", serve.url),
+        Some(&key),
+        Some(&upload),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_config", "{refused}");
+    assert_eq!(
+        refused["error"]["field"], "schedules[0].holidays_ics",
+        "{refused}"
+    );
+    let (_, after) = http("GET", &format!("{}/v1/config", serve.url), Some(&key), None);
+    assert!(stored["version"].is_u64(), "{stored}");
+    assert_eq!(after["version"], stored["version"], "{after}");
 
     // The calendar feed over Christmas: alice, then hana for both holidays, then alice.
     let feed = runtime_get(&format!(

@@ -1,6 +1,6 @@
 //! The handler on the `events/apigw/ack-*` samples (with a real signed link, API key and Slack
 //! signature substituted), over the SQLite store with an incident paged through the real use
-//! cases.
+//! cases; `ack-declare-incident.json` declares one by hand.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -245,4 +245,51 @@ async fn a_slack_button_acknowledges_only_with_a_valid_signature() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("acknowledged by user:alice"), "{text}");
     assert_eq!(fixture.status().await, IncidentStatus::Acknowledged);
+}
+
+#[tokio::test]
+async fn the_declare_sample_opens_one_incident_and_its_retry_finds_it() {
+    let fixture = Fixture::new().await;
+    let replacements = [("klx_EXAMPLE_API_KEY", fixture.env.api_key.as_str())];
+    let (status, body) = http_response(
+        &fixture
+            .handler
+            .handle(apigw_request("ack-declare-incident.json", &replacements))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let first: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(first["created"], true);
+    assert_eq!(first["actor"], "user:alice");
+    assert_eq!(
+        first["incident"]["title"],
+        "Checkout is down for EU customers"
+    );
+    let announced = fixture.queue.drain(QueueName::Incidents);
+    assert_eq!(announced.len(), 1, "announced to routing: {announced:?}");
+
+    // The same request again (same Idempotency-Key): the same incident, nothing created.
+    let (status, body) = http_response(
+        &fixture
+            .handler
+            .handle(apigw_request("ack-declare-incident.json", &replacements))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["created"], false);
+    assert!(first["incident"]["number"].is_u64(), "{first}");
+    assert_eq!(again["incident"]["number"], first["incident"]["number"]);
+
+    // Without a valid key: refused.
+    let (status, _) = http_response(
+        &fixture
+            .handler
+            .handle(apigw_request("ack-declare-incident.json", &[]))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status, 401);
 }

@@ -30,6 +30,7 @@
 pub mod alert;
 pub mod analytics;
 pub mod config;
+pub mod declare;
 pub mod duration;
 pub mod escalation;
 pub mod grouping;

@@ -195,6 +195,7 @@ fn comparable(sent: &Sent) -> (Vec<(String, String)>, Vec<String>) {
 
 mod console;
 mod dead_letters;
+mod declare;
 mod heartbeats;
 mod postmortems;
 mod recovery;

@@ -10,6 +10,7 @@
 //! | `POST /v1/incidents/{id}/reassign` | `{"to": {"user"\|"schedule"\|"policy": ID}}` |
 //! | `POST /v1/incidents/{id}/responders` | `{"targets": [{"user"\|"schedule": ID}, ...]}` |
 //! | `POST /v1/incidents/{id}/notes` | `{"text": "..."}` |
+//! | `POST /v1/incidents` (declare) | `{"title", "severity"?, "urgency"?, "policy"?, "description"?}`: 201 with the incident, 200 `"created": false` for a repeated `Idempotency-Key` |
 //!
 //! Every body may add `"user": ID` to record a configured user as the actor.
 
@@ -50,6 +51,7 @@ where
         .route("/v1/incidents/{id}/reassign", post(reassign::<S, Q, T>))
         .route("/v1/incidents/{id}/responders", post(responders::<S, Q, T>))
         .route("/v1/incidents/{id}/notes", post(note::<S, Q, T>))
+        .route("/v1/incidents", post(declare::<S, Q, T>))
         .with_state(service)
 }
 
@@ -89,6 +91,40 @@ async fn act<S: Store, Q: Queue, T: Timers>(
             "changed": result.changed,
             "action": result.action.as_str(),
             "actor": result.actor,
+        })),
+    )
+        .into_response())
+}
+
+async fn declare<S: Store, Q: Queue, T: Timers>(
+    State(svc): State<Svc<S, Q, T>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_limited(body, MAX_JSON_BODY_BYTES).await?;
+    let key = key_from_headers(&headers, BEARER);
+    let idempotency = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))?,
+        ),
+    };
+    let declared = svc
+        .declare_incident(key.as_deref(), idempotency, &body)
+        .await?;
+    let status = if declared.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({
+            "incident": declared.incident,
+            "created": declared.created,
+            "actor": declared.actor,
         })),
     )
         .into_response())

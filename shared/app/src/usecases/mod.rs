@@ -18,6 +18,7 @@ pub mod ack;
 pub mod actions;
 pub mod changes;
 pub mod config;
+pub mod declare;
 pub mod effects;
 pub mod error;
 pub mod grouping;

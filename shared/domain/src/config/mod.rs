@@ -221,8 +221,9 @@ impl Config {
 
     /// Routes an incident with this configuration's rules, defaults and maintenance windows.
     /// An incident opened by a missed heartbeat (its integration and `heartbeat` label) takes
-    /// the heartbeat's escalation policy and urgency when it names them; suppression by a rule
-    /// or a maintenance window still applies.
+    /// the heartbeat's escalation policy and urgency when it names them, and an incident
+    /// declared by hand the policy and urgency of its declaration; suppression by a rule or a
+    /// maintenance window still applies.
     pub fn route(&self, context: &RoutingContext, now: Instant) -> RoutingDecision {
         let mut decision = route(
             context,
@@ -231,6 +232,23 @@ impl Config {
             &self.maintenance_windows,
             now,
         );
+        let (declared_policy, declared_urgency) = crate::declare::requested(context);
+        if let Some(policy) = declared_policy.filter(|p| self.policy(p).is_some()) {
+            decision
+                .explanation
+                .push(format!("declared by hand: escalation policy {policy}"));
+            decision.policy = Some(policy);
+        }
+        if let Some(urgency) = declared_urgency {
+            decision.explanation.push(format!(
+                "declared by hand: urgency {}",
+                match urgency {
+                    crate::vocabulary::Urgency::High => "high",
+                    crate::vocabulary::Urgency::Low => "low",
+                }
+            ));
+            decision.urgency = urgency;
+        }
         if let Some(heartbeat) = self.heartbeat_of(context) {
             if let Some(policy) = &heartbeat.escalation_policy {
                 decision.explanation.push(format!(

@@ -12,6 +12,7 @@ use chrono::TimeZone;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 mod api;
+mod declare;
 mod document;
 mod example;
 mod heartbeats;

@@ -33,6 +33,16 @@ pub enum TimelineEntry {
         /// The integration of the first alert.
         integration: IntegrationName,
     },
+    /// `io.klaxon.incident.declared`: someone opened the incident by hand (the entry's actor).
+    #[serde(rename = "io.klaxon.incident.declared")]
+    IncidentDeclared {
+        /// The escalation policy asked for, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<PolicyId>,
+        /// The description given, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
     /// `io.klaxon.incident.acknowledged`: someone took it.
     #[serde(rename = "io.klaxon.incident.acknowledged")]
     IncidentAcknowledged {},
@@ -321,6 +331,7 @@ impl TimelineEntry {
     pub fn event_type(&self) -> &'static str {
         match self {
             TimelineEntry::IncidentTriggered { .. } => "io.klaxon.incident.triggered",
+            TimelineEntry::IncidentDeclared { .. } => "io.klaxon.incident.declared",
             TimelineEntry::IncidentAcknowledged {} => "io.klaxon.incident.acknowledged",
             TimelineEntry::IncidentResolved { .. } => "io.klaxon.incident.resolved",
             TimelineEntry::IncidentSuppressed { .. } => "io.klaxon.incident.suppressed",

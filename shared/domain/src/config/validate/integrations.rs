@@ -20,6 +20,12 @@ pub(super) fn check_integrations(config: &Config, origins: &Origins, issues: &mu
         issues,
     );
     for (i, integration) in config.integrations.iter().enumerate() {
+        if integration.name.as_str() == crate::declare::DECLARED_INTEGRATION {
+            issues.push(
+                origins.integrations.path(&base, i).key("name"),
+                "\"declared\" is reserved for incidents declared by hand: choose another name",
+            );
+        }
         if integration.format != Format::Cloudwatch
             && integration.defaults.insufficient_data != InsufficientData::Ignore
         {
