@@ -242,3 +242,86 @@ async fn a_failed_heartbeat_ping_never_fails_the_sweep_record() {
     assert!(failed(&response).is_empty());
     assert_eq!(heartbeat.failures(), 2);
 }
+
+/// A heartbeat whose timer was lost (armed, never fired) is expired by the sweep once it is
+/// more than `SWEEP_GRACE` overdue, over the SQLite store of `klaxon serve`: its alert is
+/// stored and queued for grouping once; within the grace, or on a later sweep, nothing.
+#[tokio::test]
+async fn the_sweep_expires_a_heartbeat_whose_timer_was_lost() {
+    use klaxon_app::messages::AlertAction;
+    use klaxon_app::usecases::routing::{RoutingOutcome, SWEEP_GRACE};
+    use klaxon_domain::config::Config;
+    use klaxon_domain::heartbeat::HeartbeatName;
+    let env = Env::new().await;
+    let queue = RecordingQueue::default();
+    let timers = RecordingTimers::default();
+    let handler = RoutingHandler::new(RoutingService::new(
+        env.core(COMPONENT),
+        queue.clone(),
+        timers.clone(),
+    ));
+    let config = Config::from_yaml(&read("tests/fixtures/pipeline.yaml")).unwrap();
+    let backup = HeartbeatName::new("backup").unwrap();
+    let heartbeat = config.heartbeat(&backup).unwrap().clone();
+    let core = env.core(COMPONENT);
+    let pinged = klaxon_app::usecases::heartbeats::ping(&core, &queue, &timers, &heartbeat)
+        .await
+        .unwrap();
+    assert_eq!(
+        timers.armed_heartbeats().len(),
+        1,
+        "the timer nobody will fire"
+    );
+
+    let sweep = async || {
+        let meta = MessageMeta {
+            message_id: "sweep".into(),
+            receive_count: 1,
+            group_id: None,
+        };
+        match handler
+            .handle_message(QueueMessage::Sweep { at: None }, meta)
+            .await
+            .unwrap()
+        {
+            RoutingOutcome::Swept(report) => report.expired_heartbeats,
+            other => panic!("{other:?}"),
+        }
+    };
+    let missed_alerts = || {
+        queue
+            .drain(QueueName::Alerts)
+            .into_iter()
+            .filter(|m| {
+                matches!(m, QueueMessage::Alert(a)
+                    if a.action == AlertAction::Fire && a.key.dedup_key.as_str() == "heartbeat:backup")
+            })
+            .count()
+    };
+    env.clock
+        .set(pinged.deadline + chrono::TimeDelta::seconds(30));
+    assert_eq!(
+        sweep().await,
+        0,
+        "within the grace the timer may still come"
+    );
+    assert_eq!(missed_alerts(), 0);
+
+    env.clock
+        .set(pinged.deadline + SWEEP_GRACE + chrono::TimeDelta::seconds(1));
+    assert_eq!(sweep().await, 1);
+    assert_eq!(
+        missed_alerts(),
+        1,
+        "the missed-heartbeat alert goes to grouping"
+    );
+    let state = env
+        .repo(COMPONENT)
+        .heartbeat_state(&backup)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state.expired_at.is_some(), "{state:?}");
+    assert_eq!(sweep().await, 0, "once");
+    assert_eq!(missed_alerts(), 0);
+}

@@ -281,3 +281,49 @@ async fn a_firing_alertmanager_notification_pings_and_a_resolved_one_changes_not
     assert_eq!(after, pinged, "the deadline did not move");
     assert_eq!(heartbeat_schedules(&cloud).await, vec!["hb.backup.1"]);
 }
+
+/// A heartbeat schedule that never fires (lost) is expired by the recovery sweep once it is
+/// more than the sweep's grace overdue: one incident, paged once, however many sweeps run, and
+/// the lost timer turning up after all is a repeat; the next ping resolves it.
+#[tokio::test]
+async fn a_lost_heartbeat_timer_is_expired_once_by_the_recovery_sweep() {
+    let cloud = Cloud::new().await;
+    let (code, body) = ping(&cloud, "ack-heartbeat-ping.json").await;
+    assert_eq!(code, 200, "{body}");
+    let (due, timer) = heartbeat_schedule(&cloud, "hb.backup.1").await;
+    cloud
+        .scheduler
+        .delete_schedule()
+        .name("hb.backup.1")
+        .group_name(&cloud.group)
+        .send()
+        .await
+        .unwrap();
+
+    // At the deadline the timer may still be on its way: the sweep leaves it.
+    cloud.clock.set(due + TimeDelta::seconds(1));
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    assert!(cloud.incidents().await.is_empty());
+
+    cloud.clock.set(due + SWEEP_GRACE + TimeDelta::minutes(1));
+    cloud.send_sweep().await;
+    cloud.pump().await;
+    let incident = cloud.only_incident().await.incident;
+    assert!(incident.title().contains("Heartbeat backup expired"));
+    assert_eq!(cloud.sent().await.emails.len(), 1, "tier 0 emails once");
+    cloud.send_sweep().await;
+    send_heartbeat_timer(&cloud, &timer).await;
+    cloud.pump().await;
+    assert_eq!(cloud.incidents().await.len(), 1, "one incident per silence");
+    assert_eq!(cloud.sent().await.emails.len(), 1);
+
+    let (code, body) = ping(&cloud, "ack-heartbeat-ping.json").await;
+    assert_eq!(
+        (code, body["recovered"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    cloud.pump().await;
+    assert_eq!(status(&cloud).await, IncidentStatus::Resolved);
+}

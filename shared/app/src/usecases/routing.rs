@@ -68,6 +68,8 @@ pub struct SweepReport {
     pub requeued_alerts: usize,
     /// Unrouted incidents announced again.
     pub reannounced_incidents: usize,
+    /// Heartbeats whose timer was lost, expired by the sweep (their alert sent).
+    pub expired_heartbeats: usize,
     /// The self-heartbeat after the sweep: `Some(true)` answered, `Some(false)` failed (logged
     /// and counted), `None` when no heartbeat is configured.
     pub heartbeat: Option<bool>,
@@ -76,7 +78,11 @@ pub struct SweepReport {
 impl SweepReport {
     /// Whether the sweep recovered anything.
     pub fn recovered_work(&self) -> bool {
-        self.overdue_timers + self.requeued_alerts + self.reannounced_incidents > 0
+        self.overdue_timers
+            + self.requeued_alerts
+            + self.reannounced_incidents
+            + self.expired_heartbeats
+            > 0
     }
 }
 
@@ -370,6 +376,7 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
                 None => break,
             }
         }
+        report.expired_heartbeats = self.expire_lost_heartbeats(cutoff).await?;
         if report.recovered_work() {
             tracing::warn!(?report, "sweep recovered work");
         }
@@ -378,6 +385,42 @@ impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
             report.heartbeat = Some(heartbeat.ping(&report).await);
         }
         Ok(report)
+    }
+}
+
+impl<S: Store, Q: Queue, T: Timers> RoutingService<S, Q, T> {
+    /// Heartbeats whose armed timer is more than the grace overdue (`deadline <= cutoff`): the
+    /// timer was lost, so the sweep expires them as the timer would have (idempotent against
+    /// the timer arriving after all: that is then a redelivery, a repeat of the open alert).
+    /// One state read per configured heartbeat.
+    async fn expire_lost_heartbeats(
+        &self,
+        cutoff: klaxon_domain::Instant,
+    ) -> Result<usize, UseCaseError> {
+        let config = match self.core.config().await {
+            Ok(config) => config,
+            Err(UseCaseError::NoConfig) => return Ok(0),
+            Err(other) => return Err(other),
+        };
+        let mut expired = 0;
+        for heartbeat in &config.heartbeats {
+            let Some(state) = self.core.repo.heartbeat_state(&heartbeat.name).await? else {
+                continue;
+            };
+            let Some(timer) = state.armed_timer(&heartbeat.name) else {
+                continue;
+            };
+            if state.deadline > cutoff {
+                continue;
+            }
+            if super::heartbeats::expire(&self.core, &self.queue, &timer).await?
+                == super::heartbeats::ExpiryOutcome::Expired
+            {
+                tracing::warn!(heartbeat = %heartbeat.name, "heartbeat timer was lost; the sweep expired it");
+                expired += 1;
+            }
+        }
+        Ok(expired)
     }
 }
 
