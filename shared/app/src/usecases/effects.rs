@@ -6,7 +6,9 @@
 //! an ack that won the optimistic lock — a retry repeats the same effects harmlessly, and
 //! nothing is ever committed without its pages having been queued. Stopping steps (ack,
 //! resolve) commit first and cancel timers after: a timer that survives a crash fires into a
-//! stopped escalation and is ignored.
+//! stopped escalation and is ignored. A page queued this way can reach notify before the
+//! commit; notify retries a re-trigger's page that is ahead of its incident
+//! ([`UseCaseError::PageAhead`]).
 
 use super::UseCaseError;
 use crate::messages::QueueMessage;

@@ -68,7 +68,8 @@ pub enum UseCaseError {
     /// A timer fired before the write that armed it committed (its version is ahead of the
     /// incident's escalation): retried, so the timer is neither lost nor fired twice.
     #[error(
-        "timer of incident {incident} (version {timer}) fired before the write that armed it          committed (escalation version {state}); retried"
+        "timer of incident {incident} (version {timer}) fired before the write that armed it \
+         committed (escalation version {state}); retried"
     )]
     TimerAhead {
         /// The incident.
@@ -77,6 +78,21 @@ pub enum UseCaseError {
         timer: u64,
         /// The stored escalation's version (0 when it has not started).
         state: u64,
+    },
+    /// A page of a re-trigger reached notify before the write that re-triggered its incident
+    /// committed (routing queues pages before it commits): the incident still reads as
+    /// acknowledged in an earlier cycle. Retried, so the page is neither skipped nor sent twice.
+    #[error(
+        "page of incident {incident} (cycle {page}) arrived before the re-trigger that queued \
+         it committed (escalation cycle {state}); retried"
+    )]
+    PageAhead {
+        /// The incident.
+        incident: String,
+        /// The page's re-trigger cycle.
+        page: u32,
+        /// The stored escalation's cycle.
+        state: u32,
     },
 }
 
@@ -99,6 +115,7 @@ impl UseCaseError {
             | UseCaseError::Queue(_)
             | UseCaseError::Timer(_)
             | UseCaseError::TimerAhead { .. }
+            | UseCaseError::PageAhead { .. }
             | UseCaseError::Send(SendError::Transient(_)) => true,
             _ => false,
         }

@@ -156,6 +156,10 @@ fn summary(entry: &TimelineEntry) -> Option<String> {
             integration,
             ..
         } => format!("incident opened ({severity}, from {integration})"),
+        E::IncidentDeclared { policy, .. } => match policy {
+            Some(policy) => format!("declared by hand (policy {policy})"),
+            None => "declared by hand".to_owned(),
+        },
         E::IncidentAcknowledged {} => "acknowledged".to_owned(),
         E::IncidentResolved { reason } => format!("resolved ({})", wire(reason)),
         E::IncidentSuppressed { reason } => format!("paging suppressed ({})", wire(reason)),

@@ -197,6 +197,29 @@ fn facts_of_a_long_timeline_keep_the_first_entries_and_say_so() {
 }
 
 #[test]
+fn a_declared_incident_says_by_whom_and_to_which_policy_it_was_declared() {
+    let base = incident_facts(true);
+    let metrics = base.metrics(&|_| None, &WakingHours::default());
+    let declared = record(
+        0,
+        at(9, 0, 0),
+        Actor::user(user("anna")),
+        TimelineEntry::IncidentDeclared {
+            policy: Some(PolicyId::new("database").unwrap()),
+            description: Some("replica lag".into()),
+        },
+    );
+    let facts = PostmortemFacts::compute(&base, metrics, &[], &[declared], at(12, 0, 0));
+    assert_eq!(facts.timeline.len(), 1);
+    assert_eq!(facts.timeline[0].kind, "incident.declared");
+    assert_eq!(
+        facts.timeline[0].summary,
+        "declared by hand (policy database)"
+    );
+    assert_eq!(facts.timeline[0].actor, "user:anna");
+}
+
+#[test]
 fn a_new_post_mortem_is_a_draft_with_the_template_sections() {
     let pm = draft(true);
     assert_eq!(pm.status, PostmortemStatus::Draft);

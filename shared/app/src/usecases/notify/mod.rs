@@ -35,7 +35,7 @@ use klaxon_domain::Instant;
 use klaxon_domain::duration::HumanDuration;
 use klaxon_domain::escalation::{PageRequest, Target};
 use klaxon_domain::ids::{IncidentId, ScheduleId, UserId};
-use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::incident::{Incident, IncidentStatus};
 use klaxon_domain::quiet::{self, PageDecision};
 use klaxon_domain::schedule::Override;
 use klaxon_domain::timeline::TimelineDraft;
@@ -58,6 +58,12 @@ const FINISH_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis
 
 /// The path of the signed acknowledge/resolve links, under the public base URL.
 pub const LINKS_PATH: &str = "/v1/links";
+
+/// How long a re-trigger's page waits for the re-trigger's commit (see
+/// `NotifyService::re_trigger_pending`). Routing commits within milliseconds of queueing;
+/// two minutes keeps the retries (2 s doubling locally, 30 s doubling on AWS) under the
+/// queues' receive limits.
+pub const RE_TRIGGER_PATIENCE: TimeDelta = TimeDelta::minutes(2);
 
 /// Looks up an environment variable (the `${VAR}` references of webhook URLs and secrets).
 /// Injected so tests never touch the process environment.
@@ -183,6 +189,25 @@ where
         }
     }
 
+    /// A page of a re-trigger (snooze end, acknowledgement timeout, escalation by hand) is
+    /// queued before the re-trigger commits, so it can arrive while the incident still reads as
+    /// acknowledged in the cycle before: that page is early, not late. It is failed
+    /// transiently (the queue delivers it again) while it is younger than
+    /// [`RE_TRIGGER_PATIENCE`]; older, the re-trigger lost its commit (to a resolve, say) and the
+    /// page is skipped. If routing crashed before its commit, its retry queues a fresh copy.
+    fn re_trigger_pending(&self, page: &PageRequest, incident: &Incident) -> Option<UseCaseError> {
+        let state = incident.escalation()?;
+        let early = incident.status() == IncidentStatus::Acknowledged
+            && page.responders.is_none()
+            && page.cycle > state.cycle()
+            && self.core.now() - page.resolve_at < RE_TRIGGER_PATIENCE;
+        early.then(|| UseCaseError::PageAhead {
+            incident: page.incident.to_string(),
+            page: page.cycle,
+            state: state.cycle(),
+        })
+    }
+
     async fn page(&self, page: &PageRequest) -> Result<NotifyOutcome, UseCaseError> {
         let Some(stored) = self.core.repo.incident(&page.incident).await? else {
             tracing::warn!(incident = %page.incident, "page for an unknown incident");
@@ -194,6 +219,9 @@ where
                 || (page.responders.is_some() && status == IncidentStatus::Acknowledged)
         };
         if !wanted(stored.incident.status()) {
+            if let Some(ahead) = self.re_trigger_pending(page, &stored.incident) {
+                return Err(ahead);
+            }
             return Ok(NotifyOutcome::Skipped(SkipReason::NoLongerPaging(
                 stored.incident.status(),
             )));
