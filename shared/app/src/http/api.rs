@@ -260,20 +260,6 @@ async fn delete_override<S: Store>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Whether the `Accept` header asks for CSV rather than JSON.
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|kind| {
-            kind.split(';')
-                .next()
-                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("text/csv"))
-        })
-}
-
 async fn analytics<S: Store>(
     State(svc): State<Svc<S>>,
     headers: HeaderMap,
@@ -294,7 +280,7 @@ async fn analytics<S: Store>(
         .unwrap_or(CsvTable::Groups);
     let (from, to) = (params.instant("from")?, params.instant("to")?);
     let report = svc.analytics(from, to, by).await?;
-    if !wants_csv(&headers) {
+    if !super::accepts(&headers, "text/csv") {
         return Ok(json_ok(&report));
     }
     let mut response = (StatusCode::OK, report_csv(&report, table)).into_response();

@@ -26,7 +26,7 @@ pub mod postmortems;
 pub use error::ApiError;
 
 use axum::Router;
-use axum::http::{Method, Uri};
+use axum::http::{HeaderMap, Method, Uri, header};
 
 /// Merges route sets into one router, with a JSON 404 for unknown paths and request tracing.
 pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
@@ -38,4 +38,19 @@ pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// Whether the `Accept` header names `media_type` (any of its comma-separated entries,
+/// parameters such as `q=` ignored, case-insensitive).
+pub(crate) fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| {
+            kind.split(';')
+                .next()
+                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case(media_type))
+        })
 }

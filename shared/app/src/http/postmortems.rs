@@ -92,20 +92,6 @@ fn answer(
     (status, Json(body)).into_response()
 }
 
-/// Whether the `Accept` header asks for Markdown rather than JSON.
-fn wants_markdown(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|kind| {
-            kind.split(';')
-                .next()
-                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("text/markdown"))
-        })
-}
-
 async fn show<S: Store>(
     State(svc): State<Svc<S>>,
     headers: HeaderMap,
@@ -113,7 +99,7 @@ async fn show<S: Store>(
 ) -> Result<Response, ApiError> {
     authenticate(&svc, &headers).await?;
     let stored = svc.postmortem(&id).await?;
-    if !wants_markdown(&headers) {
+    if !super::accepts(&headers, "text/markdown") {
         return Ok((StatusCode::OK, Json(&stored)).into_response());
     }
     let mut response = (StatusCode::OK, to_markdown(&stored.postmortem)).into_response();
