@@ -478,5 +478,76 @@ async fn main() -> anyhow::Result<()> {
     let pages = std::fs::read_to_string(data_dir.join("outbox.jsonl"))
         .map_or(0, |text| text.lines().count());
     println!("pages in the outbox: {pages}");
+    retention_report(&data_dir, ok)?;
+    Ok(())
+}
+
+/// What the data directory holds against the retention settings: per kind of item (the key
+/// prefixes of its partition and sort keys), how many, their bytes, how many carry an expiry
+/// and how many are past it; and the queue tables. A kind without expiries grows for good
+/// (incidents and their timelines are kept); one with expiries levels off once the oldest
+/// reach their retention.
+fn retention_report(data_dir: &Path, accepted: u64) -> anyhow::Result<()> {
+    use klaxon_store::repo::{ALERT_RETENTION, CHANGE_RETENTION, REQUEST_RETENTION};
+    let database = data_dir.join("klaxon.db");
+    let connection = rusqlite::Connection::open_with_flags(
+        &database,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .with_context(|| format!("opening {}", database.display()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    println!(
+        "retention: resolved alerts and their bodies {} days, sender request records {} days, \
+         configuration changes {} days; incidents, timelines and deliveries are kept",
+        ALERT_RETENTION.as_secs() / 86_400,
+        REQUEST_RETENTION.as_secs() / 86_400,
+        CHANGE_RETENTION.as_secs() / 86_400
+    );
+    let mut statement = connection.prepare(
+        "SELECT CASE WHEN instr(pk, '#') > 0 THEN substr(pk, 1, instr(pk, '#') - 1) ELSE pk END
+                || ' / ' ||
+                CASE WHEN instr(sk, '#') > 0 THEN substr(sk, 1, instr(sk, '#') - 1) ELSE sk END,
+                count(*), sum(length(body)), sum(ttl IS NOT NULL), sum(ttl IS NOT NULL AND ttl <= ?1)
+           FROM items GROUP BY 1 ORDER BY 3 DESC",
+    )?;
+    let rows = statement.query_map([now], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, i64>(4)?,
+        ))
+    })?;
+    let mut total_bytes = 0;
+    println!("  items by kind (pk / sk prefix): count, body bytes, with an expiry, expired");
+    for row in rows {
+        let (kind, count, bytes, with_ttl, expired) = row?;
+        total_bytes += bytes;
+        println!(
+            "    {kind}: {count}, {:.2} MiB, {with_ttl}, {expired}",
+            mib(bytes as u64)
+        );
+    }
+    for table in [
+        "queue_messages",
+        "queue_dedup",
+        "queue_dead_letters",
+        "timers",
+    ] {
+        let count: i64 =
+            connection.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })?;
+        println!("  {table}: {count} rows");
+    }
+    if accepted > 0 {
+        println!(
+            "  item bodies per accepted steady-phase alert: {:.0} bytes (the peak's alerts included)",
+            total_bytes as f64 / accepted as f64
+        );
+    }
     Ok(())
 }

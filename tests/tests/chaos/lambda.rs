@@ -24,7 +24,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// How often the event source mapping and the scheduler misbehave.
@@ -63,6 +63,23 @@ pub struct PlumbingStats {
     pub waits: u64,
     /// Injected time those waits added up to, in seconds.
     pub waited_seconds: i64,
+    /// Where the plumbing's wall time went.
+    pub wall: PlumbingWall,
+}
+
+/// Wall-clock seconds the plumbing spent on each of its activities (what a run waits on).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlumbingWall {
+    /// Receiving from the queues (moto, directly).
+    pub receiving: f64,
+    /// Rounds of handlers running (from the first batch handed over to the last answer).
+    pub handling: f64,
+    /// Deleting handled messages and hiding the rest (moto, directly).
+    pub settling: f64,
+    /// Making hidden messages visible again (moto, directly).
+    pub releasing: f64,
+    /// Listing, reading, firing and deleting schedules (moto, directly).
+    pub scheduling: f64,
 }
 
 /// A received message that SQS will show again at `visible_at` (injected clock).
@@ -84,8 +101,25 @@ pub struct Plumbing {
     fired: Mutex<Vec<TimerPayload>>,
 }
 
-/// Rounds of delivery before a queue that never drains fails the test.
-const MAX_ROUNDS: usize = 400;
+/// Rounds of delivery (passes of receives that found messages) in one drain before a queue
+/// that never drains fails the test.
+const MAX_ROUNDS: usize = 4_000;
+
+/// How long the plumbing waits for a running handler before it polls the queues again.
+const POLL_WHILE_RUNNING: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What one lane's handlers answered: each batch with its response.
+type LaneResults = Vec<(Vec<Message>, SqsBatchResponse)>;
+
+/// One pass of receives whose lanes are still running: settled when the last is done.
+struct Round {
+    /// Every message received in the pass (copies not repeated).
+    received: Vec<(QueueRef, Message)>,
+    /// Receipt handles some handler reported failed.
+    failed: BTreeSet<String>,
+    /// Lanes not finished yet.
+    lanes_left: usize,
+}
 
 /// The visibility timeout of every receive (SQS's maximum, 12 hours): moto shows a message
 /// again only when the plumbing says so.
@@ -234,8 +268,18 @@ impl Plumbing {
             .map(|q| q.url.clone())
             .collect();
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-        for _ in 0..MAX_ROUNDS {
+        // Lanes of handler work in flight, tagged with the round (one pass of receives) they
+        // came from; a round is settled when its last lane is done. Like an event source
+        // mapping, the plumbing keeps polling while handlers run, so one slow call (a held
+        // answer waits for the SDK's attempt timeout) delays only its own lane, not every
+        // message received with it.
+        let mut lanes: tokio::task::JoinSet<(usize, LaneResults)> = tokio::task::JoinSet::new();
+        let mut rounds: BTreeMap<usize, Round> = BTreeMap::new();
+        let mut started = 0;
+        loop {
+            let releasing = std::time::Instant::now();
             self.release_due().await;
+            self.stats.lock().unwrap().wall.releasing += releasing.elapsed().as_secs_f64();
             let mut round = Vec::new();
             for queue in self
                 .deployment
@@ -243,62 +287,106 @@ impl Plumbing {
                 .iter()
                 .filter(|q| names.contains(&q.name))
             {
+                let receiving = std::time::Instant::now();
                 let messages = self.receive(&queue.url).await;
+                self.stats.lock().unwrap().wall.receiving += receiving.elapsed().as_secs_f64();
                 let redelivered = messages.iter().filter(|m| receive_count(m) > 1).count();
                 self.stats.lock().unwrap().redeliveries += redelivered as u64;
                 round.push((queue.clone(), messages));
             }
-            if round.iter().all(|(_, messages)| messages.is_empty()) {
+            if round.iter().any(|(_, messages)| !messages.is_empty()) {
+                assert!(
+                    started < MAX_ROUNDS,
+                    "the queues did not drain in {MAX_ROUNDS} rounds"
+                );
+                started += 1;
+                let lanes_started = self.start_round(started, round, &mut lanes);
+                rounds.insert(started, lanes_started);
+            } else if lanes.is_empty() {
+                // Nothing visible, nothing running: only now may the clock move on.
                 if !self.wait_for_next(&urls).await {
                     return self.stats().records - before;
                 }
                 continue;
             }
-            let mut tasks = tokio::task::JoinSet::new();
-            let mut received = Vec::new();
-            for (queue, messages) in round {
-                received.extend(messages.iter().map(|m| (queue.clone(), m.clone())));
-                // The FIFO queue's batches of one message group run one after another (the
-                // group's order holds), its groups concurrently, as Lambda scales a FIFO
-                // queue's consumers by message group; the standard queues' batches run
-                // concurrently, as parallel function instances.
-                let lanes: Vec<Vec<Vec<Message>>> = if queue.name == QueueName::Alerts {
-                    by_message_group(messages)
-                        .into_iter()
-                        .map(|group| self.batches(&queue, group))
-                        .collect()
-                } else {
-                    self.batches(&queue, messages)
-                        .into_iter()
-                        .map(|batch| vec![batch])
-                        .collect()
-                };
-                for lane in lanes {
-                    let deployment = Arc::clone(&self.deployment);
-                    let queue = queue.clone();
-                    tasks.spawn(async move {
-                        let mut results = Vec::new();
-                        for batch in lane {
-                            let response = consume(&deployment, &queue, &batch).await;
-                            results.push((batch, response));
-                        }
-                        results
-                    });
-                }
+            // Wait for a lane to finish, or a moment: running handlers queue new messages.
+            let handling = std::time::Instant::now();
+            let mut finished = Vec::new();
+            tokio::select! {
+                Some(joined) = lanes.join_next() => finished.push(joined),
+                () = tokio::time::sleep(POLL_WHILE_RUNNING) => {}
             }
-            let mut failed = BTreeSet::new();
-            while let Some(joined) = tasks.join_next().await {
-                for (batch, response) in joined.expect("a handler panicked") {
+            while let Some(joined) = lanes.try_join_next() {
+                finished.push(joined);
+            }
+            self.stats.lock().unwrap().wall.handling += handling.elapsed().as_secs_f64();
+            for joined in finished {
+                let (id, results) = joined.expect("a handler panicked");
+                let done = {
+                    let round = rounds.get_mut(&id).expect("a lane of an unknown round");
                     let mut stats = self.stats.lock().unwrap();
-                    stats.batches += 1;
-                    stats.records += batch.len() as u64;
-                    stats.failed_items += response.batch_item_failures.len() as u64;
-                    failed.extend(failed_handles(&batch, &response));
+                    for (batch, response) in results {
+                        stats.batches += 1;
+                        stats.records += batch.len() as u64;
+                        stats.failed_items += response.batch_item_failures.len() as u64;
+                        round.failed.extend(failed_handles(&batch, &response));
+                    }
+                    round.lanes_left -= 1;
+                    round.lanes_left == 0
+                };
+                if done && let Some(round) = rounds.remove(&id) {
+                    let settling = std::time::Instant::now();
+                    self.settle(round.received, &round.failed).await;
+                    self.stats.lock().unwrap().wall.settling += settling.elapsed().as_secs_f64();
                 }
             }
-            self.settle(received, &failed).await;
         }
-        panic!("the queues did not drain in {MAX_ROUNDS} rounds");
+    }
+
+    /// Hands one round's messages to the handlers: the FIFO queue's batches of one message
+    /// group one after another (the group's order holds), its groups concurrently, as Lambda
+    /// scales a FIFO queue's consumers by message group; the standard queues' batches
+    /// concurrently, as parallel function instances.
+    fn start_round(
+        &self,
+        id: usize,
+        round: Vec<(QueueRef, Vec<Message>)>,
+        lanes: &mut tokio::task::JoinSet<(usize, LaneResults)>,
+    ) -> Round {
+        let mut received = Vec::new();
+        let mut count = 0;
+        for (queue, messages) in round {
+            received.extend(messages.iter().map(|m| (queue.clone(), m.clone())));
+            let queue_lanes: Vec<Vec<Vec<Message>>> = if queue.name == QueueName::Alerts {
+                by_message_group(messages)
+                    .into_iter()
+                    .map(|group| self.batches(&queue, group))
+                    .collect()
+            } else {
+                self.batches(&queue, messages)
+                    .into_iter()
+                    .map(|batch| vec![batch])
+                    .collect()
+            };
+            for lane in queue_lanes {
+                let deployment = Arc::clone(&self.deployment);
+                let queue = queue.clone();
+                count += 1;
+                lanes.spawn(async move {
+                    let mut results = Vec::new();
+                    for batch in lane {
+                        let response = consume(&deployment, &queue, &batch).await;
+                        results.push((batch, response));
+                    }
+                    (id, results)
+                });
+            }
+        }
+        Round {
+            received,
+            failed: BTreeSet::new(),
+            lanes_left: count,
+        }
     }
 
     /// Deletes what was handled, but leaves a share undeleted (shown again after its queue's
@@ -418,6 +506,13 @@ impl Plumbing {
     /// Fires the schedules due by `until` (see [`Plumbing::fire_due`]), without late copies of
     /// earlier ones; the timers fired.
     async fn fire_schedules(&self, until: DateTime<Utc>) -> Vec<TimerPayload> {
+        let scheduling = std::time::Instant::now();
+        let fired = self.fire_schedules_untimed(until).await;
+        self.stats.lock().unwrap().wall.scheduling += scheduling.elapsed().as_secs_f64();
+        fired
+    }
+
+    async fn fire_schedules_untimed(&self, until: DateTime<Utc>) -> Vec<TimerPayload> {
         let d = &self.deployment;
         let mut due: Vec<_> = self
             .schedules()

@@ -89,6 +89,10 @@ pub(super) struct Ledger {
     pub(super) refused: u64,
     /// Acknowledged incidents: id, number, and how many emails and SMS had been sent by then.
     pub(super) acks: Vec<(IncidentId, u64, usize, usize)>,
+    /// Wall-clock seconds spent sending alerts and acknowledging (senders and responders).
+    pub(super) sending_seconds: f64,
+    /// Wall-clock seconds spent acknowledging.
+    pub(super) acking_seconds: f64,
 }
 
 fn event(file: &str, replacements: &[(&str, &str)]) -> Value {
@@ -225,6 +229,7 @@ async fn ack_phase(
     groups: usize,
     chosen: impl Fn(usize) -> bool,
 ) {
+    let acking = std::time::Instant::now();
     let responders = Arc::new(tokio::sync::Semaphore::new(SENDERS));
     let mut tasks = tokio::task::JoinSet::new();
     for group in (0..groups).filter(|g| chosen(*g)) {
@@ -261,6 +266,7 @@ async fn ack_phase(
             .acks
             .push((id, incident.incident.number(), emails.len(), sms.len()));
     }
+    ledger.acking_seconds += acking.elapsed().as_secs_f64();
 }
 
 /// Sends the template's sweep message and drains.
@@ -287,7 +293,10 @@ async fn cycle(
     cycle: usize,
 ) {
     let groups = size.groups.min(size.incidents - cycle * size.groups);
-    for (group, key, ok, refused) in send_all(d, groups, cycle, "firing").await {
+    let sending = std::time::Instant::now();
+    let firing = send_all(d, groups, cycle, "firing").await;
+    ledger.sending_seconds += sending.elapsed().as_secs_f64();
+    for (group, key, ok, refused) in firing {
         ledger.refused += refused;
         if ok {
             ledger.accepted.entry((group, cycle)).or_default().push(key);
@@ -306,7 +315,10 @@ async fn cycle(
         .await;
     plumbing.drain().await;
     sweep_now(plumbing).await;
-    for (_, key, ok, refused) in send_all(d, groups, cycle, "resolved").await {
+    let sending = std::time::Instant::now();
+    let resolving = send_all(d, groups, cycle, "resolved").await;
+    ledger.sending_seconds += sending.elapsed().as_secs_f64();
+    for (_, key, ok, refused) in resolving {
         ledger.refused += refused;
         if ok {
             ledger.resolved.insert(key);
@@ -390,6 +402,18 @@ pub async fn run(size: Size) -> Report {
             stats.faults(),
             stats.upstream_total(),
             plumbing.stats()
+        );
+        let wall = plumbing.stats().wall;
+        println!(
+            "    wall so far: sending {:.0} s, acknowledging {:.0} s, handlers {:.0} s, \
+             receiving {:.0} s, settling {:.0} s, releasing {:.0} s, schedules {:.0} s",
+            ledger.sending_seconds,
+            ledger.acking_seconds,
+            wall.handling,
+            wall.receiving,
+            wall.settling,
+            wall.releasing,
+            wall.scheduling
         );
         for (call, count, seconds) in stats.slowest(6) {
             println!("    moto: {call} {count} calls, {seconds:.1} s");
